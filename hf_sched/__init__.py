@@ -1,0 +1,73 @@
+"""hf_sched: learning-rate schedules with warmup for fine-tuning Hugging Face models.
+
+One registry of named schedules (``constantlr``, ``warmupconstant``, ``warmuplinear``,
+``warmupcosine``, ``warmupcosinewithhardrestarts``, ``noam``, every transformers name, ...),
+used from any training loop, the Trainer and Accelerate::
+
+    from hf_sched import get_scheduler
+    scheduler = get_scheduler("warmupcosine", optimizer, dataloader=train_dl, num_epochs=3)
+
+Importing ``hf_sched`` is cheap: torch, numpy and transformers load only when a name
+that needs them is first used.
+
+>>> import hf_sched
+>>> hf_sched.canonical_name("Warmup-Cosine")
+'warmupcosine'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported on first use)
+_LAZY = {
+    # pure schedules
+    "Schedule": "schedules",
+    "Constant": "schedules",
+    "Linear": "schedules",
+    "Cosine": "schedules",
+    "CosineHardRestarts": "schedules",
+    "Polynomial": "schedules",
+    "InverseSqrt": "schedules",
+    "Noam": "schedules",
+    "CosineWarmupMinLR": "schedules",
+    "WarmupStableDecay": "schedules",
+    "schedule_from_dict": "schedules",
+    # registry
+    "register": "registry",
+    "unregister": "registry",
+    "build_schedule": "registry",
+    "available_schedules": "registry",
+    "canonical_name": "registry",
+    "get_info": "registry",
+    "iter_schedules": "registry",
+    "ScheduleInfo": "registry",
+    # warmup and budget
+    "resolve_warmup": "warmup",
+    "auto_warmup_steps": "warmup",
+    "training_steps": "budget",
+    "compute_budget": "budget",
+    "StepBudget": "budget",
+    # torch
+    "ScheduledLR": "lr_scheduler",
+    "get_scheduler": "lr_scheduler",
+    "accelerator_ticks_per_step": "lr_scheduler",
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hf_sched' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

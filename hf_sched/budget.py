@@ -1,0 +1,231 @@
+"""The step budget: how many optimizer steps a run really takes, and its warmup.
+
+What a user has is a dataloader, a number of epochs, gradient accumulation, processes and
+maybe ``max_steps``; what a schedule needs is ``T``, the optimizer steps of the run. This
+module turns one into the other with the arithmetic the Trainer and an Accelerate loop
+(``with accelerator.accumulate(model):``) actually follow:
+
+* batches per process per epoch ``B``: ``len(dataloader)`` if it was already prepared
+  (sharded) by Accelerate; otherwise ``ceil(len / N)`` for ``N`` processes
+  (``floor`` with ``drop_last``), or ``len`` with ``split_batches``;
+* optimizer steps per epoch ``E_s = max(1, ceil(B / G))`` for gradient accumulation ``G``
+  (the remainder micro-batches of an epoch still make a step);
+* ``T = max_steps`` if given, else ``ceil(epochs * E_s)`` (the Trainer's float product,
+  so a fractional epoch count gives the Trainer's own number).
+
+>>> training_steps(num_batches=100, num_epochs=3, gradient_accumulation_steps=3)
+102
+>>> training_steps(num_batches=100, num_epochs=1, num_processes=2)
+50
+>>> compute_budget(num_batches=100, num_epochs=2, warmup="10%").num_warmup_steps
+20
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .checks import check_float, check_int
+from .warmup import resolve_warmup
+
+__all__ = [
+    "StepBudget",
+    "batches_per_process",
+    "steps_per_epoch",
+    "training_steps",
+    "compute_budget",
+    "is_prepared_dataloader",
+]
+
+
+def is_prepared_dataloader(dataloader: Any) -> bool:
+    """True if ``dataloader`` was returned by ``accelerator.prepare`` (already per-process)."""
+    return any(c.__name__ == "DataLoaderStateMixin" for c in type(dataloader).__mro__)
+
+
+def _dataloader_len(dataloader: Any) -> int:
+    try:
+        n = len(dataloader)
+    except TypeError:
+        raise ValueError(
+            f"the dataloader ({type(dataloader).__name__}) has no length (an IterableDataset?): "
+            "pass max_steps to say how many optimizer steps the run takes"
+        ) from None
+    return int(n)
+
+
+def batches_per_process(
+    num_batches: int, *, num_processes: int = 1, prepared: bool = False, split_batches: bool = False,
+    drop_last: bool = False,
+) -> int:
+    """Batches each process sees per epoch (Accelerate's sharding, ``even_batches=True``).
+
+    >>> batches_per_process(7, num_processes=2), batches_per_process(7, num_processes=2, drop_last=True)
+    (4, 3)
+    """
+    num_batches = check_int("num_batches (len(dataloader))", num_batches, minimum=0)
+    n = check_int("num_processes", num_processes, minimum=1)
+    if prepared or split_batches or n == 1:
+        return num_batches
+    return num_batches // n if drop_last else -(-num_batches // n)
+
+
+def steps_per_epoch(batches: int, gradient_accumulation_steps: int = 1) -> int:
+    """Optimizer steps per epoch: ``max(1, ceil(batches / G))``.
+
+    >>> steps_per_epoch(10, 3)
+    4
+    """
+    g = check_int("gradient_accumulation_steps", gradient_accumulation_steps, minimum=1)
+    return max(1, -(-batches // g))
+
+
+@dataclass(frozen=True)
+class StepBudget:
+    """The resolved budget of a run, with the arithmetic that led to it.
+
+    >>> b = compute_budget(num_batches=63, num_epochs=1.5, gradient_accumulation_steps=2)
+    >>> b.num_training_steps, b.steps_per_epoch, b.num_warmup_steps
+    (48, 32, 5)
+    """
+
+    num_training_steps: int
+    num_warmup_steps: int
+    steps_per_epoch: int | None
+    batches_per_process: int | None
+    num_epochs: float | None
+    explanation: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types, for JSON."""
+        return dict(self.__dict__)
+
+
+def _resolve(
+    dataloader: Any,
+    num_batches: int | None,
+    num_epochs: float | None,
+    gradient_accumulation_steps: int,
+    max_steps: int | None,
+    num_processes: int,
+    dataloader_prepared: bool | None,
+    split_batches: bool,
+) -> tuple[int, int | None, int | None, list[str]]:
+    lines: list[str] = []
+    if max_steps is not None and max_steps != -1:
+        t = check_int("max_steps", max_steps, minimum=1)
+        lines.append(f"max_steps = {t} (overrides epochs)")
+        return t, None, None, lines
+    if dataloader is None and num_batches is None:
+        raise ValueError(
+            "cannot compute the number of training steps: pass num_training_steps, max_steps, "
+            "or a dataloader (or num_batches) with num_epochs"
+        )
+    drop_last = False
+    if dataloader is not None:
+        if num_batches is not None:
+            raise ValueError("give either dataloader or num_batches, not both")
+        num_batches = _dataloader_len(dataloader)
+        if dataloader_prepared is None:
+            dataloader_prepared = is_prepared_dataloader(dataloader)
+        drop_last = bool(getattr(dataloader, "drop_last", False))
+    num_batches = check_int("num_batches (len(dataloader))", num_batches, minimum=1)
+    epochs = check_float("num_epochs", 1.0 if num_epochs is None else num_epochs, minimum=0.0, min_inclusive=False)
+    b = batches_per_process(
+        num_batches, num_processes=num_processes, prepared=bool(dataloader_prepared),
+        split_batches=split_batches, drop_last=drop_last,
+    )
+    if b < 1:
+        raise ValueError(
+            f"the dataloader has {num_batches} batches, fewer than num_processes={num_processes}: "
+            "each process would get no batch"
+        )
+    spe = steps_per_epoch(b, gradient_accumulation_steps)
+    if dataloader_prepared:
+        lines.append(f"batches per process per epoch = len(prepared dataloader) = {b}")
+    elif split_batches or num_processes == 1:
+        why = "split_batches" if split_batches and num_processes > 1 else "one process"
+        lines.append(f"batches per process per epoch = {num_batches} ({why})")
+    else:
+        op = "floor" if drop_last else "ceil"
+        lines.append(f"batches per process per epoch = {op}({num_batches} / {num_processes} processes) = {b}")
+    lines.append(f"optimizer steps per epoch = max(1, ceil({b} / {gradient_accumulation_steps} grad accum)) = {spe}")
+    t = math.ceil(epochs * spe)
+    lines.append(f"training steps = ceil({epochs:g} epochs * {spe}) = {t}")
+    return t, spe, b, lines
+
+
+def training_steps(
+    dataloader: Any = None,
+    *,
+    num_batches: int | None = None,
+    num_epochs: float | None = 1.0,
+    gradient_accumulation_steps: int = 1,
+    max_steps: int | None = None,
+    num_processes: int = 1,
+    dataloader_prepared: bool | None = None,
+    split_batches: bool = False,
+) -> int:
+    """The exact number of optimizer steps of a run.
+
+    Args:
+        dataloader: the training dataloader (its ``len`` is used); or give ``num_batches``.
+        num_batches: ``len(dataloader)`` when no dataloader is at hand.
+        num_epochs: epochs, may be fractional (``1.5``).
+        gradient_accumulation_steps: micro-batches per optimizer step.
+        max_steps: if set (and not ``-1``), the answer, whatever the epochs.
+        num_processes: data-parallel processes.
+        dataloader_prepared: whether ``len(dataloader)`` is already per process (detected
+            for Accelerate's prepared dataloaders when ``None``).
+        split_batches: Accelerate's ``split_batches`` (each batch is split across processes).
+
+    >>> training_steps(num_batches=125, num_epochs=2, gradient_accumulation_steps=4, num_processes=2)
+    32
+    """
+    t, _, _, _ = _resolve(
+        dataloader, num_batches, num_epochs, gradient_accumulation_steps, max_steps, num_processes,
+        dataloader_prepared, split_batches,
+    )
+    return t
+
+
+def compute_budget(
+    dataloader: Any = None,
+    *,
+    num_batches: int | None = None,
+    num_epochs: float | None = 1.0,
+    gradient_accumulation_steps: int = 1,
+    max_steps: int | None = None,
+    num_processes: int = 1,
+    dataloader_prepared: bool | None = None,
+    split_batches: bool = False,
+    warmup: Any = None,
+    optimizer: Any = None,
+) -> StepBudget:
+    """:func:`training_steps` plus the warmup steps, with the arithmetic spelled out.
+
+    ``warmup`` is any request :func:`hf_sched.warmup.resolve_warmup` takes (default 10%).
+
+    >>> print(compute_budget(num_batches=10, num_epochs=1).explanation)
+    batches per process per epoch = 10 (one process)
+    optimizer steps per epoch = max(1, ceil(10 / 1 grad accum)) = 10
+    training steps = ceil(1 epochs * 10) = 10
+    warmup steps = 1 (request None -> default 10%)
+    """
+    t, spe, b, lines = _resolve(
+        dataloader, num_batches, num_epochs, gradient_accumulation_steps, max_steps, num_processes,
+        dataloader_prepared, split_batches,
+    )
+    w = resolve_warmup(warmup, t, optimizer)
+    shown = "None -> default 10%" if warmup is None else repr(warmup)
+    lines.append(f"warmup steps = {w} (request {shown})")
+    return StepBudget(
+        num_training_steps=t,
+        num_warmup_steps=w,
+        steps_per_epoch=spe,
+        batches_per_process=b,
+        num_epochs=None if spe is None else float(1.0 if num_epochs is None else num_epochs),
+        explanation="\n".join(lines),
+    )

@@ -1,0 +1,301 @@
+"""The registry of named schedules: names, aliases, normalisation, did-you-mean, plugins.
+
+A name is looked up case-insensitively, ignoring ``-``, ``_`` and spaces, so
+``"warmup-cosine"``, ``"WarmupCosine"`` and ``"warmup_cosine"`` are the same name. Every
+``transformers.SchedulerType`` value is a name or an alias.
+
+A factory has the signature ``factory(*, num_training_steps, num_warmup_steps, **kwargs)``
+and returns a :class:`~hf_sched.schedules.Schedule`. Its keyword arguments (and their
+defaults) are read from its signature: a schedule that gets an argument it does not
+accept raises a ``ValueError`` that lists the ones it does. A factory that also takes
+``lr_init`` receives the optimizer's LR from :func:`hf_sched.get_scheduler`.
+
+Schedules from other packages are registered through the entry-point group
+``hf_sched.schedules`` (the entry point's name is the schedule name, its object the
+factory; optional attributes ``description``, ``aliases`` and ``has_warmup``).
+
+>>> build_schedule("Warmup-Cosine", num_training_steps=100).num_warmup_steps
+10
+>>> canonical_name("cosine_with_restarts")
+'warmupcosinewithhardrestarts'
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from .schedules import Schedule
+
+__all__ = [
+    "ScheduleInfo",
+    "register",
+    "unregister",
+    "get_info",
+    "canonical_name",
+    "available_schedules",
+    "iter_schedules",
+    "build_schedule",
+    "check_schedule_kwargs",
+    "normalize_name",
+    "ENTRY_POINT_GROUP",
+]
+
+ENTRY_POINT_GROUP = "hf_sched.schedules"
+_RESERVED = ("num_training_steps", "num_warmup_steps", "lr_init", "optimizer")
+
+
+def normalize_name(name: str) -> str:
+    """Lower-case and drop ``-``, ``_`` and spaces.
+
+    >>> normalize_name("Cosine_With-Restarts ")
+    'cosinewithrestarts'
+    """
+    if not isinstance(name, str):
+        name = getattr(name, "value", name)  # a transformers SchedulerType
+    if not isinstance(name, str):
+        raise TypeError(f"schedule name must be a string, got {name!r} ({type(name).__name__})")
+    return "".join(ch for ch in name.lower() if ch not in "-_ \t")
+
+
+@dataclass(frozen=True)
+class ScheduleInfo:
+    """What the registry knows about one name.
+
+    Attributes:
+        name: canonical name.
+        factory: builds the schedule (or, for ``adaptive`` entries, the torch scheduler).
+        aliases: other accepted names.
+        description: one line for ``hf-sched list``.
+        has_warmup: whether the default 10% warmup applies.
+        adaptive: True for metric-driven schedulers (``reduce_lr_on_plateau``, ``greedy``)
+            that are torch objects, not pure schedules.
+        needs_total: False if it can run without ``num_training_steps``.
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    has_warmup: bool = True
+    adaptive: bool = False
+    needs_total: bool = True
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def uses_lr(self) -> bool:
+        """Whether the factory takes ``lr_init`` (the optimizer's peak LR)."""
+        return "lr_init" in inspect.signature(self.factory).parameters
+
+    def signature(self) -> str:
+        """``name(kw=default, ...)`` for listings."""
+        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+        return f"{self.name}({args})"
+
+
+_REGISTRY: dict[str, ScheduleInfo] = {}
+_LOOKUP: dict[str, str] = {}
+_PLUGINS_LOADED = False
+
+
+def _factory_kwargs(factory: Callable[..., Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for p in inspect.signature(factory).parameters.values():
+        if p.name in _RESERVED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        out[p.name] = None if p.default is p.empty else p.default
+    return out
+
+
+def register(
+    name: str,
+    factory: Callable[..., Any] | None = None,
+    *,
+    aliases: tuple[str, ...] | list[str] = (),
+    description: str = "",
+    has_warmup: bool = True,
+    adaptive: bool = False,
+    needs_total: bool = True,
+    overwrite: bool = False,
+) -> Any:
+    """Register ``factory`` under ``name`` (usable as a decorator).
+
+    >>> from hf_sched.schedules import Linear
+    >>> @register("halfway-linear", description="linear decay to half the peak")
+    ... def halfway(*, num_training_steps, num_warmup_steps):
+    ...     return Linear(num_training_steps, num_warmup_steps, min_lr_ratio=0.5)
+    >>> build_schedule("halfway_linear", num_training_steps=10, num_warmup_steps=0)(10)
+    0.5
+    >>> unregister("halfway-linear")
+    """
+    if factory is None:
+        return lambda f: register(
+            name, f, aliases=aliases, description=description, has_warmup=has_warmup,
+            adaptive=adaptive, needs_total=needs_total, overwrite=overwrite,
+        ) or f
+    if not callable(factory):
+        raise TypeError(f"factory for schedule {name!r} must be callable, got {factory!r}")
+    keys = [normalize_name(name)] + [normalize_name(a) for a in aliases]
+    if not keys[0]:
+        raise ValueError(f"schedule name must contain a letter or digit, got {name!r}")
+    for key in keys:
+        owner = _LOOKUP.get(key)
+        if owner is not None and owner != name and not overwrite:
+            raise ValueError(
+                f"schedule name {key!r} is already registered as {owner!r}; pass overwrite=True to replace it"
+            )
+    if name in _REGISTRY and not overwrite:
+        raise ValueError(f"schedule {name!r} is already registered; pass overwrite=True to replace it")
+    if name in _REGISTRY:
+        unregister(name)
+    info = ScheduleInfo(
+        name=name,
+        factory=factory,
+        aliases=tuple(aliases),
+        description=description or (inspect.getdoc(factory) or "").split("\n")[0],
+        has_warmup=has_warmup,
+        adaptive=adaptive,
+        needs_total=needs_total,
+        kwargs=_factory_kwargs(factory),
+    )
+    _REGISTRY[name] = info
+    for key in keys:
+        _LOOKUP[key] = name
+    return None
+
+
+def unregister(name: str) -> None:
+    """Remove a schedule and its aliases."""
+    canonical = canonical_name(name)
+    del _REGISTRY[canonical]
+    for key in [k for k, v in _LOOKUP.items() if v == canonical]:
+        del _LOOKUP[key]
+
+
+def _load_plugins() -> None:
+    global _PLUGINS_LOADED
+    if _PLUGINS_LOADED:
+        return
+    _PLUGINS_LOADED = True
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if normalize_name(ep.name) in _LOOKUP:
+            continue
+        factory = ep.load()
+        register(
+            ep.name,
+            factory,
+            aliases=tuple(getattr(factory, "aliases", ())),
+            description=getattr(factory, "description", ""),
+            has_warmup=getattr(factory, "has_warmup", True),
+        )
+
+
+def _ensure_builtins() -> None:
+    from . import catalog  # noqa: F401  (registers the built-in names on import)
+
+
+def canonical_name(name: str) -> str:
+    """The canonical name for ``name`` or an alias of it.
+
+    Raises ``ValueError`` naming the closest match and every name when unknown.
+
+    >>> canonical_name("LINEAR")
+    'warmuplinear'
+    """
+    _ensure_builtins()
+    key = normalize_name(name)
+    if key not in _LOOKUP:
+        _load_plugins()
+    if key not in _LOOKUP:
+        names = available_schedules()
+        close = difflib.get_close_matches(key, list(_LOOKUP), n=1, cutoff=0.5)
+        hint = f" Did you mean {_LOOKUP[close[0]]!r}?" if close else ""
+        raise ValueError(f"unknown schedule name {name!r}.{hint} Available: {', '.join(names)}")
+    return _LOOKUP[key]
+
+
+def get_info(name: str) -> ScheduleInfo:
+    """The :class:`ScheduleInfo` of a name or alias."""
+    return _REGISTRY[canonical_name(name)]
+
+
+def available_schedules() -> list[str]:
+    """Canonical names, in registration order (built-ins first).
+
+    >>> "warmupcosine" in available_schedules()
+    True
+    """
+    _ensure_builtins()
+    _load_plugins()
+    return list(_REGISTRY)
+
+
+def iter_schedules() -> Iterator[ScheduleInfo]:
+    """Every :class:`ScheduleInfo`, built-ins first."""
+    for name in available_schedules():
+        yield _REGISTRY[name]
+
+
+def check_schedule_kwargs(name: str, kwargs: dict[str, Any] | None) -> dict[str, Any]:
+    """Return ``kwargs`` if the schedule accepts every key, else raise ``ValueError``.
+
+    >>> check_schedule_kwargs("warmupcosine", {"num_cycles": 2})
+    {'num_cycles': 2}
+    """
+    info = get_info(name)
+    kwargs = dict(kwargs or {})
+    unknown = sorted(set(kwargs) - set(info.kwargs))
+    if unknown:
+        accepted = ", ".join(f"{k} (default {v!r})" for k, v in info.kwargs.items()) or "none"
+        raise ValueError(
+            f"schedule {info.name!r} got unknown argument(s) {', '.join(map(repr, unknown))}; "
+            f"it accepts: {accepted}"
+        )
+    return kwargs
+
+
+def build_schedule(
+    name: str,
+    *,
+    num_training_steps: int,
+    num_warmup_steps: Any = None,
+    lr_init: float | None = None,
+    optimizer: Any = None,
+    **kwargs: Any,
+) -> Schedule:
+    """Build the pure schedule named ``name``.
+
+    ``num_warmup_steps`` may be any warmup request (see
+    :func:`hf_sched.warmup.resolve_warmup`); ``None`` means 10% for schedules with a
+    warmup phase and 0 for those without.
+
+    >>> s = build_schedule("warmuplinear", num_training_steps=1000, num_warmup_steps="5%")
+    >>> s.num_warmup_steps, s(50), s(1000)
+    (50, 1.0, 0.0)
+    """
+    from .warmup import resolve_warmup
+
+    info = get_info(name)
+    if info.adaptive:
+        raise ValueError(
+            f"{info.name!r} is an adaptive (metric-driven) scheduler, not a pure schedule; "
+            "build it with hf_sched.get_scheduler(name, optimizer, ...)"
+        )
+    kwargs = check_schedule_kwargs(info.name, kwargs)
+    if num_warmup_steps is None and not info.has_warmup:
+        warmup = 0
+    else:
+        warmup = resolve_warmup(num_warmup_steps, num_training_steps, optimizer)
+    if warmup and not info.has_warmup:
+        raise ValueError(
+            f"schedule {info.name!r} has no warmup phase, got num_warmup_steps={warmup}; "
+            "use 'warmupconstant' for a constant LR after warmup"
+        )
+    extra: dict[str, Any] = {}
+    if info.uses_lr:
+        extra["lr_init"] = lr_init
+    return info.factory(num_training_steps=num_training_steps, num_warmup_steps=warmup, **extra, **kwargs)

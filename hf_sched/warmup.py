@@ -1,0 +1,204 @@
+"""Warmup: the shapes of the warmup prefix, and turning a warmup request into steps.
+
+A warmup of ``W`` steps is a prefix of every schedule that has one. For ``s < W`` the
+multiplier is ``start + (1 - start) * q(s)`` where ``start`` is ``warmup_start`` and ``q``
+is the shape:
+
+=============  ==============================================  ===========================
+shape          ``q(s)``                                         from
+=============  ==============================================  ===========================
+linear         ``s / W``                                        BERT, transformers
+constant       ``0`` (the LR sits at ``start`` until ``W``)     Goyal et al. 2017
+exponential    ``1 - exp(-(s + 1) / tau)``, ``tau = W / 5``     exponential warmup
+cosine         ``(1 - cos(pi * s / W)) / 2``                    transformers' WSD
+1-sqrt         ``1 - sqrt(1 - s / W)``                          transformers' WSD
+=============  ==============================================  ===========================
+
+A warmup *request* (:func:`resolve_warmup`) may be an ``int`` number of steps, a ``float``
+ratio of the training steps in ``[0, 1)``, a string ``"10%"``, ``"auto"`` (the untuned
+``2 / (1 - beta2)`` rule of Ma & Yarats 2019 for Adam-family optimizers), or ``None`` for
+the default ratio ``0.1``. A ratio ``r`` gives ``ceil(r * T)`` steps, computed on the exact
+decimal value of ``r`` (so 10% of 30 steps is 3, where the float product would give 4).
+
+>>> resolve_warmup("10%", 1000)
+100
+>>> resolve_warmup(0.06, 250)
+15
+>>> resolve_warmup(None, 30)
+3
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from fractions import Fraction
+from typing import Any
+
+from .checks import check_float, check_int
+
+__all__ = [
+    "DEFAULT_WARMUP_RATIO",
+    "WARMUP_SHAPES",
+    "warmup_factor",
+    "warmup_factors",
+    "resolve_warmup",
+    "auto_warmup_steps",
+]
+
+DEFAULT_WARMUP_RATIO = 0.1
+WARMUP_SHAPES = ("linear", "constant", "exponential", "cosine", "1-sqrt")
+
+
+def warmup_factor(step: float, warmup_steps: int, start: float = 0.0, shape: str = "linear") -> float:
+    """Multiplier at ``step < warmup_steps`` (pure Python, used on every optimizer step).
+
+    >>> warmup_factor(5, 10)
+    0.5
+    >>> warmup_factor(0, 10, start=0.1)
+    0.1
+    """
+    w = warmup_steps if warmup_steps > 1 else 1
+    if shape == "linear":
+        q = step / w
+    elif shape == "constant":
+        q = 0.0
+    elif shape == "exponential":
+        q = 1.0 - math.exp(-(step + 1.0) / (w / 5.0))
+    elif shape == "cosine":
+        q = 0.5 * (1.0 - math.cos(math.pi * (step / w)))
+    elif shape == "1-sqrt":
+        q = 1.0 - math.sqrt(1.0 - step / w)
+    else:  # validated when the schedule was built
+        raise ValueError(f"warmup_shape must be one of {WARMUP_SHAPES}, got {shape!r}")
+    if start == 0.0:
+        return q
+    return q * (1.0 - start) + start
+
+
+def warmup_factors(steps: Any, warmup_steps: int, start: float = 0.0, shape: str = "linear") -> Any:
+    """Vectorised :func:`warmup_factor` over a numpy array of steps.
+
+    >>> import numpy as np
+    >>> warmup_factors(np.array([0.0, 5.0]), 10).tolist()
+    [0.0, 0.5]
+    """
+    import numpy as np
+
+    s = np.asarray(steps, dtype=np.float64)
+    w = warmup_steps if warmup_steps > 1 else 1
+    if shape == "linear":
+        q = s / w
+    elif shape == "constant":
+        q = np.zeros_like(s)
+    elif shape == "exponential":
+        q = 1.0 - np.exp(-(s + 1.0) / (w / 5.0))
+    elif shape == "cosine":
+        q = 0.5 * (1.0 - np.cos(math.pi * (s / w)))
+    elif shape == "1-sqrt":
+        q = 1.0 - np.sqrt(1.0 - s / w)
+    else:
+        raise ValueError(f"warmup_shape must be one of {WARMUP_SHAPES}, got {shape!r}")
+    if start == 0.0:
+        return q
+    return q * (1.0 - start) + start
+
+
+def _ceil_ratio(ratio: float, total: int) -> int:
+    # repr() gives the shortest decimal that round-trips, so 0.1 -> Fraction(1, 10) exactly.
+    return math.ceil(Fraction(repr(float(ratio))) * total)
+
+
+def auto_warmup_steps(optimizer: Any, total: int | None = None) -> int:
+    """``round(2 / (1 - beta2))`` steps for an Adam-family optimizer, capped at ``total``.
+
+    Ma & Yarats (2019), "On the adequacy of untuned warmup for adaptive optimization":
+    linear warmup over ``2 / (1 - beta2)`` steps matches RAdam's rectification.
+
+    >>> import torch
+    >>> opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], betas=(0.9, 0.999))
+    >>> auto_warmup_steps(opt)
+    2000
+    >>> auto_warmup_steps(opt, total=500)
+    500
+    """
+    if optimizer is None:
+        raise ValueError(
+            "warmup='auto' needs the optimizer (it reads beta2 from an Adam-family optimizer); "
+            "pass optimizer= or use a ratio such as 0.1 or a number of steps"
+        )
+    groups = getattr(optimizer, "param_groups", None) or [getattr(optimizer, "defaults", {})]
+    betas = groups[0].get("betas") if groups else None
+    if betas is None:
+        raise ValueError(
+            f"warmup='auto' needs an Adam-family optimizer with betas; {type(optimizer).__name__} has none. "
+            "Use a ratio such as 0.1 or a number of steps"
+        )
+    beta2 = float(betas[1])
+    if not 0.0 <= beta2 < 1.0:
+        raise ValueError(f"warmup='auto' needs beta2 in [0, 1), the optimizer has beta2={beta2!r}")
+    steps = int(round(2.0 / (1.0 - beta2)))
+    return min(steps, total) if total is not None else steps
+
+
+def resolve_warmup(request: Any, total: int, optimizer: Any = None) -> int:
+    """Turn a warmup request into a number of warmup steps for ``total`` training steps.
+
+    ``request`` may be:
+
+    * ``None``: the default ratio :data:`DEFAULT_WARMUP_RATIO` (10%);
+    * an ``int`` ``>= 0``: that many steps (an error if it is more than ``total``);
+    * a ``float`` ratio in ``[0, 1)``: ``ceil(ratio * total)`` steps;
+    * a string ``"10%"`` (percent in ``[0, 100)``), ``"auto"``, or a number as text
+      (``"100"`` is steps, ``"0.1"`` a ratio).
+
+    >>> resolve_warmup(100, 1000), resolve_warmup(0.1, 1000), resolve_warmup("5%", 1000)
+    (100, 100, 50)
+    """
+    total = check_int("num_training_steps", total, minimum=1)
+    if request is None:
+        return _ceil_ratio(DEFAULT_WARMUP_RATIO, total)
+    if isinstance(request, str):
+        text = request.strip().lower()
+        if text == "auto":
+            return auto_warmup_steps(optimizer, total)
+        if text.endswith("%"):
+            try:
+                pct = float(text[:-1])
+            except ValueError:
+                raise ValueError(f"warmup must be like '10%', got {request!r}") from None
+            pct = check_float("warmup (percent)", pct, minimum=0.0, maximum=100.0, max_inclusive=False)
+            return _ceil_ratio(pct / 100.0, total)
+        try:
+            number: Any = int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                raise ValueError(
+                    f"warmup must be a number of steps (int), a ratio in [0, 1), a percentage like '10%' "
+                    f"or 'auto', got {request!r}"
+                ) from None
+        return resolve_warmup(number, total, optimizer)
+    if isinstance(request, bool) or not isinstance(request, numbers.Real):
+        raise TypeError(
+            f"warmup must be an int (steps), a float ratio in [0, 1), a string like '10%' or 'auto', "
+            f"got {request!r} ({type(request).__name__})"
+        )
+    if isinstance(request, numbers.Integral):
+        steps = int(request)
+        if steps < 0:
+            raise ValueError(f"warmup steps must be >= 0, got {steps}")
+        if steps > total:
+            raise ValueError(
+                f"warmup of {steps} steps is longer than the {total} training steps; "
+                f"use at most {total} warmup steps or a ratio in [0, 1)"
+            )
+        return steps
+    ratio = float(request)
+    if math.isnan(ratio):
+        raise ValueError(f"warmup ratio must be in [0, 1), got {request!r}")
+    if ratio >= 1.0 or ratio < 0.0:
+        hint = " (pass an int for a number of steps)" if ratio >= 1.0 and ratio == int(ratio) else ""
+        raise ValueError(f"warmup ratio must be in [0, 1), got {request!r}{hint}")
+    return _ceil_ratio(ratio, total)
