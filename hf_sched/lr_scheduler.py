@@ -92,6 +92,11 @@ class ScheduledLR(LRScheduler):
         if isinstance(schedule, Schedule):
             schedules: tuple[Schedule, ...] = (schedule,) * len(groups)
         else:
+            if not isinstance(schedule, (list, tuple)):
+                raise TypeError(
+                    f"schedule must be an hf_sched Schedule or a list of them (one per param group), "
+                    f"got {type(schedule).__name__}"
+                )
             schedules = tuple(schedule)
             if len(schedules) != len(groups):
                 raise ValueError(

@@ -442,6 +442,8 @@ class CosineWarmupMinLR(Schedule):
     min_lr_ratio: float = 0.0
     warmup_lr_rate: float | None = None
     kind: ClassVar[str] = "cosine_warmup_min_lr"
+    #: transformers shifts this one by a step: the warmup reaches 1 at s = W - 1.
+    continuous_warmup: ClassVar[bool] = False
 
     def _validate(self) -> None:
         object.__setattr__(self, "num_cycles", check_float("num_cycles", self.num_cycles, minimum=0.0, min_inclusive=False))

@@ -18,7 +18,8 @@ A warmup *request* (:func:`resolve_warmup`) may be an ``int`` number of steps, a
 ratio of the training steps in ``[0, 1)``, a string ``"10%"``, ``"auto"`` (the untuned
 ``2 / (1 - beta2)`` rule of Ma & Yarats 2019 for Adam-family optimizers), or ``None`` for
 the default ratio ``0.1``. A ratio ``r`` gives ``ceil(r * T)`` steps, computed on the exact
-decimal value of ``r`` (so 10% of 30 steps is 3, where the float product would give 4).
+decimal value of ``r`` (so 7% of 100 steps is 7, where the float product
+``0.07 * 100 = 7.000000000000001`` would give 8, as the Trainer's rounding does).
 
 >>> resolve_warmup("10%", 1000)
 100
@@ -105,7 +106,7 @@ def warmup_factors(steps: Any, warmup_steps: int, start: float = 0.0, shape: str
 
 
 def _ceil_ratio(ratio: float, total: int) -> int:
-    # repr() gives the shortest decimal that round-trips, so 0.1 -> Fraction(1, 10) exactly.
+    # repr() gives the shortest decimal that round-trips, so 0.07 -> Fraction(7, 100) exactly.
     return math.ceil(Fraction(repr(float(ratio))) * total)
 
 

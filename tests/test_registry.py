@@ -1,0 +1,109 @@
+"""Registry: names, aliases, normalisation, register(), entry-point plugins."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import hf_sched
+from hf_sched import available_schedules, build_schedule, canonical_name, get_info, register, unregister
+from hf_sched.registry import check_schedule_kwargs, normalize_name
+from hf_sched.schedules import Linear
+
+CANONICAL = ["constantlr", "warmupconstant", "warmuplinear", "warmupcosine", "warmupcosinewithhardrestarts",
+             "noam", "polynomial", "inverse_sqrt"]
+
+
+def test_canonical_names_are_registered_first():
+    names = available_schedules()
+    assert names[: len(CANONICAL)] == CANONICAL
+
+
+@pytest.mark.parametrize("alias,name", [
+    ("WarmupCosine", "warmupcosine"), ("warmup-cosine", "warmupcosine"), ("warmup_cosine", "warmupcosine"),
+    ("Warmup Cosine", "warmupcosine"), ("cosine", "warmupcosine"), ("linear", "warmuplinear"),
+    ("hard-restarts", "warmupcosinewithhardrestarts"), ("cosine_with_restarts", "warmupcosinewithhardrestarts"),
+    ("constant", "constantlr"), ("constant_with_warmup", "warmupconstant"), ("WSD", "warmup_stable_decay"),
+    ("inverse-sqrt", "inverse_sqrt"), ("ReduceLROnPlateau", "reduce_lr_on_plateau"),
+])
+def test_aliases_and_normalisation(alias, name):
+    assert canonical_name(alias) == name
+
+
+def test_transformers_enum_values_are_accepted():
+    from transformers.trainer_utils import SchedulerType
+
+    for member in SchedulerType:
+        assert get_info(member).name == canonical_name(member.value)
+
+
+def test_every_entry_has_a_description_and_kwargs():
+    for info in hf_sched.iter_schedules():
+        assert info.description and "\n" not in info.description, info.name
+        assert isinstance(info.kwargs, dict)
+    assert get_info("warmupcosine").kwargs == {"num_cycles": 0.5, "min_lr_ratio": 0.0, "warmup_start": 0.0,
+                                              "warmup_shape": "linear"}
+    assert get_info("polynomial").uses_lr and not get_info("warmupcosine").uses_lr
+    assert "no warmup" in get_info("constantlr").description.lower()
+
+
+def test_register_and_unregister_a_user_schedule():
+    @register("half-linear", aliases=("halflin",), description="linear decay to half")
+    def half(*, num_training_steps, num_warmup_steps, floor=0.5):
+        return Linear(num_training_steps, num_warmup_steps, min_lr_ratio=floor)
+
+    try:
+        assert canonical_name("HALF_LINEAR") == "half-linear" == canonical_name("halflin")
+        s = build_schedule("half-linear", num_training_steps=20)
+        assert s.num_warmup_steps == 2 and s(20) == 0.5
+        assert check_schedule_kwargs("half-linear", {"floor": 0.1}) == {"floor": 0.1}
+        with pytest.raises(ValueError, match="already registered"):
+            register("half-linear", half)
+        with pytest.raises(ValueError, match="schedule name 'warmupcosine' is already registered as 'warmupcosine'"):
+            register("Warmup-Cosine", half)
+    finally:
+        unregister("half-linear")
+    with pytest.raises(ValueError, match="unknown schedule name"):
+        canonical_name("half-linear")
+
+
+def test_normalize_name():
+    assert normalize_name(" Cosine_With-Restarts") == "cosinewithrestarts"
+
+
+def test_entry_point_plugin_is_found(tmp_path):
+    """A real installed-distribution layout on sys.path (a .dist-info with entry_points.txt)."""
+    pkg = tmp_path / "my_sched_plugin"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(textwrap.dedent('''
+        from hf_sched.schedules import Cosine
+
+        def quarter_cosine(*, num_training_steps, num_warmup_steps, num_cycles=0.25):
+            return Cosine(num_training_steps, num_warmup_steps, num_cycles=num_cycles)
+
+        quarter_cosine.description = "cosine over a quarter wave (plugin)"
+        quarter_cosine.aliases = ("qcos",)
+    '''))
+    dist = tmp_path / "my_sched_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-sched-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[hf_sched.schedules]\nquarter_cosine = my_sched_plugin:quarter_cosine\n")
+    code = textwrap.dedent('''
+        import sys
+        sys.path.insert(0, sys.argv[1])
+        import hf_sched
+        info = hf_sched.get_info("QCOS")
+        s = hf_sched.build_schedule("quarter-cosine", num_training_steps=100, num_warmup_steps=0)
+        print(info.name, info.description, round(s(100), 12), "quarter_cosine" in hf_sched.available_schedules())
+    ''')
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["quarter_cosine", "cosine", "over", "a", "quarter", "wave", "(plugin)", "0.5", "True"]
+
+
+def test_import_is_light():
+    code = "import sys, hf_sched; hf_sched.canonical_name('cosine'); hf_sched.build_schedule('noam', num_training_steps=9, num_warmup_steps=3)(5); print(sorted(m for m in ('torch', 'transformers', 'accelerate', 'numpy', 'matplotlib') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
