@@ -110,7 +110,6 @@ class ScheduledLR(LRScheduler):
             raise ValueError(f"ticks_per_step must be an integer >= 1, got {ticks_per_step!r}")
         self.optimizer = optimizer
         self.schedules = schedules
-        self._shared = all(s is schedules[0] for s in schedules)
         self.ticks_per_step = ticks_per_step
         self.strict = strict
         if last_epoch == -1:
@@ -143,19 +142,41 @@ class ScheduledLR(LRScheduler):
         self._apply()
 
     def _apply(self) -> None:
+        # Written for speed (it runs on every optimizer step): no comprehensions, the
+        # schedule's bound __call__ cached, and type() before the slow Tensor isinstance.
         s = self.last_epoch // self.ticks_per_step
+        lrs: list[float] = []
         if self._shared:
-            v = self.schedules[0](s)
-            lrs = [b * v for b in self.base_lrs]
+            v = self._call0(s)
+            for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+                lr = base * v
+                cur = group["lr"]
+                if type(cur) is float or not isinstance(cur, torch.Tensor):
+                    group["lr"] = lr
+                else:
+                    cur.fill_(lr)
+                lrs.append(lr)
         else:
-            lrs = [b * f(s) for b, f in zip(self.base_lrs, self.schedules)]
-        for group, lr in zip(self.optimizer.param_groups, lrs):
-            cur = group["lr"]
-            if isinstance(cur, torch.Tensor):
-                cur.fill_(lr)
-            else:
-                group["lr"] = lr
+            for group, base, f in zip(self.optimizer.param_groups, self.base_lrs, self.schedules):
+                lr = base * f(s)
+                cur = group["lr"]
+                if type(cur) is float or not isinstance(cur, torch.Tensor):
+                    group["lr"] = lr
+                else:
+                    cur.fill_(lr)
+                lrs.append(lr)
         self._last_lr = lrs
+
+    @property
+    def schedules(self) -> tuple[Schedule, ...]:
+        """The schedule of each param group."""
+        return self._schedules
+
+    @schedules.setter
+    def schedules(self, value: tuple[Schedule, ...]) -> None:
+        self._schedules = tuple(value)
+        self._shared = all(s is self._schedules[0] for s in self._schedules)
+        self._call0 = self._schedules[0].__call__
 
     def get_last_lr(self) -> list[float]:
         """LRs written by the last :meth:`step`, as floats."""
@@ -208,10 +229,9 @@ class ScheduledLR(LRScheduler):
                 )
             warnings.warn(msg + "; continuing with the checkpoint's schedule (strict=False)", stacklevel=2)
             loaded = tuple(schedule_from_dict(d) for d in specs)
+            if all(s == loaded[0] for s in loaded):
+                loaded = (loaded[0],) * len(loaded)
             self.schedules = loaded
-            self._shared = all(s == loaded[0] for s in loaded)
-            if self._shared:
-                self.schedules = (loaded[0],) * len(loaded)
         self.base_lrs = [float(b) for b in state_dict["base_lrs"]]
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             init = group.get("initial_lr")

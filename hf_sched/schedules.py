@@ -32,6 +32,9 @@ from typing import Any, ClassVar
 from .checks import check_choice, check_float, check_int
 from .warmup import WARMUP_SHAPES, warmup_factor, warmup_factors
 
+_PI = math.pi
+_cos = math.cos
+
 __all__ = [
     "Schedule",
     "Constant",
@@ -105,9 +108,9 @@ class Schedule:
 
     def __call__(self, step: int) -> float:
         """Multiplier after ``step`` optimizer steps (``step >= 0``)."""
-        if step < 0:
-            raise ValueError(f"step must be >= 0, got {step!r}")
         if step < self.num_warmup_steps:
+            if step < 0:
+                raise ValueError(f"step must be >= 0, got {step!r}")
             return self._warm(step)
         if step > self.num_training_steps:
             step = self.num_training_steps
@@ -235,8 +238,13 @@ class Linear(Schedule):
         object.__setattr__(self, "min_lr_ratio", check_float("min_lr_ratio", self.min_lr_ratio, minimum=0.0, maximum=1.0))
 
     def _main(self, s: float) -> float:
-        t, w = self.num_training_steps, self.num_warmup_steps
-        return _mix(max(0.0, float(t - s) / float(max(1, t - w))), self.min_lr_ratio)
+        t = self.num_training_steps
+        span = t - self.num_warmup_steps
+        factor = float(t - s) / float(span if span > 1 else 1)
+        if factor < 0.0:
+            factor = 0.0
+        r = self.min_lr_ratio
+        return factor if r == 0.0 else factor * (1 - r) + r
 
     def _main_v(self, s: Any) -> Any:
         import numpy as np
@@ -266,9 +274,14 @@ class Cosine(Schedule):
         object.__setattr__(self, "min_lr_ratio", check_float("min_lr_ratio", self.min_lr_ratio, minimum=0.0, maximum=1.0))
 
     def _main(self, s: float) -> float:
-        p = self._progress(s)
-        factor = 0.5 * (1.0 + math.cos(math.pi * self.num_cycles * 2.0 * p))
-        return max(0.0, _mix(factor, self.min_lr_ratio))
+        # Inlined (no helper calls): this runs on every optimizer step.
+        span = self.num_training_steps - self.num_warmup_steps
+        p = (s - self.num_warmup_steps) / float(span if span > 1 else 1)
+        factor = 0.5 * (1.0 + _cos(_PI * self.num_cycles * 2.0 * p))
+        r = self.min_lr_ratio
+        if r != 0.0:
+            factor = factor * (1 - r) + r
+        return factor if factor > 0.0 else 0.0
 
     def _main_v(self, s: Any) -> Any:
         import numpy as np

@@ -68,6 +68,8 @@ def load_metric(name: str, **kwargs: Any):
         >>> acc.compute(predictions=[0, 1], references=[1, 1])["accuracy"]
         0.5
     """
-    import evaluate  # imported lazily: it pulls in transformers and is slow to import
+    path = metric_path(name)  # an unknown name fails before the slow import below
 
-    return evaluate.load(metric_path(name), **kwargs)
+    import evaluate  # imported lazily: it pulls in transformers and takes seconds
+
+    return evaluate.load(path, **kwargs)

