@@ -64,7 +64,7 @@ def _warmuplinear(
     warmup_start: float = 0.0,
     warmup_shape: str = "linear",
 ) -> Linear:
-    """Warmup, then linear decay to min_lr_ratio * peak (0 by default): BERT's schedule."""
+    """Warmup, then linear decay over the steps after warmup to min_lr_ratio * peak (0 by default)."""
     return Linear(num_training_steps, num_warmup_steps, warmup_start, warmup_shape, min_lr_ratio=min_lr_ratio)
 
 
@@ -288,3 +288,168 @@ register("cosine_warmup_with_min_lr", _cosine_warmup_with_min_lr)
 register("warmup_stable_decay", _warmup_stable_decay, aliases=("wsd",))
 register("reduce_lr_on_plateau", _reduce_lr_on_plateau, has_warmup=False, adaptive=True, needs_total=False)
 register("greedy", _greedy, has_warmup=False, adaptive=True, needs_total=False)
+
+
+# =========================================================================================
+# Classic schedules and d2l names (issue 7). Appended section: formulas and references in
+# hf_sched/classic_schedules.py; the table in docs/schedules_table.md.
+#
+#   squareroot        (s - W + 1) ** -0.5                     d2l SquareRootScheduler
+#   factor            max(r, factor ** floor((s-W)/k))        d2l FactorScheduler, StepLR
+#   multistep         gamma ** #{milestones <= s}             torch MultiStepLR (default 50%, 75%)
+#   d2lcosine         d2l CosineScheduler = Cosine with final_lr / warmup_begin_lr as ratios
+#   bert              linear warmup, then 1 - s/T             google-research/bert
+#   onecycle          torch OneCycleLR / max_lr               super-convergence
+#   cosine_restarts   SGDR cycles with mul / decay / limit    timm CosineLRScheduler
+# =========================================================================================
+
+from . import compose as _compose  # noqa: E402,F401  (registers the "join"/"product" kinds for schedule_from_dict)
+from .classic_schedules import Bert, CosineRestarts, Factor, MultiStep, OneCycle, SquareRoot  # noqa: E402
+
+
+def _absolute_to_ratio(name: str, value: float, lr_init: float | None) -> float:
+    """``value / lr_init`` for an absolute LR given by the user (``0`` needs no ``lr_init``)."""
+    value = check_float(name, value, minimum=0.0)
+    if value == 0.0:
+        return 0.0
+    if lr_init is None:
+        raise ValueError(
+            f"{name}={value!r} is an absolute LR and needs lr_init (the optimizer's peak LR) to become a ratio; "
+            "get_scheduler passes it from the optimizer"
+        )
+    lr_init = check_float("lr_init", lr_init, minimum=0.0, min_inclusive=False)
+    if value > lr_init:
+        raise ValueError(f"{name} must be at most the peak LR lr_init={lr_init!r}, got {value!r}")
+    return value / lr_init
+
+
+def _squareroot(
+    *, num_training_steps: int, num_warmup_steps: int, warmup_start: float = 0.0, warmup_shape: str = "linear"
+) -> SquareRoot:
+    """Warmup, then d2l's square-root decay (s - W + 1)**-0.5: 1 at the end of warmup, 0.1 after 99 more steps."""
+    return SquareRoot(num_training_steps, num_warmup_steps, warmup_start, warmup_shape)
+
+
+def _factor(
+    *,
+    num_training_steps: int,
+    num_warmup_steps: int,
+    factor: float | None = None,
+    step_size: int = 1,
+    stop_factor_lr: float | None = None,
+    min_lr_ratio: float | None = None,
+    lr_init: float | None = None,
+    warmup_start: float = 0.0,
+    warmup_shape: str = "linear",
+) -> Factor:
+    """Warmup, then the LR times factor every step_size steps (default: to 1% of the peak at T), floored at stop_factor_lr or min_lr_ratio (d2l FactorScheduler)."""
+    step_size = check_int("step_size", step_size, minimum=1)
+    if factor is None:
+        # the factor that brings the LR to 1% of the peak at the end of training
+        factor = 0.01 ** (step_size / max(1, num_training_steps - num_warmup_steps))
+    if stop_factor_lr is not None and min_lr_ratio is not None:
+        raise ValueError(
+            f"give only one of stop_factor_lr ({stop_factor_lr!r}, an absolute LR) and "
+            f"min_lr_ratio ({min_lr_ratio!r}, a ratio of the peak LR)"
+        )
+    ratio = 0.0 if min_lr_ratio is None else min_lr_ratio
+    if stop_factor_lr is not None:
+        ratio = _absolute_to_ratio("stop_factor_lr", stop_factor_lr, lr_init)
+    return Factor(
+        num_training_steps, num_warmup_steps, warmup_start, warmup_shape,
+        factor=factor, step_size=step_size, min_lr_ratio=ratio,
+    )
+
+
+def _multistep(
+    *,
+    num_training_steps: int,
+    num_warmup_steps: int,
+    milestones: Any = None,
+    gamma: float = 0.1,
+    warmup_start: float = 0.0,
+    warmup_shape: str = "linear",
+) -> MultiStep:
+    """Warmup, then the LR times gamma at each milestone: steps, or floats = progress after warmup (default [0.5, 0.75]); torch MultiStepLR."""
+    if milestones is None:
+        milestones = (0.5, 0.75)
+    if isinstance(milestones, (int, float)) and not isinstance(milestones, bool):
+        milestones = [milestones]
+    return MultiStep(
+        num_training_steps, num_warmup_steps, warmup_start, warmup_shape, milestones=milestones, gamma=gamma
+    )
+
+
+def _d2lcosine(
+    *,
+    num_training_steps: int,
+    num_warmup_steps: int,
+    final_lr: float = 0.0,
+    warmup_begin_lr: float = 0.0,
+    lr_init: float | None = None,
+) -> Cosine:
+    """d2l CosineScheduler: linear warmup from warmup_begin_lr, then a half cosine from the peak to final_lr (absolute LRs)."""
+    # d2l CosineScheduler(max_update=T, base_lr=lr_init, final_lr, warmup_steps=W, warmup_begin_lr)
+    # is exactly Cosine(T, W, warmup_start=warmup_begin_lr/base_lr, min_lr_ratio=final_lr/base_lr).
+    return Cosine(
+        num_training_steps,
+        num_warmup_steps,
+        _absolute_to_ratio("warmup_begin_lr", warmup_begin_lr, lr_init),
+        "linear",
+        num_cycles=0.5,
+        min_lr_ratio=_absolute_to_ratio("final_lr", final_lr, lr_init),
+    )
+
+
+def _bert(*, num_training_steps: int, num_warmup_steps: int, power: float = 1.0, end_ratio: float = 0.0) -> Bert:
+    """BERT (google-research/bert): linear warmup, then (1 - s/T)**power over the total steps (0.9 right after a 10% warmup)."""
+    return Bert(num_training_steps, num_warmup_steps, power=power, end_ratio=end_ratio)
+
+
+def _onecycle(
+    *,
+    num_training_steps: int,
+    num_warmup_steps: int = 0,
+    pct_start: float = 0.3,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+    anneal_strategy: str = "cos",
+    three_phase: bool = False,
+) -> OneCycle:
+    """One-cycle (torch OneCycleLR over max_lr = the optimizer's lr): up from 1/div_factor for pct_start, down to 1/(div_factor*final_div_factor)."""
+    return OneCycle(
+        num_training_steps, num_warmup_steps,
+        pct_start=pct_start, div_factor=div_factor, final_div_factor=final_div_factor,
+        anneal_strategy=anneal_strategy, three_phase=three_phase,
+    )
+
+
+def _cosine_restarts(
+    *,
+    num_training_steps: int,
+    num_warmup_steps: int,
+    cycle_steps: int | float | None = None,
+    cycle_mul: float = 1.0,
+    cycle_decay: float = 1.0,
+    cycle_limit: int | None = None,
+    min_lr_ratio: float = 0.0,
+    warmup_start: float = 0.0,
+    warmup_shape: str = "linear",
+) -> CosineRestarts:
+    """Warmup, then SGDR cosine cycles of cycle_steps growing by cycle_mul, peaks times cycle_decay (timm; torch CosineAnnealingWarmRestarts)."""
+    return CosineRestarts(
+        num_training_steps, num_warmup_steps, warmup_start, warmup_shape,
+        cycle_steps=cycle_steps, cycle_mul=cycle_mul, cycle_decay=cycle_decay,
+        cycle_limit=cycle_limit, min_lr_ratio=min_lr_ratio,
+    )
+
+
+register("squareroot", _squareroot, aliases=("sqrt_decay",))
+register("factor", _factor, aliases=("exponential_decay", "step_decay"))
+register("multistep", _multistep, aliases=("multisteplr", "multifactor", "piecewise_constant"))
+register("d2lcosine", _d2lcosine)
+register("bert", _bert, aliases=("bert_linear",))
+register("onecycle", _onecycle, aliases=("onecyclelr", "superconvergence"), has_warmup=False)
+register(
+    "cosine_restarts", _cosine_restarts, aliases=("sgdr", "cosine_annealing_warm_restarts", "cosine_warm_restarts")
+)

@@ -133,7 +133,7 @@ class Schedule:
         # Evaluate the main shape at valid points only, so no warning leaks from s < W.
         out = np.asarray(self._main_v(np.where(warm, float(w), s)), dtype=np.float64)
         if warm.any():
-            out = np.where(warm, self._warm_v(s), out)
+            out = np.where(warm, self._warm_v(np.minimum(s, float(w))), out)
         return out
 
     def final_value(self) -> float:
@@ -184,6 +184,8 @@ def schedule_from_dict(spec: dict[str, Any]) -> Schedule:
     if not isinstance(spec, dict) or "kind" not in spec:
         raise ValueError(f"a schedule spec must be a dict with a 'kind' key, got {spec!r}")
     kind = spec["kind"]
+    if kind not in SCHEDULE_KINDS:
+        from . import catalog  # noqa: F401  (imports every built-in kind)
     if kind not in SCHEDULE_KINDS:
         raise ValueError(f"unknown schedule kind {kind!r}; known kinds: {', '.join(sorted(SCHEDULE_KINDS))}")
     cls = SCHEDULE_KINDS[kind]
