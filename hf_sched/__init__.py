@@ -36,6 +36,21 @@ _LAZY = {
     "CosineWarmupMinLR": "schedules",
     "WarmupStableDecay": "schedules",
     "schedule_from_dict": "schedules",
+    # classic schedules (d2l, BERT, one-cycle, SGDR)
+    "SquareRoot": "classic_schedules",
+    "Factor": "classic_schedules",
+    "MultiStep": "classic_schedules",
+    "Bert": "classic_schedules",
+    "OneCycle": "classic_schedules",
+    "CosineRestarts": "classic_schedules",
+    # composition
+    "Join": "compose",
+    "Product": "compose",
+    "join": "compose",
+    "product": "compose",
+    "scale": "compose",
+    "with_warmup": "compose",
+    "WarmupScheduler": "warmup_scheduler",
     # registry
     "register": "registry",
     "unregister": "registry",
@@ -55,6 +70,16 @@ _LAZY = {
     "ScheduledLR": "lr_scheduler",
     "get_scheduler": "lr_scheduler",
     "accelerator_ticks_per_step": "lr_scheduler",
+    # optimizer param groups (no decay for norms/biases, layer-wise LR decay)
+    "param_groups": "optim",
+    "describe_param_groups": "optim",
+    "layer_id_for": "optim",
+    "find_layers": "optim",
+    "is_norm_module": "optim",
+    # Trainer integration (imports transformers)
+    "SchedTrainingArguments": "trainer",
+    "SchedTrainer": "trainer",
+    "LRCurveCallback": "trainer",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])
