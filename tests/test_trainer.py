@@ -1,0 +1,648 @@
+"""The Trainer integration: SchedTrainingArguments, SchedTrainer, LRCurveCallback, the recipe.
+
+Real Trainer runs on a tiny random BERT (hidden 32, 2 layers, no dropout) and synthetic
+token ids, on the CPU. The LR the Trainer logs at optimizer step ``k`` is read after
+``optimizer.step()`` and before ``scheduler.step()``, so it is ``peak * f(k - 1)``; the
+closed forms below are written out here, independent of hf_sched's own schedules.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import (
+    HfArgumentParser,
+    PrinterCallback,
+    ProgressCallback,
+    Trainer,
+    TrainingArguments,
+)
+from transformers.trainer_utils import SchedulerType
+
+from hf_sched.lr_scheduler import ScheduledLR
+from hf_sched.trainer import (
+    LRCurveCallback,
+    SchedTrainer,
+    SchedTrainingArguments,
+    SchedulerName,
+    lr_curve_from_log_history,
+    save_lr_curve,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("trainer_ddp_script", REPO / "tests" / "scripts" / "trainer_ddp.py")
+ddp_script = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ddp_script)
+
+PEAK = 1e-3
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CANONICAL = ["constantlr", "warmupconstant", "warmuplinear", "warmupcosine", "warmupcosinewithhardrestarts", "noam"]
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _short_gc():
+    """Every train() runs gc.collect(); freezing the (never garbage) objects of the imports
+    keeps that a few ms instead of half a second. Unfrozen again after this module."""
+    import gc
+
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
+
+def make_data(n: int = 40) -> list[dict]:
+    g = torch.Generator().manual_seed(1)
+    return [{"input_ids": torch.randint(1, ddp_script.VOCAB, (8,), generator=g), "labels": i % 2} for i in range(n)]
+
+
+def make_args(output_dir, cls=SchedTrainingArguments, **overrides):
+    kw = dict(
+        output_dir=str(output_dir),
+        learning_rate=PEAK,
+        per_device_train_batch_size=4,
+        num_train_epochs=1.5,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        seed=0,
+    )
+    if cls is SchedTrainingArguments:
+        kw["save_lr_curve"] = False
+    kw.update(overrides)
+    return cls(**kw)
+
+
+def make_trainer(args, trainer_cls=SchedTrainer, data=None, **kwargs):
+    trainer = trainer_cls(model=ddp_script.make_model(), args=args, train_dataset=data or make_data(), **kwargs)
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    return trainer
+
+
+def logged(trainer) -> list[tuple[int, float]]:
+    return [(h["step"], h["learning_rate"]) for h in trainer.state.log_history if "learning_rate" in h]
+
+
+def parse(argv: list[str]) -> SchedTrainingArguments:
+    (args,) = HfArgumentParser(SchedTrainingArguments).parse_args_into_dataclasses(
+        [*argv, "--output_dir", "unused_out", "--report_to", "none"]
+    )
+    return args
+
+
+def closed_form(name: str, total: int, warmup: int, num_cycles: float | None = None):
+    """The multiplier f(s) of each canonical schedule, written out."""
+
+    def f(s: int) -> float:
+        if name == "constantlr":
+            return 1.0
+        if s < warmup:
+            return s / warmup
+        if name == "warmupconstant":
+            return 1.0
+        if name == "noam":
+            return math.sqrt(warmup / s)
+        p = (s - warmup) / max(1, total - warmup)
+        if name == "warmuplinear":
+            return max(0.0, (total - s) / max(1, total - warmup))
+        if name == "warmupcosine":
+            c = 0.5 if num_cycles is None else num_cycles
+            return max(0.0, 0.5 * (1 + math.cos(math.pi * 2 * c * p)))
+        if name == "warmupcosinewithhardrestarts":
+            c = 1.0 if num_cycles is None else num_cycles
+            return 0.0 if p >= 1 else 0.5 * (1 + math.cos(math.pi * ((c * p) % 1.0)))
+        raise AssertionError(name)
+
+    return f
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+# ---------------------------------------------------------------------------- import
+
+
+def test_public_names_are_lazy():
+    import hf_sched
+
+    assert (hf_sched.SchedTrainer, hf_sched.SchedTrainingArguments, hf_sched.LRCurveCallback) == (
+        SchedTrainer, SchedTrainingArguments, LRCurveCallback)
+    code = "import sys, hf_sched; hf_sched.canonical_name('noam'); print('transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+# ---------------------------------------------------------------------------- arguments: parser
+
+
+def test_parser_warmupcosine_ratio_and_json_kwargs():
+    args = parse(["--lr_scheduler_type", "warmupcosine", "--warmup_ratio", "0.1", "--lr_scheduler_kwargs", '{"num_cycles": 2}'])
+    assert args.lr_scheduler_type == "warmupcosine"
+    assert isinstance(args.lr_scheduler_type, SchedulerName)
+    assert args.lr_scheduler_type.value == "warmupcosine"
+    assert args.lr_scheduler_kwargs == {"num_cycles": 2}
+    assert (args.warmup_ratio, args.warmup_steps, args.warmup) == (0.1, None, None)
+    assert args.warmup_request() == 0.1
+    assert args.get_warmup_steps(30) == 3  # ceil(0.1 * 30), exact decimal arithmetic
+
+
+@pytest.mark.parametrize(
+    "given, stored",
+    [
+        ("constantlr", "constantlr"),
+        ("warmupconstant", "warmupconstant"),
+        ("warmuplinear", "warmuplinear"),
+        ("warmupcosine", "warmupcosine"),
+        ("warmupcosinewithhardrestarts", "warmupcosinewithhardrestarts"),
+        ("hard-restarts", "warmupcosinewithhardrestarts"),
+        ("noam", "noam"),
+        ("WarmupCosine", "warmupcosine"),
+        ("Cosine-With-Restarts", "cosine_with_restarts"),
+    ],
+)
+def test_parser_accepts_every_canonical_name(given, stored):
+    args = parse(["--lr_scheduler_type", given])
+    assert args.lr_scheduler_type == stored
+    assert args.lr_scheduler_type.value == stored
+
+
+@pytest.mark.parametrize("name", [t.value for t in SchedulerType])
+def test_parser_accepts_every_transformers_name(name):
+    extra: list[str] = []
+    if name in ("cosine_with_min_lr", "cosine_warmup_with_min_lr"):
+        extra = ["--lr_scheduler_kwargs", '{"min_lr_rate": 0.1}']
+    if name in ("reduce_lr_on_plateau", "greedy"):
+        extra = ["--eval_strategy", "steps", "--eval_steps", "5"]
+    args = parse(["--lr_scheduler_type", name, *extra])
+    assert args.lr_scheduler_type == name
+    # the Trainer's own checks compare with the enum; they must still match
+    assert args.lr_scheduler_type == SchedulerType(name)
+    if name in ("reduce_lr_on_plateau", "greedy"):
+        assert args.metric_for_best_model == "loss"  # set by TrainingArguments for metric-driven schedules
+
+
+def test_parser_help_lists_the_new_flags():
+    text = HfArgumentParser(SchedTrainingArguments).format_help()
+    for flag in ("--lr_scheduler_type", "--warmup_ratio", "--warmup ", "--lr_scheduler_strict_resume", "--layer_decay"):
+        assert flag in text
+    assert "warmupcosinewithhardrestarts" in text and "'10%'" in text
+
+
+def test_parser_bad_name_says_what_was_meant():
+    with pytest.raises(ValueError) as err:
+        parse(["--lr_scheduler_type", "warmupcosin"])
+    msg = str(err.value)
+    assert "lr_scheduler_type='warmupcosin' is invalid" in msg
+    assert "Did you mean 'warmupcosine'?" in msg
+    assert "noam" in msg  # the list of available names
+
+
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        ('{"num_cycle": 2}', "got unknown argument(s) 'num_cycle'; it accepts: num_cycles (default 0.5)"),
+        ('{"min_lr": 1e-6}', "schedule 'warmupcosine' got unknown argument(s) 'min_lr'"),
+        ('{num_cycles: 2}', "lr_scheduler_kwargs='{num_cycles: 2}' is not valid JSON"),
+        ("[1, 2]", "lr_scheduler_kwargs=[1, 2] is invalid: it must be a dict or a JSON object string"),
+        ('{"num_cycles": -1}', "num_cycles must be a number > 0, got -1"),
+    ],
+)
+def test_parser_bad_kwargs_name_the_parameter(kwargs, expected):
+    with pytest.raises(ValueError) as err:
+        parse(["--lr_scheduler_type", "warmupcosine", "--lr_scheduler_kwargs", kwargs])
+    assert expected in str(err.value)
+
+
+def test_parser_kwargs_of_metric_driven_schedule_are_checked():
+    with pytest.raises(ValueError, match="'reduce_lr_on_plateau' got unknown argument.*'patients'.*patience"):
+        parse(["--lr_scheduler_type", "reduce_lr_on_plateau", "--eval_strategy", "epoch",
+               "--lr_scheduler_kwargs", '{"patients": 2}'])
+    with pytest.raises(ValueError, match="requires an eval strategy"):  # transformers' own check still runs
+        parse(["--lr_scheduler_type", "reduce_lr_on_plateau"])
+
+
+def test_parser_float_warmup_steps_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit):
+        parse(["--warmup_steps", "0.5"])
+    assert "argument --warmup_steps/--warmup-steps: invalid int value: '0.5'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, request_, steps_of_100",
+    [
+        ([], 0.1, 10),  # unset: the ratio, default 10%
+        (["--warmup_ratio", "0.25"], 0.25, 25),
+        (["--warmup_steps", "0"], 0, 0),  # explicit 0: no warmup
+        (["--warmup_steps", "1"], 1, 1),  # an int is steps: 1 is one step, never 100%
+        (["--warmup_steps", "7", "--warmup_ratio", "0.1"], 7, 7),  # steps win over the ratio
+        (["--warmup", "5%"], "5%", 5),
+        (["--warmup", "0.06"], "0.06", 6),
+        (["--warmup", "12"], "12", 12),
+        (["--lr_scheduler_type", "constantlr"], None, 0),  # no warmup phase: the default ratio is not applied
+    ],
+)
+def test_parser_warmup_fields(argv, request_, steps_of_100):
+    args = parse(argv)
+    assert args.warmup_request() == request_
+    assert args.get_warmup_steps(100) == steps_of_100
+
+
+def test_parser_layer_decay_and_opt_outs():
+    args = parse(["--layer_decay", "0.9", "--lr_scheduler_strict_resume", "false", "--save_lr_curve", "false"])
+    assert (args.layer_decay, args.lr_scheduler_strict_resume, args.save_lr_curve) == (0.9, False, False)
+    with pytest.raises(ValueError, match=r"layer_decay=1.1 is invalid: it must be a number in \(0, 1\]"):
+        parse(["--layer_decay", "1.1"])
+
+
+def test_warmup_auto_reads_beta2_from_the_optimizer():
+    args = parse(["--warmup", "auto", "--adam_beta2", "0.8"])
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], betas=(0.9, 0.8))
+    assert args.get_warmup_steps(100, optimizer=opt) == 10  # 2 / (1 - 0.8)
+    with pytest.raises(ValueError, match="warmup='auto' needs the optimizer"):
+        args.get_warmup_steps(100)
+
+
+# ---------------------------------------------------------------------------- arguments: in code
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"warmup_steps": 0.1}, "warmup_steps=0.1 is invalid: it must be a whole number of steps (int >= 0) or None; "
+                                "for a ratio of the training steps use warmup_ratio=0.1"),
+        ({"warmup_steps": 1.0}, "warmup_steps=1.0 is invalid"),
+        ({"warmup_steps": 5.0}, "a float is refused so that 1.0 cannot silently mean one step"),
+        ({"warmup_steps": -1}, "warmup_steps=-1 is invalid: it must be an int >= 0"),
+        ({"warmup_steps": True}, "warmup_steps=True is invalid"),
+        ({"warmup_ratio": 1.0}, "warmup_ratio=1.0 is invalid: it must be a number in [0, 1) (for a number of steps use warmup_steps)"),
+        ({"warmup_ratio": -0.1}, "warmup_ratio=-0.1 is invalid: it must be a number in [0, 1)"),
+        ({"warmup": "150%"}, "warmup='150%' is invalid: warmup (percent) must be a number in [0, 100), got 150.0"),
+        ({"warmup": "lots"}, "warmup='lots' is invalid"),
+        ({"warmup": "10%", "warmup_steps": 3}, "give the warmup once: warmup_steps=3 and warmup='10%' are both set"),
+        ({"max_steps": 10, "warmup_steps": 20}, "warmup of 20 steps is longer than the 10 training steps"),
+        ({"lr_scheduler_type": "noam", "warmup_steps": 0}, "noam needs num_warmup_steps >= 1"),
+        ({"lr_scheduler_type": "cosine_with_min_lr"}, "needs one of min_lr"),
+        ({"lr_scheduler_kwargs": "num_cycles=2"}, "lr_scheduler_kwargs='num_cycles=2' is not valid JSON"),
+        ({"lr_scheduler_kwargs": {1: 2}}, "lr_scheduler_kwargs keys must be strings"),
+        ({"lr_scheduler_type": 3}, "lr_scheduler_type=3 is invalid: schedule name must be a string"),
+        ({"layer_decay": 0.0}, "layer_decay=0.0 is invalid: it must be a number in (0, 1]"),
+        ({"layer_decay": 1.5}, "layer_decay=1.5 is invalid"),
+        ({"warmup": "auto", "adam_beta2": 1.0}, "warmup='auto' needs beta2 in [0, 1), the optimizer has beta2=1.0"),
+        ({"lr_scheduler_type": "polynomial", "lr_scheduler_kwargs": {"lr_end": 1e-2}},
+         "lr_end (0.01) must be smaller than the initial lr (0.001)"),
+    ],
+)
+def test_bad_arguments_in_code(tmp_path, overrides, expected):
+    with pytest.raises(ValueError) as err:
+        make_args(tmp_path, **overrides)
+    assert expected in str(err.value)
+
+
+def test_warmup_on_a_schedule_without_warmup_warns(tmp_path):
+    with pytest.warns(UserWarning, match="'constantlr' has no warmup phase; ignoring the warmup request"):
+        args = make_args(tmp_path, lr_scheduler_type="constantlr", warmup_steps=5)
+    assert args.get_warmup_steps(100) == 0
+
+
+def test_ignored_warmup_ratio_warns(tmp_path):
+    with pytest.warns(UserWarning, match="warmup_ratio=0.3 is ignored: warmup_steps=4 is set"):
+        make_args(tmp_path, warmup_ratio=0.3, warmup_steps=4)
+
+
+def test_scheduler_type_enum_and_set_lr_scheduler(tmp_path):
+    args = make_args(tmp_path, lr_scheduler_type=SchedulerType.COSINE)
+    assert args.lr_scheduler_type == "cosine" and type(args.lr_scheduler_type) is SchedulerName
+    args.set_lr_scheduler("hard-restarts", max_steps=50, warmup="auto", kwargs={"num_cycles": 3})
+    assert (args.lr_scheduler_type, args.max_steps, args.warmup, args.lr_scheduler_kwargs) == (
+        "warmupcosinewithhardrestarts", 50, "auto", {"num_cycles": 3})
+    with pytest.raises(ValueError, match="got unknown argument.*'cycles'"):
+        args.set_lr_scheduler("warmupcosine", kwargs={"cycles": 3})
+
+
+def test_args_serialise_and_rebuild(tmp_path):
+    args = make_args(tmp_path, lr_scheduler_type="hard-restarts", lr_scheduler_kwargs='{"num_cycles": 3}', warmup="5%")
+    d = args.to_dict()
+    assert type(d["lr_scheduler_type"]) is str and d["lr_scheduler_type"] == "warmupcosinewithhardrestarts"
+    loaded = json.loads(args.to_json_string())
+    assert loaded["lr_scheduler_kwargs"] == {"num_cycles": 3}
+    assert (loaded["warmup"], loaded["warmup_ratio"], loaded["warmup_steps"]) == ("5%", 0.1, None)
+    assert loaded["lr_scheduler_strict_resume"] is True
+    rebuilt = SchedTrainingArguments(**{k: v for k, v in loaded.items() if not k.endswith("_token")})
+    assert rebuilt.lr_scheduler_type == args.lr_scheduler_type
+    assert rebuilt.get_warmup_steps(200) == args.get_warmup_steps(200) == 10
+    # pickled as the Trainer saves training_args.bin
+    torch.save(args, tmp_path / "training_args.bin")
+    back = torch.load(tmp_path / "training_args.bin", weights_only=False)
+    assert back.lr_scheduler_type.value == "warmupcosinewithhardrestarts"
+    assert pickle.loads(pickle.dumps(args)).to_dict() == d
+    assert args.to_sanitized_dict()["lr_scheduler_type"] == "warmupcosinewithhardrestarts"
+
+
+def test_stock_training_arguments_are_untouched():
+    """Importing hf_sched.trainer patches nothing: stock TrainingArguments behave as before."""
+    with pytest.raises(SystemExit):
+        HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(
+            ["--lr_scheduler_type", "warmupcosine", "--output_dir", "unused_out"]
+        )
+    stock = TrainingArguments(output_dir="unused_out", lr_scheduler_type="cosine", warmup_steps=0.1, report_to=[])
+    assert stock.lr_scheduler_type is SchedulerType.COSINE
+    assert stock.get_warmup_steps(30) == 3 and stock.warmup_steps == 0.1
+
+
+# ---------------------------------------------------------------------------- Trainer runs: closed forms
+
+
+@pytest.mark.parametrize("accum", [1, 3])
+@pytest.mark.parametrize("name", CANONICAL)
+def test_logged_lrs_equal_the_closed_form(tmp_path, name, accum):
+    # 40 examples, batch 4: 10 batches per epoch; 1.5 epochs.
+    kwargs = {"num_cycles": 2} if name == "warmupcosinewithhardrestarts" else {}
+    args = make_args(tmp_path, lr_scheduler_type=name, gradient_accumulation_steps=accum, lr_scheduler_kwargs=kwargs)
+    trainer = make_trainer(args)
+    trainer.train()
+    steps_per_epoch = math.ceil(10 / accum)  # the remainder micro-batch still makes a step
+    total = math.ceil(1.5 * steps_per_epoch)  # 15 (accum 1) or 6 (accum 3)
+    warmup = 0 if name == "constantlr" else math.ceil(0.1 * total)
+    assert trainer.state.max_steps == total
+    sched = trainer.lr_scheduler
+    assert isinstance(sched, ScheduledLR)
+    assert (sched.schedules[0].num_training_steps, sched.schedules[0].num_warmup_steps) == (total, warmup)
+
+    f = closed_form(name, total, warmup, kwargs.get("num_cycles"))
+    got = logged(trainer)
+    assert [s for s, _ in got] == list(range(1, total + 1))
+    for step, lr in got:
+        assert lr == pytest.approx(PEAK * f(step - 1), rel=1e-12, abs=1e-18), (step, lr)
+    # the last step used f(T-1); the scheduler now sits at the final value f(T)
+    assert sched.optimizer_step == total
+    assert sched.get_last_lr()[0] == pytest.approx(PEAK * f(total), abs=1e-18)
+    final = {"constantlr": 1.0, "warmupconstant": 1.0, "noam": math.sqrt(warmup / total)}.get(name, 0.0)
+    assert sched.get_last_lr()[0] == pytest.approx(PEAK * final, abs=1e-18)
+    if name == "warmupcosinewithhardrestarts" and accum == 1:
+        lrs = [lr for _, lr in got]
+        assert any(b > a for a, b in zip(lrs[warmup + 1:], lrs[warmup + 2:]))  # the restart
+
+
+def test_user_optimizer_with_no_scheduler(tmp_path):
+    args = make_args(tmp_path, lr_scheduler_type="warmuplinear", max_steps=8)
+    model = ddp_script.make_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)  # its LR is the peak, not args.learning_rate
+    trainer = SchedTrainer(model=model, args=args, train_dataset=make_data(), optimizers=(opt, None))
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    trainer.train()
+    assert trainer.optimizer.optimizer is opt  # the Trainer wrapped it for Accelerate
+    assert isinstance(trainer.lr_scheduler, ScheduledLR)
+    f = closed_form("warmuplinear", 8, 1)
+    assert [lr for _, lr in logged(trainer)] == pytest.approx([0.05 * f(k) for k in range(8)], rel=1e-12)
+
+
+@pytest.mark.parametrize("optim", ["sgd", "adafactor"])
+def test_optimizers_the_trainer_makes(tmp_path, optim):
+    args = make_args(tmp_path, lr_scheduler_type="warmupcosine", optim=optim, max_steps=6)
+    trainer = make_trainer(args)
+    trainer.train()
+    f = closed_form("warmupcosine", 6, 1)
+    assert [lr for _, lr in logged(trainer)] == pytest.approx([PEAK * f(k) for k in range(6)], rel=1e-12, abs=1e-18)
+
+
+def test_reduce_lr_on_plateau_is_stepped_with_the_eval_metric(tmp_path):
+    # An LR this small cannot improve eval_loss by the 1e-4 relative threshold: every eval cuts it.
+    args = make_args(
+        tmp_path, lr_scheduler_type="reduce_lr_on_plateau", learning_rate=1e-7, max_steps=6,
+        eval_strategy="steps", eval_steps=2, lr_scheduler_kwargs={"patience": 0, "factor": 0.5},
+    )
+    trainer = make_trainer(args, eval_dataset=make_data(8))
+    trainer.train()
+    assert isinstance(trainer.lr_scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    lrs = [lr for _, lr in logged(trainer)]
+    # evals after steps 2, 4, 6: the first sets the best, each later one cuts the LR in half
+    assert lrs == pytest.approx([1e-7] * 4 + [5e-8] * 2, rel=1e-9, abs=0)
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(2.5e-8, rel=1e-9, abs=0)
+
+
+def test_scheduler_for_auto_warmup_and_its_errors(tmp_path):
+    trainer = make_trainer(make_args(tmp_path, warmup="auto", adam_beta2=0.8))
+    trainer.create_optimizer()
+    sched = trainer.create_scheduler(num_training_steps=15)
+    assert sched.schedules[0].num_warmup_steps == 10  # round(2 / (1 - 0.8))
+    assert trainer.create_scheduler(num_training_steps=99) is sched  # an existing scheduler is kept
+
+    trainer = make_trainer(make_args(tmp_path, warmup="auto", optim="sgd"))
+    trainer.create_optimizer()
+    with pytest.raises(ValueError, match="warmup='auto' needs an Adam-family optimizer with betas; SGD has none"):
+        trainer.create_scheduler(num_training_steps=15)
+
+    trainer = make_trainer(make_args(tmp_path, warmup_steps=20))
+    trainer.create_optimizer()
+    with pytest.raises(ValueError, match="warmup of 20 steps is longer than the 15 training steps"):
+        trainer.create_scheduler(num_training_steps=15)
+    with pytest.raises(ValueError, match="create_scheduler needs an optimizer"):
+        make_trainer(make_args(tmp_path)).create_scheduler(num_training_steps=15)
+
+
+def test_layer_decay_param_groups_follow_the_schedule(tmp_path):
+    trainer = make_trainer(make_args(tmp_path, layer_decay=0.5, weight_decay=0.01, lr_scheduler_type="warmupconstant"))
+    opt = trainer.create_optimizer()
+    assert isinstance(opt, torch.optim.AdamW)
+    peaks = {g["name"]: g["lr"] for g in opt.param_groups}
+    # 2 layers: embeddings d**3, layer_0 d**2, layer_1 d, head 1
+    assert peaks["embeddings.decay"] == pytest.approx(PEAK / 8)
+    assert peaks["layer_0.decay"] == pytest.approx(PEAK / 4)
+    assert peaks["layer_1.no_decay"] == pytest.approx(PEAK / 2)
+    assert peaks["head.decay"] == pytest.approx(PEAK)
+    sched = trainer.create_scheduler(num_training_steps=20)  # warmup 2 steps
+    assert [g["lr"] for g in opt.param_groups] == [0.0] * len(opt.param_groups)
+    sched.step()
+    assert {g["name"]: g["lr"] for g in opt.param_groups} == pytest.approx({k: v / 2 for k, v in peaks.items()})
+    sched.step()
+    assert {g["name"]: g["lr"] for g in opt.param_groups} == pytest.approx(peaks)
+
+
+def test_stock_trainingarguments_with_schedtrainer_match_the_stock_trainer(tmp_path):
+    stock = make_args(tmp_path / "a", cls=TrainingArguments, lr_scheduler_type="cosine", warmup_steps=0.2)
+    trainer = make_trainer(stock, trainer_cls=SchedTrainer)
+    trainer.create_optimizer()
+    sched = trainer.create_scheduler(num_training_steps=15)
+    assert isinstance(sched, ScheduledLR)
+    assert (sched.schedules[0].num_training_steps, sched.schedules[0].num_warmup_steps) == (15, 3)
+
+
+# ---------------------------------------------------------------------------- stock Trainer + LR curve PNG
+
+
+def test_stock_trainer_path_unchanged_and_lr_curve_png(tmp_path):
+    """transformers' names on stock TrainingArguments + Trainer: its own LambdaLR, and our
+    SchedTrainer gives the same LRs; LRCurveCallback writes a PNG on the stock Trainer."""
+    callback = LRCurveCallback()
+    stock_args = make_args(tmp_path / "stock", cls=TrainingArguments, lr_scheduler_type="cosine", warmup_steps=0.1)
+    stock = make_trainer(stock_args, trainer_cls=Trainer, callbacks=[callback])
+    stock.train()
+    assert type(stock.lr_scheduler).__name__ == "LambdaLR"
+
+    ours = make_trainer(make_args(tmp_path / "ours", lr_scheduler_type="cosine", warmup_ratio=0.1, save_lr_curve=True))
+    ours.train()
+    assert [s for s, _ in logged(ours)] == [s for s, _ in logged(stock)] == list(range(1, 16))
+    assert [lr for _, lr in logged(ours)] == pytest.approx([lr for _, lr in logged(stock)], rel=1e-12, abs=1e-18)
+
+    for png in (tmp_path / "stock" / "lr_curve.png", tmp_path / "ours" / "lr_curve.png"):
+        assert png.is_file()
+        assert png.stat().st_size > 5_000
+        assert png_size(png) == (700, 350)
+    assert callback.path == str(tmp_path / "stock" / "lr_curve.png")
+
+    # create_model_card reads args.lr_scheduler_type.value
+    ours.create_model_card(model_name="tiny-bert")
+    card = (tmp_path / "ours" / "README.md").read_text()
+    assert "lr_scheduler_type: cosine" in card
+    assert "lr_scheduler_warmup_steps: 2" in card  # resolved from warmup_ratio 0.1 of 15 steps
+    assert ours.args.warmup_steps is None  # the args are left as they were
+
+
+def test_no_png_when_disabled_or_nothing_logged(tmp_path):
+    trainer = make_trainer(make_args(tmp_path, max_steps=2, save_lr_curve=False))
+    trainer.train()
+    assert not (tmp_path / "lr_curve.png").exists()
+    assert not any(isinstance(cb, LRCurveCallback) for cb in trainer.callback_handler.callbacks)
+
+
+def test_lr_curve_helpers(tmp_path):
+    history = [
+        {"loss": 1.0, "learning_rate": 0.0, "step": 1},
+        {"eval_loss": 0.9, "step": 1},
+        {"loss": 1.0, "learning_rate": 2e-3, "step": 2},
+        {"learning_rate": 1e-3, "step": 2},  # a resumed run logs step 2 again: the last one wins
+        {"train_runtime": 1.0, "step": 2},
+    ]
+    assert lr_curve_from_log_history(history) == [(1, 0.0), (2, 1e-3)]
+    path = save_lr_curve([(1, 0.0), (2, 1e-3)], str(tmp_path / "sub" / "curve.png"), planned=([1, 2], [0.0, 1e-3]))
+    assert Path(path).read_bytes()[:8] == PNG_SIGNATURE
+    with pytest.raises(ValueError, match="filename='curve.jpg' is invalid: it must be a file name ending in .png"):
+        LRCurveCallback(filename="curve.jpg")
+
+
+# ---------------------------------------------------------------------------- resume
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """12 steps (48 examples, batch 4, 1 epoch) with checkpoints at 6 and 12."""
+    out = tmp_path_factory.mktemp("uninterrupted")
+    args = make_args(
+        out, lr_scheduler_type="warmupcosine", num_train_epochs=1, save_strategy="steps", save_steps=6
+    )
+    trainer = make_trainer(args, data=make_data(48))
+    trainer.train()
+    return out, trainer
+
+
+def test_resume_gives_the_same_lrs_and_weights(tmp_path, uninterrupted):
+    out, full = uninterrupted
+    assert full.state.max_steps == 12 and (out / "checkpoint-6" / "scheduler.pt").is_file()
+    state = torch.load(out / "checkpoint-6" / "scheduler.pt", weights_only=True)
+    assert state["step"] == 6 and state["schedules"][0]["num_training_steps"] == 12
+
+    args = make_args(tmp_path, lr_scheduler_type="warmupcosine", num_train_epochs=1, save_strategy="steps", save_steps=6)
+    resumed = make_trainer(args, data=make_data(48))
+    resumed.train(resume_from_checkpoint=str(out / "checkpoint-6"))
+    assert resumed.state.global_step == 12
+    # the resumed log history starts with the checkpoint's (steps 1-6); 7-12 were trained here
+    got = logged(resumed)
+    assert [s for s, _ in got] == list(range(1, 13))
+    assert got[6:] == logged(full)[6:]
+    assert resumed.lr_scheduler.optimizer_step == 12
+    full_weights = full.model.state_dict()
+    for name, value in resumed.model.state_dict().items():
+        assert torch.allclose(value, full_weights[name], rtol=1e-6, atol=1e-7), name
+
+
+@pytest.mark.parametrize(
+    "overrides, change",
+    [
+        ({"per_device_train_batch_size": 8}, "num_training_steps: 12 -> 6, num_warmup_steps: 2 -> 1"),
+        ({"max_steps": 20}, "num_training_steps: 12 -> 20"),
+        ({"lr_scheduler_type": "warmuplinear"}, "kind: cosine -> linear"),
+        ({"lr_scheduler_kwargs": {"num_cycles": 1}}, "num_cycles: 0.5 -> 1.0"),
+    ],
+)
+def test_resume_with_a_different_schedule_is_refused(tmp_path, uninterrupted, overrides, change):
+    out, _ = uninterrupted
+    kw = dict(lr_scheduler_type="warmupcosine", num_train_epochs=1)
+    kw.update(overrides)
+    trainer = make_trainer(make_args(tmp_path, **kw), data=make_data(48))
+    with pytest.raises(ValueError) as err:
+        trainer.train(resume_from_checkpoint=str(out / "checkpoint-6"))
+    msg = str(err.value)
+    assert msg.startswith("cannot resume: the LR schedule of this run differs from the one in")
+    assert change in msg
+    assert "--lr_scheduler_strict_resume false" in msg
+
+
+def test_resume_with_a_changed_batch_size_opted_out_warns(tmp_path, uninterrupted):
+    out, _ = uninterrupted
+    args = make_args(
+        tmp_path, lr_scheduler_type="warmupcosine", num_train_epochs=1, per_device_train_batch_size=8,
+        lr_scheduler_strict_resume=False,
+    )
+    trainer = make_trainer(args, data=make_data(48))
+    with pytest.warns(UserWarning, match=r"resuming anyway \(lr_scheduler_strict_resume=False\).*num_training_steps: 12 -> 6"):
+        trainer.train(resume_from_checkpoint=str(out / "checkpoint-6"))
+    sched = trainer.lr_scheduler
+    # this run's schedule (T = 6), continued from the checkpoint's step 6: the final value
+    assert (sched.schedules[0].num_training_steps, sched.optimizer_step) == (6, 6)
+    assert sched.get_last_lr() == [0.0, 0.0]  # two param groups (decay, no decay)
+    assert sched.strict is False
+
+
+def test_resume_from_a_stock_trainer_checkpoint_is_refused(tmp_path):
+    stock_args = make_args(tmp_path / "stock", cls=TrainingArguments, max_steps=2, save_strategy="steps", save_steps=2)
+    make_trainer(stock_args, trainer_cls=Trainer).train()
+    trainer = make_trainer(make_args(tmp_path / "ours", max_steps=4))
+    with pytest.raises(ValueError, match="written by another scheduler .*not by hf_sched's ScheduledLR"):
+        trainer.train(resume_from_checkpoint=str(tmp_path / "stock" / "checkpoint-2"))
+
+
+# ---------------------------------------------------------------------------- recipe
+
+
+def test_recipe_end_to_end(tmp_path):
+    from hf_sched.finetune_data import save_tiny_bert
+
+    model_dir = save_tiny_bert(tmp_path / "tiny")
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf_home")}
+    cmd = [
+        sys.executable, str(REPO / "recipes" / "finetune_trainer.py"),
+        "--model", model_dir, "--max_train_samples", "64", "--max_eval_samples", "32",
+        "--output_dir", str(out), "--per_device_train_batch_size", "16", "--max_steps", "6",
+        "--lr_scheduler_type", "warmupcosine", "--warmup", "auto", "--adam_beta2", "0.5",
+        "--logging_steps", "1", "--save_strategy", "no", "--use_cpu", "--report_to", "none",
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "[hf_sched] warmupcosine: 6 training steps, 4 warmup steps" in proc.stdout  # auto: 2 / (1 - 0.5)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["schedule"]["num_training_steps"] == 6
+    assert 0.0 <= metrics["eval"]["eval_accuracy"] <= 1.0 and 0.0 <= metrics["eval"]["eval_f1"] <= 1.0
+    assert len(metrics["lr_curve"]) == 6
+    assert (out / "lr_curve.png").read_bytes()[:8] == PNG_SIGNATURE
