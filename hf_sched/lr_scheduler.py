@@ -123,7 +123,7 @@ class ScheduledLR(LRScheduler):
         self.base_lrs = [float(g["initial_lr"]) for g in groups]
         self.last_epoch = last_epoch
         self._step_count = 0
-        self._last_lr: list[float] = []
+        self._last_values: float | list[float] = 0.0
         self.step()
 
     # -- stepping ---------------------------------------------------------------------
@@ -139,33 +139,34 @@ class ScheduledLR(LRScheduler):
             raise TypeError("ScheduledLR.step() takes no epoch: it counts optimizer steps itself")
         self._step_count += 1
         self.last_epoch += 1
-        self._apply()
+        if self._fast:
+            # The common case, written for speed (it runs on every optimizer step): one
+            # schedule for all groups and float LRs. No comprehension, no isinstance.
+            v = self._call0(self.last_epoch // self.ticks_per_step)
+            for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+                group["lr"] = base * v
+            self._last_values = v
+        else:
+            self._apply()
 
     def _apply(self) -> None:
-        # Written for speed (it runs on every optimizer step): no comprehensions, the
-        # schedule's bound __call__ cached, and type() before the slow Tensor isinstance.
         s = self.last_epoch // self.ticks_per_step
-        lrs: list[float] = []
-        if self._shared:
-            v = self._call0(s)
-            for group, base in zip(self.optimizer.param_groups, self.base_lrs):
-                lr = base * v
-                cur = group["lr"]
-                if type(cur) is float or not isinstance(cur, torch.Tensor):
-                    group["lr"] = lr
-                else:
-                    cur.fill_(lr)
-                lrs.append(lr)
-        else:
-            for group, base, f in zip(self.optimizer.param_groups, self.base_lrs, self.schedules):
-                lr = base * f(s)
-                cur = group["lr"]
-                if type(cur) is float or not isinstance(cur, torch.Tensor):
-                    group["lr"] = lr
-                else:
-                    cur.fill_(lr)
-                lrs.append(lr)
-        self._last_lr = lrs
+        values = [f(s) for f in self.schedules]
+        for group, base, v in zip(self.optimizer.param_groups, self.base_lrs, values):
+            cur = group["lr"]
+            if isinstance(cur, torch.Tensor):
+                cur.fill_(base * v)  # in place: a compiled optimizer step does not recompile
+            else:
+                group["lr"] = base * v
+        self._last_values = values if not self._shared else values[0]
+
+    def _refresh(self) -> None:
+        """Recompute the cached dispatch flags (after schedules or the optimizer changed)."""
+        self._shared = all(s is self._schedules[0] for s in self._schedules)
+        self._call0 = self._schedules[0].__call__
+        groups = getattr(self, "optimizer", None)
+        tensor_lr = groups is not None and any(isinstance(g["lr"], torch.Tensor) for g in groups.param_groups)
+        self._fast = self._shared and not tensor_lr
 
     @property
     def schedules(self) -> tuple[Schedule, ...]:
@@ -175,12 +176,18 @@ class ScheduledLR(LRScheduler):
     @schedules.setter
     def schedules(self, value: tuple[Schedule, ...]) -> None:
         self._schedules = tuple(value)
-        self._shared = all(s is self._schedules[0] for s in self._schedules)
-        self._call0 = self._schedules[0].__call__
+        self._refresh()
+
+    @property
+    def _last_lr(self) -> list[float]:  # type: ignore[override]
+        v = self._last_values
+        if isinstance(v, list):
+            return [b * x for b, x in zip(self.base_lrs, v)]
+        return [b * v for b in self.base_lrs]
 
     def get_last_lr(self) -> list[float]:
         """LRs written by the last :meth:`step`, as floats."""
-        return list(self._last_lr)
+        return self._last_lr
 
     def get_lr(self) -> list[float]:
         """LRs for the current step (computed, not read from the optimizer)."""
@@ -240,6 +247,7 @@ class ScheduledLR(LRScheduler):
             else:
                 group["initial_lr"] = base
         self.last_epoch = int(state_dict["step"]) * self.ticks_per_step
+        self._refresh()
         self._apply()
 
     def __repr__(self) -> str:
