@@ -12,31 +12,7 @@ import pytest
 from hf_sched.metrics import METRIC_NAMES, load_metric, metric_path
 
 
-@pytest.fixture(scope="module", autouse=True)
-def offline_hf_home(tmp_path_factory: pytest.TempPathFactory):
-    """Point HF_HOME at a temporary folder and switch the Hub off.
-
-    The folder is the same for the whole test session: ``evaluate`` cannot move its
-    module cache once it has imported a module from it.
-    """
-    hf_home = tmp_path_factory.getbasetemp() / "hf_home"
-    hf_home.mkdir(exist_ok=True)
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setenv("HF_HOME", str(hf_home))
-        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-        monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-        monkeypatch.setenv("HF_EVALUATE_OFFLINE", "1")
-        # Modules imported before this fixture read their settings already: patch them.
-        if "huggingface_hub" in sys.modules:
-            monkeypatch.setattr(sys.modules["huggingface_hub"].constants, "HF_HUB_OFFLINE", True)
-        if "datasets" in sys.modules:
-            config = sys.modules["datasets"].config
-            monkeypatch.setattr(config, "HF_DATASETS_CACHE", hf_home / "datasets")
-            monkeypatch.setattr(config, "HF_HUB_OFFLINE", True)
-        if "evaluate" in sys.modules:
-            monkeypatch.setattr(sys.modules["evaluate"].config, "HF_METRICS_CACHE", hf_home / "metrics")
-            monkeypatch.setattr(sys.modules["evaluate"].config, "HF_EVALUATE_OFFLINE", True)
-        yield hf_home
+pytestmark = pytest.mark.usefixtures("offline_hf_home")
 
 
 @pytest.fixture(scope="module")
