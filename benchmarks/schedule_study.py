@@ -15,7 +15,7 @@ validation examples, max_length 64) once per
 Each run is a plain PyTorch loop on one process: batch 16, AdamW (weight decay 0.01, none
 on biases and LayerNorm weights), gradient clipping at 1.0, the registry's default warmup
 (10% of the steps) for schedules that have one, one epoch. It evaluates every
-``--eval_every`` optimizer steps (default: 4 times per epoch) and at the end of every
+``--eval_every`` optimizer steps (default: steps per epoch // 4) and at the end of every
 epoch, and records final and best validation accuracy / F1, the training loss and LR of
 every step, whether the run diverged (:func:`detect_divergence`: a non-finite loss, or the
 final predictions collapsed onto one class) and its wall time.
@@ -51,7 +51,6 @@ import math
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -71,6 +70,8 @@ __all__ = [
     "key_id",
     "detect_divergence",
     "smooth",
+    "evaluation_steps",
+    "sort_by_length",
     "train_one",
     "load_results",
     "save_results",
@@ -239,7 +240,8 @@ def detect_divergence(
     Returns:
         ``{"diverged": bool, "reason": None | "nonfinite_loss" | "single_class",
         "nonfinite_loss_step": 1-based step of the first NaN/inf loss or None,
-        "top_class": most predicted class or None, "top_class_share": its share or None}``.
+        "top_class": most predicted class or None, "top_class_share": its share or None,
+        "max_class_share": the threshold used}``.
 
     >>> detect_divergence([0.7, 0.6, float("nan")], [0, 1])["reason"]
     'nonfinite_loss'
@@ -266,7 +268,7 @@ def detect_divergence(
     elif top_share is not None and top_share >= max_class_share:
         reason = "single_class"
     return {"diverged": reason is not None, "reason": reason, "nonfinite_loss_step": bad_step,
-            "top_class": top_class, "top_class_share": top_share}
+            "top_class": top_class, "top_class_share": top_share, "max_class_share": float(max_class_share)}
 
 
 def smooth(values: Sequence[float | None], window: int) -> list[float]:
@@ -285,6 +287,28 @@ def smooth(values: Sequence[float | None], window: int) -> list[float]:
 
 
 # --------------------------------------------------------------------------- one run
+
+
+def evaluation_steps(total: int, steps_per_epoch: int, epochs: int, eval_every: int | None) -> set[int]:
+    """Optimizer steps after which a run evaluates (1-based).
+
+    Every ``eval_every`` steps (default ``steps_per_epoch // 4``, i.e. 4 evaluations per
+    epoch), at the end of every epoch and at the last step. For the study's 125 steps per
+    epoch that is steps 31, 62, 93, 124 and 125 (kept so since the first committed runs).
+
+    >>> sorted(evaluation_steps(125, 125, 1, None)), sorted(evaluation_steps(10, 4, 3, 3))
+    ([31, 62, 93, 124, 125], [3, 4, 6, 8, 9, 10])
+    """
+    every = eval_every or max(1, steps_per_epoch // 4)
+    steps = set(range(every, total + 1, every)) | {total}
+    steps |= {e * steps_per_epoch for e in range(1, epochs + 1)}
+    return {s for s in steps if s <= total}
+
+
+def sort_by_length(split: Any) -> Any:
+    """The split ordered by token count, so evaluation batches carry little padding (metrics do not change)."""
+    lengths = [len(ids) for ids in split["input_ids"]]
+    return split.select(sorted(range(len(lengths)), key=lengths.__getitem__))
 
 
 def _now() -> str:
@@ -327,14 +351,13 @@ def train_one(
     num_labels: int,
     label_names: Sequence[str] | None,
     settings: dict[str, Any],
-    tokenizer_out: list | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Fine-tune once and return the run's record (see the module docstring for what it holds).
 
     ``tokens`` is the tokenised ``DatasetDict`` (``train``/``validation``), or a callable that
-    takes the tokenizer and returns it (so the first run can tokenise with the tokenizer it
-    loads). ``settings`` holds ``batch_size``, ``eval_batch_size``, ``epochs``, ``max_steps``,
+    takes the tokenizer the run loads and returns it (tokenise once, on the first run).
+    ``settings`` holds ``batch_size``, ``eval_batch_size``, ``epochs``, ``max_steps``,
     ``eval_every``, ``weight_decay``, ``max_grad_norm``, ``warmup`` and ``max_class_share``.
     """
     import torch
@@ -350,8 +373,6 @@ def train_one(
     model, tokenizer = load_model_and_tokenizer(model_source, num_labels, label_names=label_names)
     if callable(tokens):
         tokens = tokens(tokenizer)
-    if tokenizer_out is not None:
-        tokenizer_out.append(tokens)
     collator = DataCollatorWithPadding(tokenizer)
     generator = torch.Generator().manual_seed(seed)
     train_loader = DataLoader(tokens["train"], batch_size=settings["batch_size"], shuffle=True,
@@ -362,10 +383,7 @@ def train_one(
     total = steps_per_epoch * settings["epochs"]
     if settings["max_steps"] is not None:
         total = min(total, settings["max_steps"])
-    eval_every = settings["eval_every"] or max(1, steps_per_epoch // 4)
-    eval_steps = {s for s in range(eval_every, total + 1, eval_every)}
-    eval_steps |= {e * steps_per_epoch for e in range(1, settings["epochs"] + 1) if e * steps_per_epoch <= total}
-    eval_steps.add(total)
+    eval_steps = evaluation_steps(total, steps_per_epoch, settings["epochs"], settings["eval_every"])
 
     optimizer = torch.optim.AdamW(param_groups(model, weight_decay=settings["weight_decay"], lr=lr), lr=lr)
     kwargs = schedule_kwargs(schedule, lr)
@@ -424,7 +442,7 @@ def train_one(
         train_time += time.perf_counter() - t0
     bar.close()
 
-    labels = tokens["validation"]["labels"]
+    labels = list(tokens["validation"]["labels"])
     majority = max(labels.count(k) for k in set(labels)) / len(labels)
     final = evals[-1]
     best_acc = max(evals, key=lambda e: e["accuracy"])
@@ -451,6 +469,7 @@ def train_one(
         "divergence": divergence,
         "train_loss": [None if v is None else round(v, 6) for v in losses],
         "lr_curve": [float(f"{v:.6g}") for v in lrs],
+        "threads": torch.get_num_threads(),
         "wall_time_s": round(time.perf_counter() - t_start, 3),
         "load_time_s": round(load_time, 3),
         "train_time_s": round(train_time, 3),
@@ -544,7 +563,8 @@ def _fmt(mean: float, sd: float | None, digits: int = 4) -> str:
     return f"{mean:.{digits}f} ± {sd:.{digits}f}" if sd is not None else f"{mean:.{digits}f}"
 
 
-def render_markdown(rows: list[dict[str, Any]], config: dict[str, Any], majority: float | None) -> str:
+def render_markdown(rows: list[dict[str, Any]], config: dict[str, Any], majority: float | None,
+                    max_class_share: float = 0.99) -> str:
     """The markdown report: one table per LR arm, mean ± sd over seeds."""
     lines = [
         "# Schedule study",
@@ -554,13 +574,14 @@ def render_markdown(rows: list[dict[str, Any]], config: dict[str, Any], majority
         f"{config['epochs']} epoch(s)" + (f", at most {config['max_steps']} steps" if config["max_steps"] else "")
         + f", warmup {config['warmup'] if config['warmup'] is not None else 'registry default (10%)'}.",
         "Mean ± sd over seeds (sd needs 2+ seeds); diverged runs are included in the means. "
-        "`constant` = no scheduler at all.",
+        "`constant` = no scheduler at all. A run counts as diverged when a training loss was NaN/inf "
+        f"or it is stuck: at least {max_class_share:.0%} of its final validation predictions are one class.",
     ]
     if majority is not None:
         lines.append(f"Majority-class accuracy of the validation set: {majority:.4f}.")
     for lr in sorted({r["lr"] for r in rows}):
         lines += ["", f"## LR {lr:g}", "",
-                  "| schedule | runs | final acc | best acc | final F1 | best F1 | diverged | wall (s) |",
+                  "| schedule | runs | final acc | best acc | final F1 | best F1 | diverged or stuck | wall (s) |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for r in (r for r in rows if r["lr"] == lr):
             lines.append(
@@ -599,18 +620,21 @@ def plot_accuracy(path: str | os.PathLike, rows: list[dict[str, Any]], majority:
             ax.bar([x + offset for x in xs], means, width, yerr=sds, capsize=3, color=color, label=text)
         for x, s in zip(xs, schedules):
             if s in by_name and by_name[s]["diverged"]:
-                ax.annotate(f"{by_name[s]['diverged']}/{by_name[s]['n']} div.", (x, 0.02),
+                ax.annotate(f"{by_name[s]['diverged']}/{by_name[s]['n']}\ndiverged", (x, 0.985), va="top",
                             xycoords=("data", "axes fraction"), ha="center", fontsize=7, color="tab:red")
         if majority is not None:
             ax.axhline(majority, color="grey", linestyle="--", linewidth=1, label=f"majority class {majority:.3f}")
         ax.set_xticks(xs)
         ax.set_xticklabels(schedules, rotation=40, ha="right")
         ax.set_title(f"LR {lr:g}")
-        ax.set_ylim(min(0.5, majority - 0.05) if majority is not None else 0.5, 1.0)
+        lows = [r[k] - (r[k + "_sd"] or 0.0) for r in by_name.values() for k in ("final_accuracy", "best_accuracy")]
+        low = min([*lows, majority if majority is not None else 1.0]) - 0.03
+        ax.set_ylim(max(0.0, low), 1.0)
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("validation accuracy (mean ± sd over seeds)")
-    axes[0][-1].legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper center", ncol=len(names), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 0.93))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -639,6 +663,8 @@ def plot_loss(path: str | os.PathLike, runs: list[dict[str, Any]], window: int) 
                 vals = [c[j] for c in curves if math.isfinite(c[j])]
                 mean.append(sum(vals) / len(vals) if vals else float("nan"))
             style = dict(color=cmap(i % cmap.N), linestyle=styles[(i // 10) % len(styles)], linewidth=1.3)
+            if s == NO_SCHEDULE:  # dashed and wider: it lies exactly under constantlr
+                style.update(linestyle=(0, (4, 3)), linewidth=2.2)
             ax.plot(range(1, length + 1), mean, label=f"{s} ({len(members)})", **style)
             finite = [v for v in mean if math.isfinite(v)]
             if finite:
@@ -675,18 +701,21 @@ def write_report(data: dict[str, Any], config: dict[str, Any], out_dir: Path, na
     if not runs:
         have = {json.dumps(_config_of(r["key"]), sort_keys=True) for r in data["runs"]}
         detail = "; ".join(sorted(have)) if have else "none: the JSON holds no runs yet"
-        raise ValueError(f"no runs with the settings {json.dumps(config, sort_keys=True)} in the JSON; it has: {detail}")
+        wanted = json.dumps(config, sort_keys=True)
+        raise ValueError(f"no runs with the settings {wanted} in the JSON; it has: {detail}")
     rows = summarise(runs)
     majority = runs[0].get("majority_fraction")
     paths = _outputs(out_dir, name)
-    paths["md"].write_text(render_markdown(rows, config, majority))
+    threshold = max(r["divergence"].get("max_class_share", 0.99) for r in runs)
+    paths["md"].write_text(render_markdown(rows, config, majority, threshold))
     plot_accuracy(paths["accuracy_png"], rows, majority)
     plot_loss(paths["loss_png"], runs, window)
     return {"rows": rows, "paths": paths}
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    print(f"\n{'LR':>8} {'schedule':<16}{'n':>3}{'final acc':>18}{'best acc':>18}{'final F1':>18}{'div':>5}{'wall s':>9}")
+    print(f"\n{'LR':>8} {'schedule':<16}{'n':>3}{'final acc':>18}{'best acc':>18}{'final F1':>18}"
+          f"{'div':>5}{'wall s':>9}")
     for r in rows:
         print(f"{r['lr']:>8g} {r['schedule']:<16}{r['n']:>3}{_fmt(r['final_accuracy'], r['final_accuracy_sd']):>18}"
               f"{_fmt(r['best_accuracy'], r['best_accuracy_sd']):>18}{_fmt(r['final_f1'], r['final_f1_sd']):>18}"
@@ -750,7 +779,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--epochs", type=_positive_int, default=None, help="default 1")
     ap.add_argument("--max_steps", type=_positive_int, default=None, help="cap on optimizer steps per run")
     ap.add_argument("--eval_every", type=_positive_int, default=None,
-                    help="evaluate every N optimizer steps (and at each epoch's end); default: 4 times per epoch")
+                    help="evaluate every N optimizer steps, at each epoch's end and at the last step; "
+                         "default: steps per epoch // 4")
     ap.add_argument("--max_length", type=_positive_int, default=64)
     ap.add_argument("--batch_size", type=_positive_int, default=16)
     ap.add_argument("--eval_batch_size", type=_positive_int, default=64)
@@ -766,7 +796,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=_positive_int, default=2, help="torch.set_num_threads")
     ap.add_argument("--smooth", type=_positive_int, default=None, help="loss plot moving-average window (steps)")
     ap.add_argument("--out_dir", default=str(RESULTS))
-    ap.add_argument("--name", default=None, help="file name stem; default schedule_study (schedule_study_quick with --quick)")
+    ap.add_argument("--name", default=None,
+                    help="file name stem; default schedule_study (schedule_study_quick with --quick)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run (~2 min on MiniLM): 3 schedules, 1 seed, 200/100 examples, 8 steps per run")
     ap.add_argument("--report-only", "--report_only", dest="report_only", action="store_true",
@@ -812,8 +843,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.model_id = DEFAULT_MODEL_ID
     elif os.path.isdir(args.model):
         args.model_id = os.path.abspath(args.model)
+    elif os.path.exists(args.model) or args.model.startswith((".", "/", "~")):
+        ap.error(f"--model {args.model!r} is not a model directory (give a directory or a Hub id like 'org/name')")
     else:
-        args.model_id = args.model
+        args.model_id = args.model  # a Hub id: checked when the first run loads it
     out_dir = Path(args.out_dir)
     paths = _outputs(out_dir, args.name)
     settings = _settings(args)
@@ -852,7 +885,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "max_grad_norm": args.max_grad_norm, "warmup": args.warmup,
                     "max_class_share": args.max_class_share}
     text_data = None
-    tokens: Any = None
+    cache: dict[str, Any] = {}
+
+    def tokens_for(tokenizer: Any) -> Any:
+        """Tokenise once (with the first run's tokenizer), validation sorted by length."""
+        if "tokens" not in cache:
+            from hf_sched.finetune_data import tokenize_splits
+
+            tokenized = tokenize_splits(text_data, tokenizer, max_length=args.max_length)
+            tokenized["validation"] = sort_by_length(tokenized["validation"])
+            cache["tokens"] = tokenized
+        return cache["tokens"]
+
     trained = skipped = 0
     times: list[float] = []
     for index, (schedule, lr, seed) in enumerate(plan, start=1):
@@ -864,26 +908,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"{head}: already in the JSON (acc={old['final']['accuracy']:.4f}), skipped", flush=True)
             skipped += 1
             continue
-        if text_data is None:
-            from hf_sched.finetune_data import load_text_classification
+        try:
+            if text_data is None:
+                from hf_sched.finetune_data import load_text_classification
 
-            text_data = load_text_classification(max_train_samples=args.train, max_eval_samples=args.eval,
-                                                 seed=args.data_seed)
-            data.setdefault("data", {"source": text_data.source, "label_names": list(text_data.label_names),
-                                     "train": text_data.train.num_rows, "eval": text_data.validation.num_rows})
-        if tokens is None:
-            from hf_sched.finetune_data import tokenize_splits
-
-            holder: list = []
-            source = lambda tok: tokenize_splits(text_data, tok, max_length=args.max_length)  # noqa: E731
-            record = train_one(schedule, lr, seed, tokens=source, model_source=args.model,
-                               num_labels=text_data.num_labels, label_names=text_data.label_names,
-                               settings=run_settings, tokenizer_out=holder, progress=not args.no_progress)
-            tokens = holder[0]
-        else:
-            record = train_one(schedule, lr, seed, tokens=tokens, model_source=args.model,
+                text_data = load_text_classification(max_train_samples=args.train, max_eval_samples=args.eval,
+                                                     seed=args.data_seed)
+                data.setdefault("data", {"source": text_data.source, "label_names": list(text_data.label_names),
+                                         "train": text_data.train.num_rows, "eval": text_data.validation.num_rows})
+            record = train_one(schedule, lr, seed, tokens=tokens_for, model_source=args.model,
                                num_labels=text_data.num_labels, label_names=text_data.label_names,
                                settings=run_settings, progress=not args.no_progress)
+        except (ValueError, ImportError) as exc:
+            if trained:  # the set-up worked before: a real failure, show the traceback
+                raise
+            ap.error(f"{head}: {exc}")  # a bad --model, a missing offline package, a bad --warmup, ...
         record = {"key": key, "key_id": kid, **record}
         data["runs"].append(record)
         save_results(paths["json"], data)
@@ -892,7 +931,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         times.append(record["wall_time_s"])
         left = pending - trained
         eta = f", ~{statistics.fmean(times) * left / 60:.0f} min left" if left else ""
-        flag = f" DIVERGED ({record['divergence']['reason']})" if record["diverged"] else ""
+        flag = ""
+        if record["divergence"]["reason"] == "nonfinite_loss":
+            flag = f" DIVERGED (non-finite loss at step {record['divergence']['nonfinite_loss_step']})"
+        elif record["divergence"]["reason"] == "single_class":
+            flag = (f" STUCK ({record['divergence']['top_class_share']:.0%} of predictions are class "
+                    f"{record['divergence']['top_class']}; counted as diverged)")
         print(f"{head}: acc={record['final']['accuracy']:.4f} (best {record['best']['accuracy']:.4f}) "
               f"f1={record['final']['f1']:.4f} steps={record['steps_done']} time={record['wall_time_s']:.1f}s"
               f"{flag}{eta}", flush=True)
