@@ -619,7 +619,10 @@ def plot_accuracy(path: str | os.PathLike, rows: list[dict[str, Any]], majority:
             sds = [(by_name[s][key + "_sd"] or 0.0) if s in by_name else 0.0 for s in schedules]
             ax.bar([x + offset for x in xs], means, width, yerr=sds, capsize=3, color=color, label=text)
         for x, s in zip(xs, schedules):
-            if s in by_name and by_name[s]["diverged"]:
+            if s not in by_name:
+                ax.annotate("not run", (x, 0.02), xycoords=("data", "axes fraction"), ha="center",
+                            fontsize=7, color="grey", rotation=90)
+            elif by_name[s]["diverged"]:
                 ax.annotate(f"{by_name[s]['diverged']}/{by_name[s]['n']}\ndiverged", (x, 0.985), va="top",
                             xycoords=("data", "axes fraction"), ha="center", fontsize=7, color="tab:red")
         if majority is not None:
@@ -678,7 +681,9 @@ def plot_loss(path: str | os.PathLike, runs: list[dict[str, Any]], window: int) 
         ax_lr.grid(alpha=0.3)
     for ax in axes[0]:
         ax.set_ylim(0.0, max(top * 1.3, 0.1))
-    axes[0][-1].legend(fontsize=7, ncol=2, loc="upper right")
+    for ax in axes[0]:  # each arm its own legend: arms may hold different schedules
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, ncol=2, loc="lower left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
