@@ -25,12 +25,12 @@ synchronised), so the numbers exclude model loading, tokenisation, evaluation an
 * **peak RSS**: the child's ``ru_maxrss`` from ``os.wait4`` (on CUDA also the peak of
   ``torch.cuda.max_memory_allocated``).
 
-The two alternate (recipe first on even repeats) over ``--repeats`` (default 3); the ratio
+The two alternate (recipe first on even repeats) over ``--repeats`` (default 5); the ratio
 recipe / Trainer of the medians is reported in the same run. Target: >= 1.0x.
 
 Run::
 
-    python benchmarks/throughput.py                        # MiniLM, 40 steps, batch 16, 3 repeats (CPU)
+    python benchmarks/throughput.py                        # MiniLM, 40 steps, batch 16, 5 repeats (CPU)
     python benchmarks/throughput.py --device cuda --bf16   # on a GPU machine
     python benchmarks/throughput.py --quick                # tiny random BERT, a few steps: a smoke test
 
@@ -434,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=None,
-                    help="runs per side, alternating order (default 3; 1 with --quick)")
+                    help="runs per side, alternating order (default 5; 1 with --quick)")
     ap.add_argument("--threads", type=int, default=2, help="OMP/MKL threads of each child")
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--bf16", action="store_true", help="bf16 mixed precision on both sides (a GPU machine)")
@@ -464,7 +464,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     max_length = args.max_length if args.max_length is not None else (32 if quick else 64)
     train = args.train if args.train is not None else (96 if quick else 2000)
     n_eval = args.eval if args.eval is not None else (32 if quick else 1000)
-    repeats = args.repeats if args.repeats is not None else (1 if quick else 3)
+    repeats = args.repeats if args.repeats is not None else (1 if quick else 5)
     checks = (("--steps", steps, 2), ("--batch_size", args.batch_size, 1), ("--max_length", max_length, 8),
               ("--train", train, 1), ("--eval", n_eval, 1), ("--repeats", repeats, 1), ("--threads", args.threads, 1))
     for name, value, low in checks:
