@@ -172,6 +172,10 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         trainer.save_model()
         if trainer.is_world_process_zero():
             trainer.create_model_card(model_name=os.path.basename(os.path.normpath(training_args.output_dir)))
+    # Under torchrun, every rank waits here and the process group is destroyed before the interpreter
+    # exits: a gloo rank left to shut down on its own can abort (SIGABRT) while its peer still talks to it.
+    trainer.accelerator.wait_for_everyone()
+    trainer.accelerator.end_training()
     return result
 
 
