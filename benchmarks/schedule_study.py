@@ -322,7 +322,7 @@ def _finite_or_none(value: float) -> float | None:
 def _evaluate(model: Any, loader: Any, num_labels: int) -> tuple[dict[str, Any], list[int]]:
     import torch
 
-    from hf_sched.finetune_data import compute_metrics
+    from hf_sched.finetune.metrics import compute_metrics
 
     model.eval()
     preds: list[int] = []
@@ -365,7 +365,7 @@ def train_one(
     from transformers import DataCollatorWithPadding, set_seed
 
     from hf_sched import get_scheduler
-    from hf_sched.finetune_data import load_model_and_tokenizer
+    from hf_sched.finetune.model import load_model_and_tokenizer
     from hf_sched.optim import param_groups
 
     started_at, t_start = _now(), time.perf_counter()
@@ -895,7 +895,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     def tokens_for(tokenizer: Any) -> Any:
         """Tokenise once (with the first run's tokenizer), validation sorted by length."""
         if "tokens" not in cache:
-            from hf_sched.finetune_data import tokenize_splits
+            from hf_sched.finetune.data import tokenize_splits
 
             tokenized = tokenize_splits(text_data, tokenizer, max_length=args.max_length)
             tokenized["validation"] = sort_by_length(tokenized["validation"])
@@ -915,7 +915,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             continue
         try:
             if text_data is None:
-                from hf_sched.finetune_data import load_text_classification
+                from hf_sched.finetune.data import load_text_classification
 
                 text_data = load_text_classification(max_train_samples=args.train, max_eval_samples=args.eval,
                                                      seed=args.data_seed)

@@ -180,7 +180,7 @@ class _Probe:
 
     def hook_loader(self) -> None:
         """Count the inputs of every training forward of any model the loader returns."""
-        import hf_sched.finetune_data as fd
+        import hf_sched.finetune.model as fd
 
         original = fd.load_model_and_tokenizer
         probe = self
@@ -250,12 +250,14 @@ def _run_trainer_child(cfg: dict[str, Any], probe: _Probe, workdir: str) -> dict
     import transformers
     from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 
-    import hf_sched.finetune_data as fd
+    import hf_sched.finetune.model as fd
+    from hf_sched.finetune.data import load_text_classification, tokenize_splits
+    from hf_sched.finetune.metrics import compute_metrics
 
     transformers.set_seed(cfg["seed"])
-    data = fd.load_text_classification(max_train_samples=cfg["train"], max_eval_samples=cfg["eval"], seed=cfg["seed"])
+    data = load_text_classification(max_train_samples=cfg["train"], max_eval_samples=cfg["eval"], seed=cfg["seed"])
     model, tokenizer = fd.load_model_and_tokenizer(cfg["model"], data.num_labels, label_names=data.label_names)
-    tokens = fd.tokenize_splits(data, tokenizer, max_length=cfg["max_length"])
+    tokens = tokenize_splits(data, tokenizer, max_length=cfg["max_length"])
 
     class Stamps(TrainerCallback):
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -275,7 +277,7 @@ def _run_trainer_child(cfg: dict[str, Any], probe: _Probe, workdir: str) -> dict
         eval_dataset=tokens["validation"],
         data_collator=DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
-        compute_metrics=fd.compute_metrics,
+        compute_metrics=compute_metrics,
         callbacks=[Stamps()],
     )
     result = trainer.train()
@@ -490,7 +492,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix="throughput_"))
     model = args.model
     if quick and model is None:
-        from hf_sched.finetune_data import save_tiny_bert
+        from hf_sched.finetune.model import save_tiny_bert
 
         model = save_tiny_bert(scratch / "tiny_bert")
     cfg = {"model": os.path.abspath(model) if model and os.path.isdir(model) else model, "train": train,

@@ -455,7 +455,8 @@ def load_data_and_model(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     """
     from accelerate.utils import set_seed
 
-    from hf_sched.finetune_data import load_model_and_tokenizer, load_text_classification
+    from hf_sched.finetune.data import load_text_classification
+    from hf_sched.finetune.model import load_model_and_tokenizer
 
     try:
         data = load_text_classification(
@@ -527,7 +528,7 @@ def make_dataloaders(args: argparse.Namespace, data: Any, tokenizer: Any, accele
     from torch.utils.data import DataLoader
     from transformers import DataCollatorWithPadding
 
-    from hf_sched.finetune_data import tokenize_splits
+    from hf_sched.finetune.data import tokenize_splits
 
     with accelerator.main_process_first():  # the main process fills the datasets cache first
         tokens = tokenize_splits(data, tokenizer, max_length=args.max_length)
@@ -721,7 +722,7 @@ class FineTuningRun:
         """Accuracy and F1 on the validation split (all processes' predictions, no duplicates)."""
         import torch
 
-        from hf_sched.finetune_data import compute_metrics
+        from hf_sched.finetune.metrics import compute_metrics
 
         began = time.perf_counter()
         self.model.eval()

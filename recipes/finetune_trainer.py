@@ -34,7 +34,9 @@ if __package__ in (None, ""):  # run as a script from a checkout: make hf_sched 
 
 from transformers import DataCollatorWithPadding, HfArgumentParser, TrainerCallback, set_seed
 
-from hf_sched.finetune_data import compute_metrics, load_model_and_tokenizer, load_text_classification, tokenize_splits
+from hf_sched.finetune.data import load_text_classification, tokenize_splits
+from hf_sched.finetune.metrics import compute_metrics
+from hf_sched.finetune.model import load_model_and_tokenizer
 from hf_sched.lr_scheduler import ScheduledLR
 from hf_sched.trainer import SchedTrainer, SchedTrainingArguments, lr_curve_from_log_history
 

