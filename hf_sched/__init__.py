@@ -24,25 +24,25 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it (imported on first use)
 _LAZY = {
-    # pure schedules
+    # pure schedules (the frame, then the shapes by what they are)
+    # (Schedule and schedule_from_dict through hf_sched.schedules, which defines every kind)
     "Schedule": "schedules",
-    "Constant": "schedules",
-    "Linear": "schedules",
-    "Cosine": "schedules",
-    "CosineHardRestarts": "schedules",
-    "Polynomial": "schedules",
-    "InverseSqrt": "schedules",
-    "Noam": "schedules",
-    "CosineWarmupMinLR": "schedules",
-    "WarmupStableDecay": "schedules",
     "schedule_from_dict": "schedules",
-    # classic schedules (d2l, BERT, one-cycle, SGDR)
-    "SquareRoot": "classic_schedules",
-    "Factor": "classic_schedules",
-    "MultiStep": "classic_schedules",
-    "Bert": "classic_schedules",
-    "OneCycle": "classic_schedules",
-    "CosineRestarts": "classic_schedules",
+    "Constant": "decays",
+    "Linear": "decays",
+    "Cosine": "decays",
+    "Polynomial": "decays",
+    "Bert": "decays",
+    "CosineWarmupMinLR": "decays",
+    "WarmupStableDecay": "decays",
+    "InverseSqrt": "inverse_sqrt",
+    "Noam": "inverse_sqrt",
+    "SquareRoot": "inverse_sqrt",
+    "Factor": "step_decays",
+    "MultiStep": "step_decays",
+    "CosineHardRestarts": "cycles",
+    "OneCycle": "cycles",
+    "CosineRestarts": "cycles",
     # composition
     "Join": "compose",
     "Product": "compose",
@@ -76,10 +76,10 @@ _LAZY = {
     "layer_id_for": "optim",
     "find_layers": "optim",
     "is_norm_module": "optim",
-    # Trainer integration (imports transformers)
-    "SchedTrainingArguments": "trainer",
-    "SchedTrainer": "trainer",
-    "LRCurveCallback": "trainer",
+    # integrations (import transformers; hf_sched.integrations has the rest)
+    "SchedTrainingArguments": "integrations.transformers",
+    "SchedTrainer": "integrations.transformers",
+    "LRCurveCallback": "integrations.lr_curve",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

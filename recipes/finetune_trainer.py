@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Fine-tune a text classifier with the transformers Trainer and any hf_sched schedule.
 
-Every ``TrainingArguments`` flag works, plus hf_sched's (see ``hf_sched.trainer``):
+Every ``TrainingArguments`` flag works, plus hf_sched's (see ``hf_sched.integrations``):
 ``--lr_scheduler_type`` takes any registry name, ``--warmup_ratio`` (default 0.1),
 ``--warmup_steps`` (an int; 0 = no warmup), ``--warmup auto|10%``, ``--lr_scheduler_kwargs``
 as JSON, ``--layer_decay``, ``--lr_scheduler_strict_resume``, ``--save_lr_curve``.
@@ -38,7 +38,8 @@ from hf_sched.finetune.data import load_text_classification, tokenize_splits
 from hf_sched.finetune.metrics import compute_metrics
 from hf_sched.finetune.model import load_model_and_tokenizer
 from hf_sched.lr_scheduler import ScheduledLR
-from hf_sched.trainer import SchedTrainer, SchedTrainingArguments, lr_curve_from_log_history
+from hf_sched.integrations.lr_curve import lr_curve_from_log_history
+from hf_sched.integrations.transformers import SchedTrainer, SchedTrainingArguments
 
 
 @dataclass

@@ -31,14 +31,9 @@ from transformers import (
 from transformers.trainer_utils import SchedulerType
 
 from hf_sched.lr_scheduler import ScheduledLR
-from hf_sched.trainer import (
-    LRCurveCallback,
-    SchedTrainer,
-    SchedTrainingArguments,
-    SchedulerName,
-    lr_curve_from_log_history,
-    save_lr_curve,
-)
+from hf_sched.integrations.arguments import SchedulerName
+from hf_sched.integrations.lr_curve import LRCurveCallback, lr_curve_from_log_history, save_lr_curve
+from hf_sched.integrations.transformers import SchedTrainer, SchedTrainingArguments
 
 REPO = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("trainer_ddp_script", REPO / "tests" / "scripts" / "trainer_ddp.py")
@@ -241,10 +236,17 @@ def test_parser_kwargs_of_metric_driven_schedule_are_checked():
         parse(["--lr_scheduler_type", "reduce_lr_on_plateau"])
 
 
-def test_parser_float_warmup_steps_is_an_argparse_error(capsys):
-    with pytest.raises(SystemExit):
-        parse(["--warmup_steps", "0.5"])
-    assert "argument --warmup_steps/--warmup-steps: invalid int value: '0.5'" in capsys.readouterr().err
+def test_parser_warmup_steps_below_one_is_a_ratio_as_in_transformers():
+    # transformers 5.x: warmup_steps >= 1 is steps, < 1 a ratio (ceil(T * ratio))
+    args = parse(["--warmup_steps", "0.1"])
+    assert (args.warmup_steps, args.warmup_request(), args.get_warmup_steps(30), args.get_warmup_steps(35)) == (
+        0.1, 0.1, 3, 4)
+    stock = TrainingArguments(output_dir="unused_out", warmup_steps=0.1, report_to=[])
+    assert [args.get_warmup_steps(t) for t in (30, 35, 99)] == [stock.get_warmup_steps(t) for t in (30, 35, 99)]
+    steps = parse(["--warmup_steps", "10"])
+    assert steps.warmup_steps == 10 and type(steps.warmup_steps) is int and steps.get_warmup_steps(30) == 10
+    with pytest.raises(ValueError, match=r"warmup_steps=2.5 is invalid: a value >= 1 is a number of steps and must be whole"):
+        parse(["--warmup_steps", "2.5"])
 
 
 @pytest.mark.parametrize(
@@ -253,7 +255,8 @@ def test_parser_float_warmup_steps_is_an_argparse_error(capsys):
         ([], 0.1, 10),  # unset: the ratio, default 10%
         (["--warmup_ratio", "0.25"], 0.25, 25),
         (["--warmup_steps", "0"], 0, 0),  # explicit 0: no warmup
-        (["--warmup_steps", "1"], 1, 1),  # an int is steps: 1 is one step, never 100%
+        (["--warmup_steps", "1"], 1, 1),  # >= 1 is steps: 1 is one step, never 100%
+        (["--warmup_steps", "0.25"], 0.25, 25),  # < 1 is a ratio, as in transformers 5.x
         (["--warmup_steps", "7", "--warmup_ratio", "0.1"], 7, 7),  # steps win over the ratio
         (["--warmup", "5%"], "5%", 5),
         (["--warmup", "0.06"], "0.06", 6),
@@ -288,11 +291,11 @@ def test_warmup_auto_reads_beta2_from_the_optimizer():
 @pytest.mark.parametrize(
     "overrides, expected",
     [
-        ({"warmup_steps": 0.1}, "warmup_steps=0.1 is invalid: it must be a whole number of steps (int >= 0) or None; "
-                                "for a ratio of the training steps use warmup_ratio=0.1"),
-        ({"warmup_steps": 1.0}, "warmup_steps=1.0 is invalid"),
-        ({"warmup_steps": 5.0}, "a float is refused so that 1.0 cannot silently mean one step"),
-        ({"warmup_steps": -1}, "warmup_steps=-1 is invalid: it must be an int >= 0"),
+        ({"warmup_steps": 1.5}, "warmup_steps=1.5 is invalid: a value >= 1 is a number of steps and must be whole "
+                                "(transformers would silently use 1)"),
+        ({"warmup_steps": float("nan")}, "warmup_steps=nan is invalid: it must be a whole number of steps >= 1"),
+        ({"warmup_steps": "10"}, "warmup_steps='10' is invalid"),
+        ({"warmup_steps": -1}, "warmup_steps=-1 is invalid: it must be >= 0"),
         ({"warmup_steps": True}, "warmup_steps=True is invalid"),
         ({"warmup_ratio": 1.0}, "warmup_ratio=1.0 is invalid: it must be a number in [0, 1) (for a number of steps use warmup_steps)"),
         ({"warmup_ratio": -0.1}, "warmup_ratio=-0.1 is invalid: it must be a number in [0, 1)"),
@@ -359,7 +362,7 @@ def test_args_serialise_and_rebuild(tmp_path):
 
 
 def test_stock_training_arguments_are_untouched():
-    """Importing hf_sched.trainer patches nothing: stock TrainingArguments behave as before."""
+    """Importing hf_sched.integrations patches nothing: stock TrainingArguments behave as before."""
     with pytest.raises(SystemExit):
         HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(
             ["--lr_scheduler_type", "warmupcosine", "--output_dir", "unused_out"]
@@ -473,9 +476,9 @@ def test_layer_decay_param_groups_follow_the_schedule(tmp_path):
     assert peaks["head.decay"] == pytest.approx(PEAK)
     sched = trainer.create_scheduler(num_training_steps=20)  # warmup 2 steps
     assert [g["lr"] for g in opt.param_groups] == [0.0] * len(opt.param_groups)
-    sched.step()
+    opt.step(); sched.step()  # no grads: nothing moves, but an optimizer step is counted
     assert {g["name"]: g["lr"] for g in opt.param_groups} == pytest.approx({k: v / 2 for k, v in peaks.items()})
-    sched.step()
+    opt.step(); sched.step()
     assert {g["name"]: g["lr"] for g in opt.param_groups} == pytest.approx(peaks)
 
 
@@ -605,12 +608,17 @@ def test_resume_with_a_changed_batch_size_opted_out_warns(tmp_path, uninterrupte
         lr_scheduler_strict_resume=False,
     )
     trainer = make_trainer(args, data=make_data(48))
-    with pytest.warns(UserWarning, match=r"resuming anyway \(lr_scheduler_strict_resume=False\).*num_training_steps: 12 -> 6"):
+    with pytest.warns(UserWarning) as record:
         trainer.train(resume_from_checkpoint=str(out / "checkpoint-6"))
+    msgs = [str(w.message) for w in record]
+    assert any(m.startswith("resuming anyway (lr_scheduler_strict_resume=False)") and "num_training_steps: 12 -> 6" in m
+               and m.endswith("continuing with the checkpoint's schedule from step 6") for m in msgs), msgs
+    assert not any("strict=False)" in m and "lr_scheduler_strict_resume" not in m for m in msgs), msgs  # one wording
     sched = trainer.lr_scheduler
-    # this run's schedule (T = 6), continued from the checkpoint's step 6: the final value
-    assert (sched.schedules[0].num_training_steps, sched.optimizer_step) == (6, 6)
-    assert sched.get_last_lr() == [0.0, 0.0]  # two param groups (decay, no decay)
+    # non-strict means one thing everywhere: the checkpoint's schedule (T = 12, warmup 2), from its step 6
+    assert (sched.schedules[0].num_training_steps, sched.schedules[0].num_warmup_steps, sched.optimizer_step) == (12, 2, 6)
+    f = closed_form("warmupcosine", 12, 2)
+    assert sched.get_last_lr() == pytest.approx([PEAK * f(6)] * 2, rel=1e-12)  # two param groups (decay, no decay)
     assert sched.strict is False
 
 

@@ -59,7 +59,7 @@ def run(
     """Train and return what ``lr_log.json`` holds (written by the main process)."""
     from transformers import PrinterCallback, ProgressCallback
 
-    from hf_sched.trainer import SchedTrainer, SchedTrainingArguments
+    from hf_sched.integrations.transformers import SchedTrainer, SchedTrainingArguments
 
     args = SchedTrainingArguments(
         output_dir=output_dir,

@@ -1,0 +1,445 @@
+"""The arguments half of the one mechanism: hf_sched fields for any ``TrainingArguments`` subclass.
+
+:class:`SchedArgumentsMixin` is a dataclass mixin. Put it **first** in the bases of a
+dataclass that also derives from ``TrainingArguments`` (or any subclass of it:
+``Seq2SeqTrainingArguments``, ``SentenceTransformerTrainingArguments``, TRL's ``SFTConfig``,
+...) and the combined class takes every hf_sched schedule name and warmup request, on the
+command line (``HfArgumentParser``) and in code::
+
+    @dataclass
+    class MyArgs(SchedArgumentsMixin, SFTConfig):
+        pass
+
+Fields it adds or redeclares (everything else is the base class's):
+
+==============================  ==================================================================
+``lr_scheduler_type``           any registry name or alias (stored as :class:`SchedulerName`)
+``lr_scheduler_kwargs``         dict or JSON, checked against the schedule when the args are made
+``warmup_steps``                transformers 5.x's meaning: ``>= 1`` steps, ``< 1`` a ratio
+                                ``ceil(r * T)``; unset (``None``) = use ``warmup``/``warmup_ratio``
+``warmup_ratio``                ``ceil(r * T)`` steps, default ``0.1`` (gone from transformers 5.x)
+``warmup``                      one request of any kind: ``"auto"``, ``"10%"``, ``"0.06"``, ``"100"``
+``lr_scheduler_strict_resume``  ``False``: resume a changed run with the checkpoint's schedule
+``save_lr_curve``               write ``lr_curve.png`` to ``output_dir`` at the end of training
+``layer_decay``                 layer-wise LR decay ``d`` in ``(0, 1]`` for the optimizer's groups
+==============================  ==================================================================
+
+Warmup, from the first of these that is set: ``warmup_steps``, ``warmup``, ``warmup_ratio``.
+Schedules without a warmup phase (``constantlr``, ``reduce_lr_on_plateau``, ``greedy``)
+ignore the default ratio; an explicit request for them warns.
+
+>>> from dataclasses import dataclass
+>>> from transformers import HfArgumentParser, TrainingArguments
+>>> @dataclass
+... class Args(SchedArgumentsMixin, TrainingArguments):
+...     pass
+>>> (args,) = HfArgumentParser(Args).parse_args_into_dataclasses(
+...     ["--lr_scheduler_type", "hard-restarts", "--lr_scheduler_kwargs", '{"num_cycles": 2}',
+...      "--warmup_steps", "0.05", "--output_dir", "/tmp/hf_sched_doc", "--report_to", "none"])
+>>> args.lr_scheduler_type, args.lr_scheduler_type.value, args.get_warmup_steps(100)
+('warmupcosinewithhardrestarts', 'warmupcosinewithhardrestarts', 5)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import numbers
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+from ..registry import available_schedules, canonical_name, check_schedule_kwargs, get_info, normalize_name
+from ..warmup import DEFAULT_WARMUP_RATIO, resolve_warmup
+
+__all__ = ["SchedulerName", "SchedArgumentsMixin", "parse_scheduler_kwargs", "STRICT_RESUME_FLAG"]
+
+# Total steps used to check schedule arguments before the real total is known.
+_PROBE_TOTAL = 1_000_000
+STRICT_RESUME_FLAG = "--lr_scheduler_strict_resume false (lr_scheduler_strict_resume=False)"
+
+
+@functools.lru_cache(maxsize=1)
+def _transformers_names() -> dict[str, str]:
+    from transformers.trainer_utils import SchedulerType
+
+    return {normalize_name(t.value): t.value for t in SchedulerType}
+
+
+class SchedulerName(str):
+    """A schedule name stored in ``TrainingArguments.lr_scheduler_type``.
+
+    A plain ``str`` (it compares, hashes, pickles and serialises as one) that also has the
+    ``.value`` of transformers' ``SchedulerType`` enum, which ``transformers.modelcard``
+    and other code read. Transformers' own names keep their spelling (``"linear"``,
+    ``"reduce_lr_on_plateau"``), so the Trainer's checks against ``SchedulerType`` still
+    match; other names are stored in their canonical form (``"hard-restarts"`` ->
+    ``"warmupcosinewithhardrestarts"``).
+
+    >>> from transformers.trainer_utils import SchedulerType
+    >>> SchedulerName.parse("Warmup-Cosine"), SchedulerName.parse("cosine").value
+    ('warmupcosine', 'cosine')
+    >>> SchedulerName.parse("reduce_lr_on_plateau") == SchedulerType.REDUCE_ON_PLATEAU
+    True
+    """
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> str:
+        """The name as a plain ``str`` (what ``SchedulerType.value`` gives)."""
+        return str.__str__(self)
+
+    @property
+    def canonical(self) -> str:
+        """The registry's canonical name (``"linear"`` -> ``"warmuplinear"``)."""
+        return canonical_name(self.value)
+
+    @classmethod
+    def parse(cls, name: Any) -> "SchedulerName":
+        """Validate ``name`` (a str or a ``SchedulerType``) and return its stored form.
+
+        Raises ``ValueError`` naming ``lr_scheduler_type``, the value, the closest match
+        and every available name.
+        """
+        try:
+            key = normalize_name(name)
+            canonical = canonical_name(name)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"lr_scheduler_type={name!r} is invalid: {exc}") from None
+        return cls(_transformers_names().get(key, canonical))
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (SchedulerName, (self.value,))
+
+
+def _names_help() -> str:
+    try:
+        return ", ".join(available_schedules())
+    except Exception:  # a broken plugin must not break the argument parser  # pragma: no cover
+        return "see `hf-sched list`"
+
+
+def parse_scheduler_kwargs(value: Any) -> dict[str, Any]:
+    """``None``, a dict, or a JSON object string -> a dict (errors name ``lr_scheduler_kwargs``).
+
+    >>> parse_scheduler_kwargs('{"num_cycles": 2}'), parse_scheduler_kwargs(None)
+    ({'num_cycles': 2}, {})
+    """
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"lr_scheduler_kwargs={value!r} is not valid JSON ({exc.msg} at character {exc.pos}); "
+                'give a JSON object such as \'{"num_cycles": 2}\''
+            ) from None
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"lr_scheduler_kwargs={value!r} is invalid: it must be a dict or a JSON object string such as "
+            '\'{"num_cycles": 2}\''
+        )
+    bad = [k for k in value if not isinstance(k, str)]
+    if bad:
+        raise ValueError(f"lr_scheduler_kwargs keys must be strings, got {bad!r}")
+    return dict(value)
+
+
+def _check_warmup_steps(steps: Any) -> Union[int, float, None]:
+    """transformers 5.x's ``warmup_steps``: ``>= 1`` whole steps, ``[0, 1)`` a ratio; ``None`` unset."""
+    if steps is None:
+        return None
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Real) or not math.isfinite(float(steps)):
+        raise ValueError(
+            f"warmup_steps={steps!r} is invalid: it must be a whole number of steps >= 1, a ratio of the "
+            "training steps in [0, 1) (as in transformers 5.x), or None"
+        )
+    if steps < 0:
+        raise ValueError(
+            f"warmup_steps={steps!r} is invalid: it must be >= 0 (a whole number of steps >= 1, a ratio in "
+            "[0, 1), 0 = no warmup) or None"
+        )
+    if steps < 1:
+        return 0 if steps == 0 else float(steps)
+    if float(steps) != int(steps):
+        raise ValueError(
+            f"warmup_steps={steps!r} is invalid: a value >= 1 is a number of steps and must be whole "
+            f"(transformers would silently use {int(steps)}); values below 1 are a ratio of the training steps"
+        )
+    return int(steps)
+
+
+@dataclass
+class SchedArgumentsMixin:
+    """hf_sched's schedule fields for any ``TrainingArguments`` subclass (put it first in the bases).
+
+    * ``lr_scheduler_type`` (``str``, default ``"linear"``): any registry name or alias,
+      case-insensitive, ``-``/``_`` ignored. Stored as a :class:`SchedulerName`.
+    * ``lr_scheduler_kwargs`` (``dict`` or JSON string): checked at construction against
+      the arguments the schedule accepts, and by building it once on a probe run, so a
+      typo fails here, not an hour into training.
+    * ``warmup_steps`` (``float`` or ``None``, default ``None``): transformers 5.x's rule,
+      ``>= 1`` is a whole number of steps, ``< 1`` a ratio (``ceil(r * T)`` steps), ``0``
+      no warmup; ``None`` means "use ``warmup``/``warmup_ratio``".
+    * ``warmup_ratio`` (``float`` in ``[0, 1)``, default ``0.1``): ``ceil(ratio * T)``
+      warmup steps, the default for schedules with a warmup phase.
+    * ``warmup`` (``str``, default ``None``): ``"auto"`` (``2 / (1 - beta2)`` steps for
+      Adam-family optimizers), ``"10%"``, ``"0.06"`` (ratio) or ``"100"`` (steps). Wins
+      over ``warmup_ratio``; not with ``warmup_steps``.
+    * ``lr_scheduler_strict_resume`` (``bool``, default ``True``): refuse to resume from a
+      checkpoint whose schedule (total or warmup steps, name, arguments) differs; with
+      ``False``, warn and continue with the checkpoint's schedule from its step.
+    * ``save_lr_curve`` (``bool``, default ``True``): the trainer adds an
+      :class:`~hf_sched.integrations.lr_curve.LRCurveCallback`.
+    * ``layer_decay`` (``float`` in ``(0, 1]``, default ``None``): encoder layer ``i`` of
+      ``L`` gets ``learning_rate * d ** (L - i)``, the embeddings ``d ** (L + 1)``, the head
+      the full LR (:func:`hf_sched.optim.param_groups`).
+
+    The warmup is resolved once, by :meth:`get_warmup_steps` (which the trainer mixin and
+    transformers' integrations call).
+
+    >>> from hf_sched.integrations.transformers import SchedTrainingArguments
+    >>> args = SchedTrainingArguments(output_dir="/tmp/hf_sched_doc", lr_scheduler_type="noam",
+    ...                               warmup="5%", report_to=[])
+    >>> args.lr_scheduler_type, args.get_warmup_steps(200)
+    ('noam', 10)
+    >>> SchedTrainingArguments(output_dir="/tmp/hf_sched_doc", warmup_steps=0.1).get_warmup_steps(35)
+    4
+    """
+
+    lr_scheduler_type: str = field(
+        default="linear",
+        metadata={
+            "help": "The learning-rate schedule: any hf_sched name or alias (case-insensitive, '-'/'_' ignored): "
+            + _names_help()
+        },
+    )
+    warmup_steps: Optional[float] = field(
+        default=None,
+        metadata={
+            "help": "Warmup as in transformers 5.x: >= 1 is a whole number of optimizer steps, < 1 a ratio of the "
+            "training steps (ceil(ratio * total)); 0 = no warmup. Unset: use --warmup or --warmup_ratio."
+        },
+    )
+    warmup_ratio: float = field(
+        default=DEFAULT_WARMUP_RATIO,
+        metadata={"help": "Warmup as a ratio of the training steps, in [0, 1): ceil(ratio * total) steps."},
+    )
+    warmup: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "Warmup as one request: 'auto' (2/(1-beta2) steps for Adam), a percentage '10%%', a ratio "
+            "'0.06' or steps '100'. Overrides --warmup_ratio; cannot be combined with --warmup_steps."
+        },
+    )
+    lr_scheduler_strict_resume: bool = field(
+        default=True,
+        metadata={
+            "help": "Refuse to resume from a checkpoint whose LR schedule (total/warmup steps, name, arguments) "
+            "differs from this run's. False: warn and continue with the checkpoint's schedule from its step."
+        },
+    )
+    save_lr_curve: bool = field(
+        default=True,
+        metadata={"help": "Save the LR curve used (from the log history) as lr_curve.png in output_dir."},
+    )
+    layer_decay: Optional[float] = field(
+        default=None,
+        metadata={
+            "help": "Layer-wise LR decay in (0, 1]: encoder layer i gets learning_rate * d**(L - i), the "
+            "embeddings d**(L + 1), the head the full LR (hf_sched.optim.param_groups). Unset: no layer decay."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        self.lr_scheduler_type = SchedulerName.parse(self.lr_scheduler_type)
+        self.lr_scheduler_kwargs = parse_scheduler_kwargs(self.lr_scheduler_kwargs)
+        info = get_info(self.lr_scheduler_type)
+        try:
+            check_schedule_kwargs(info.name, self.lr_scheduler_kwargs)
+        except ValueError as exc:
+            raise ValueError(f"lr_scheduler_kwargs={self.lr_scheduler_kwargs!r} is invalid: {exc}") from None
+        self._check_warmup_fields(info)
+        if self.layer_decay is not None:
+            d = self.layer_decay
+            if isinstance(d, bool) or not isinstance(d, numbers.Real) or not (math.isfinite(d) and 0.0 < d <= 1.0):
+                raise ValueError(
+                    f"layer_decay={d!r} is invalid: it must be a number in (0, 1] (the LR factor per layer, "
+                    "e.g. 0.9; 1 = no decay) or None"
+                )
+            self.layer_decay = float(d)
+
+        # The base classes' __post_init__ turn lr_scheduler_type into a SchedulerType, compare
+        # warmup_steps with 0, and (sentence-transformers) move warmup_ratio into warmup_steps:
+        # hand them values they know, then put ours back.
+        saved = (self.lr_scheduler_type, self.warmup_steps, self.warmup_ratio)
+        name = saved[0]
+        self.lr_scheduler_type = name.value if name.value in _transformers_names().values() else "linear"
+        self.warmup_steps = 0
+        self.warmup_ratio = None  # type: ignore[assignment]
+        super().__post_init__()  # type: ignore[misc]
+        self.lr_scheduler_type, self.warmup_steps, self.warmup_ratio = saved
+
+        self._probe_schedule(info)
+
+    # -- validation -------------------------------------------------------------------
+
+    def _check_warmup_fields(self, info: Any) -> None:
+        self.warmup_steps = _check_warmup_steps(self.warmup_steps)
+        ratio = self.warmup_ratio
+        if ratio is None:  # what sentence-transformers' own default looks like
+            ratio = DEFAULT_WARMUP_RATIO
+        if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not 0.0 <= float(ratio) < 1.0:
+            hint = " (for a number of steps use warmup_steps)" if isinstance(ratio, numbers.Real) and ratio >= 1 else ""
+            raise ValueError(f"warmup_ratio={ratio!r} is invalid: it must be a number in [0, 1){hint}")
+        self.warmup_ratio = float(ratio)
+        if self.warmup is not None:
+            if self.warmup_steps is not None:
+                raise ValueError(
+                    f"give the warmup once: warmup_steps={self.warmup_steps!r} and warmup={self.warmup!r} are both set"
+                )
+            if isinstance(self.warmup, bool) or not isinstance(self.warmup, (str, numbers.Real)):
+                raise ValueError(
+                    f"warmup={self.warmup!r} is invalid: it must be 'auto', a percentage like '10%', "
+                    "a ratio in [0, 1) or a number of steps"
+                )
+            if not (isinstance(self.warmup, str) and self.warmup.strip().lower() == "auto"):
+                try:
+                    resolve_warmup(self.warmup, _PROBE_TOTAL)
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(
+                        f"warmup={self.warmup!r} is invalid: {exc}. Allowed: 'auto', a percentage in [0, 100) "
+                        "like '10%', a ratio in [0, 1) or a whole number of steps"
+                    ) from None
+        explicit = self.warmup_steps is not None or self.warmup is not None
+        if explicit and self.warmup_ratio != DEFAULT_WARMUP_RATIO:
+            which = "warmup_steps" if self.warmup_steps is not None else "warmup"
+            warnings.warn(
+                f"warmup_ratio={self.warmup_ratio!r} is ignored: {which}={getattr(self, which)!r} is set and wins",
+                stacklevel=4,
+            )
+        if not info.has_warmup or info.adaptive:
+            asked = (self.warmup_steps or 0) > 0 or self.warmup_ratio not in (0.0, DEFAULT_WARMUP_RATIO)
+            if self.warmup is not None:
+                text = str(self.warmup).strip().lower()
+                asked = asked or text == "auto" or resolve_warmup(self.warmup, _PROBE_TOTAL) > 0
+            if asked:
+                warnings.warn(
+                    f"lr_scheduler_type={self.lr_scheduler_type.value!r} has no warmup phase; ignoring the warmup "
+                    "request. Use 'warmupconstant' for warmup then a constant LR",
+                    stacklevel=4,
+                )
+
+    def _probe_schedule(self, info: Any) -> None:
+        """Build the schedule once on a throw-away optimizer to check the argument values."""
+        import torch
+
+        from ..lr_scheduler import get_scheduler
+
+        max_steps = getattr(self, "max_steps", -1)
+        total = max_steps if max_steps and max_steps > 0 else _PROBE_TOTAL
+        # The optimizer's own checks (lr > 0, betas < 1) are not this check's business:
+        # build it with valid values, then write the arguments' values in.
+        probe = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        probe.defaults["lr"] = probe.param_groups[0]["lr"] = float(self.learning_rate)  # type: ignore[attr-defined]
+        probe.param_groups[0]["betas"] = (self.adam_beta1, self.adam_beta2)  # type: ignore[attr-defined]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                get_scheduler(
+                    info.name,
+                    probe,
+                    num_warmup_steps=self.warmup_request(),
+                    num_training_steps=None if info.adaptive else total,
+                    scheduler_specific_kwargs=self.lr_scheduler_kwargs,
+                )
+        except (TypeError, ValueError) as exc:
+            where = f" with max_steps={max_steps}" if total == max_steps else ""
+            raise ValueError(
+                f"lr_scheduler_type={self.lr_scheduler_type.value!r} cannot be built from these arguments{where} "
+                f"(warmup {self.warmup_request()!r}, lr_scheduler_kwargs={self.lr_scheduler_kwargs!r}): {exc}"
+            ) from None
+
+    # -- warmup -----------------------------------------------------------------------
+
+    def warmup_request(self) -> Union[int, float, str, None]:
+        """The one warmup request passed to the schedule (``None``: the schedule has no warmup).
+
+        ``warmup_steps`` if set, else ``warmup`` if set, else ``warmup_ratio``.
+
+        >>> from hf_sched.integrations.transformers import SchedTrainingArguments
+        >>> SchedTrainingArguments(output_dir="/tmp/hf_sched_doc", warmup_steps=0).warmup_request()
+        0
+        """
+        info = get_info(self.lr_scheduler_type)
+        if not info.has_warmup or info.adaptive:
+            return None
+        if self.warmup_steps is not None:
+            return self.warmup_steps
+        if self.warmup is not None:
+            return self.warmup
+        return self.warmup_ratio
+
+    def get_warmup_steps(self, num_training_steps: int, optimizer: Any = None) -> int:
+        """Warmup steps for a run of ``num_training_steps`` optimizer steps.
+
+        Resolves :meth:`warmup_request` with :func:`hf_sched.warmup.resolve_warmup`
+        (``"auto"`` needs ``optimizer``): a ratio ``r`` gives ``ceil(r * T)`` on the exact
+        decimal, a whole number ``n >= 1`` gives ``n``.
+
+        >>> from hf_sched.integrations.transformers import SchedTrainingArguments
+        >>> SchedTrainingArguments(output_dir="/tmp/hf_sched_doc", warmup="10%").get_warmup_steps(35)
+        4
+        """
+        request = self.warmup_request()
+        if request is None:
+            return 0
+        return resolve_warmup(request, num_training_steps, optimizer)
+
+    def set_lr_scheduler(  # type: ignore[override]
+        self,
+        name: Any = "linear",
+        num_epochs: float = 3.0,
+        max_steps: int = -1,
+        warmup_steps: Optional[float] = None,
+        warmup_ratio: Optional[float] = None,
+        warmup: Optional[str] = None,
+        kwargs: Optional[dict[str, Any]] = None,
+    ) -> Any:
+        """Set the schedule fields together, with the same checks as the constructor.
+
+        >>> from hf_sched.integrations.transformers import SchedTrainingArguments
+        >>> args = SchedTrainingArguments(output_dir="/tmp/hf_sched_doc")
+        >>> args.set_lr_scheduler("warmupcosine", max_steps=50, warmup="auto").lr_scheduler_type
+        'warmupcosine'
+        """
+        self.lr_scheduler_type = SchedulerName.parse(name)
+        self.num_train_epochs = num_epochs
+        self.max_steps = max_steps
+        self.warmup_steps = warmup_steps
+        self.warmup = warmup
+        if warmup_ratio is not None:
+            self.warmup_ratio = warmup_ratio
+        self.lr_scheduler_kwargs = parse_scheduler_kwargs(kwargs)
+        info = get_info(self.lr_scheduler_type)
+        try:
+            check_schedule_kwargs(info.name, self.lr_scheduler_kwargs)
+        except ValueError as exc:
+            raise ValueError(f"lr_scheduler_kwargs={self.lr_scheduler_kwargs!r} is invalid: {exc}") from None
+        self._check_warmup_fields(info)
+        self._probe_schedule(info)
+        return self
+
+    # -- serialisation ----------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """As ``TrainingArguments.to_dict``, with ``lr_scheduler_type`` a plain ``str``."""
+        d = super().to_dict()  # type: ignore[misc]
+        d["lr_scheduler_type"] = str.__str__(self.lr_scheduler_type)
+        return d

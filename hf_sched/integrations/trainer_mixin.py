@@ -1,0 +1,254 @@
+"""The trainer half of the one mechanism: hf_sched schedules in any ``transformers.Trainer`` subclass.
+
+:class:`SchedTrainerMixin` goes **first** in the bases of a class that also derives from
+``Trainer`` (or any subclass of it: ``Seq2SeqTrainer``, ``SentenceTransformerTrainer``,
+TRL's ``SFTTrainer``, ``DPOTrainer``, ...). Paired with arguments built with
+:class:`~hf_sched.integrations.arguments.SchedArgumentsMixin`, the trainer:
+
+* builds its scheduler from the hf_sched registry in ``create_scheduler`` with the
+  Trainer's own step count ``T``: ``lr_g(k) = base_lr_g * f(k - 1)`` for optimizer step
+  ``k`` (1-based, as logged), ``f`` the named schedule over ``T`` steps with the resolved
+  warmup. The Trainer steps its scheduler once per optimizer step in any world size;
+* builds layer-wise param groups when ``args.layer_decay`` is set;
+* refuses a resume whose schedule differs from the checkpoint's, naming
+  ``--lr_scheduler_strict_resume false``; with that flag it warns and continues with the
+  checkpoint's schedule (:mod:`hf_sched.integrations.resume`);
+* writes the resolved warmup steps into the model card and adds an
+  :class:`~hf_sched.integrations.lr_curve.LRCurveCallback` (``args.save_lr_curve``).
+
+The trainer's own features (losses, evaluators, collators, packing, model cards, saved
+args) are untouched: only ``create_scheduler``, ``create_optimizer`` (with
+``layer_decay``), ``create_model_card`` and the resume load are wrapped.
+
+Any trainer, in two short classes::
+
+    from dataclasses import dataclass
+    from hf_sched.integrations import SchedArgumentsMixin, SchedTrainerMixin
+
+    @dataclass
+    class MyConfig(SchedArgumentsMixin, KTOConfig):
+        pass
+
+    class MyTrainer(SchedTrainerMixin, KTOTrainer):
+        pass
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Optional
+
+import torch
+from transformers.utils import logging as hf_logging
+
+from ..lr_scheduler import ScheduledLR, get_scheduler
+from ..registry import get_info
+from .arguments import STRICT_RESUME_FLAG, SchedArgumentsMixin, parse_scheduler_kwargs
+from .lr_curve import LRCurveCallback
+from .resume import resume_refusal, resume_warning, schedule_change
+
+__all__ = ["SchedTrainerMixin"]
+
+logger = hf_logging.get_logger(__name__)
+
+_SCHEDULER_FILE = "scheduler.pt"  # the name the Trainer saves its scheduler state under
+_TRAINER_TOTAL = (
+    "The total comes from num_train_epochs/max_steps, per_device_train_batch_size, gradient_accumulation_steps, "
+    "the number of processes and the dataset size"
+)
+# ScheduledLR's own warning when it adopts the checkpoint's schedule: said here in the Trainer's words.
+_SCHEDULED_LR_WARNING = "the schedule differs from the checkpoint's"
+
+
+class SchedTrainerMixin:
+    """Put first in the bases of any ``Trainer`` subclass: its scheduler comes from hf_sched.
+
+    ``create_scheduler(num_training_steps, optimizer)`` builds
+    ``hf_sched.get_scheduler(args.lr_scheduler_type, optimizer, warmup, T, kwargs)`` with
+    the Trainer's own ``T``, for whatever optimizer the Trainer made (or was given with
+    ``optimizers=(opt, None)``); a scheduler given in ``optimizers`` is used as is.
+    Metric-driven names (``reduce_lr_on_plateau``, ``greedy``) give the torch/transformers
+    objects the Trainer steps with the eval metric. With plain ``TrainingArguments`` it
+    reads transformers' fields with transformers' meaning and gives the stock LR values.
+
+    >>> from transformers import Trainer
+    >>> class MyTrainer(SchedTrainerMixin, Trainer):
+    ...     pass
+    >>> [c.__name__ for c in MyTrainer.__mro__[:3]]
+    ['MyTrainer', 'SchedTrainerMixin', 'Trainer']
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        if getattr(self.args, "save_lr_curve", False) and not any(
+            isinstance(cb, LRCurveCallback) for cb in self.callback_handler.callbacks
+        ):
+            self.add_callback(LRCurveCallback())
+
+    # -- optimizer --------------------------------------------------------------------
+
+    def create_optimizer(self, model: Optional[torch.nn.Module] = None) -> torch.optim.Optimizer:
+        """The Trainer's optimizer; with ``args.layer_decay`` set, over layer-wise param groups.
+
+        The optimizer class and its arguments are the Trainer's (``args.optim``, betas,
+        eps, ...); only the param groups change, to
+        ``hf_sched.optim.param_groups(model, args.weight_decay, layer_decay=d, lr=args.learning_rate)``:
+        group LR ``learning_rate * d ** (L + 1 - k)`` at depth ``k`` (0 = embeddings,
+        ``L + 1`` = head), no weight decay for norms and biases.
+        """
+        layer_decay = getattr(self.args, "layer_decay", None)
+        if layer_decay is None or self.optimizer is not None:
+            return super().create_optimizer(model)  # type: ignore[misc]
+        from transformers.trainer_optimizer import is_optimizer_factory
+
+        from ..optim import param_groups
+
+        opt_model = self.model if model is None else model
+        optimizer_cls, optimizer_kwargs = (
+            self.optimizer_cls_and_kwargs
+            if self.optimizer_cls_and_kwargs is not None
+            else self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+        )
+        special = sorted({"params", "model", "optimizer_dict"} & set(optimizer_kwargs))
+        if is_optimizer_factory(optimizer_cls) or special:
+            raise ValueError(
+                f"layer_decay={layer_decay!r} cannot be used with optim={getattr(self.args.optim, 'value', self.args.optim)!r}: "
+                "that optimizer builds its own parameter groups. Use a plain optimizer (adamw_torch, sgd, "
+                "adafactor, ...) or leave layer_decay unset"
+            )
+        groups = param_groups(
+            opt_model, weight_decay=self.args.weight_decay, layer_decay=layer_decay, lr=self.args.learning_rate
+        )
+        self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
+        return self.optimizer
+
+    # -- scheduler --------------------------------------------------------------------
+
+    def _schedule_request(self, num_training_steps: int) -> tuple[str, Any, dict[str, Any], bool]:
+        """(name, warmup request, schedule kwargs, strict) from the arguments."""
+        args = self.args
+        if isinstance(args, SchedArgumentsMixin):
+            return (
+                args.lr_scheduler_type.value,
+                args.warmup_request(),
+                dict(args.lr_scheduler_kwargs or {}),
+                bool(args.lr_scheduler_strict_resume),
+            )
+        # Stock TrainingArguments: transformers' meaning of every field.
+        name = getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)
+        info = get_info(name)
+        request = None if info.adaptive else args.get_warmup_steps(num_training_steps)
+        kwargs = args.lr_scheduler_kwargs
+        if isinstance(kwargs, str):
+            kwargs = parse_scheduler_kwargs(kwargs)
+        return name, request, dict(kwargs or {}), True
+
+    def create_scheduler(self, num_training_steps: int, optimizer: Optional[torch.optim.Optimizer] = None) -> Any:
+        """Build the scheduler from the registry for a run of ``num_training_steps`` steps.
+
+        ``lr(k) = base_lr_g * f(k - 1)`` for optimizer step ``k`` and param group ``g``,
+        ``f`` the schedule named by ``args.lr_scheduler_type`` with ``T =
+        num_training_steps`` and the resolved warmup. Does nothing if a scheduler exists.
+        """
+        if self.lr_scheduler is None:
+            optimizer = self.optimizer if optimizer is None else optimizer
+            if optimizer is None:
+                raise ValueError(
+                    "create_scheduler needs an optimizer: call create_optimizer() first or pass optimizer="
+                )
+            name, request, kwargs, strict = self._schedule_request(num_training_steps)
+            self.lr_scheduler = get_scheduler(
+                name,
+                optimizer,
+                num_warmup_steps=request,
+                num_training_steps=num_training_steps,
+                scheduler_specific_kwargs=kwargs,
+                strict=strict,
+            )
+            self._created_lr_scheduler = True
+            if isinstance(self.lr_scheduler, ScheduledLR):
+                s = self.lr_scheduler.schedules[0]
+                logger.info(
+                    f"hf_sched: {name} over {s.num_training_steps} optimizer steps, {s.num_warmup_steps} warmup steps"
+                )
+        return self.lr_scheduler
+
+    # -- model card -------------------------------------------------------------------
+
+    def create_model_card(self, *args: Any, **kwargs: Any) -> Any:
+        """The trainer's own model card, with the warmup steps this run actually used.
+
+        transformers reads ``args.warmup_steps`` for the card; with hf_sched arguments that
+        field may be unset or a ratio, so the resolved number of warmup steps is shown.
+        """
+        if not isinstance(self.args, SchedArgumentsMixin):
+            return super().create_model_card(*args, **kwargs)  # type: ignore[misc]
+        saved = self.args.warmup_steps
+        sched = self.lr_scheduler
+        if isinstance(sched, ScheduledLR):
+            shown: Any = sched.schedules[0].num_warmup_steps
+        elif saved is not None:
+            shown = saved
+        else:
+            shown = 0 if self.args.warmup_request() is None else self.args.warmup_request()
+        self.args.warmup_steps = shown
+        try:
+            return super().create_model_card(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            self.args.warmup_steps = saved
+
+    # -- resume -----------------------------------------------------------------------
+
+    def _load_optimizer_and_scheduler(self, checkpoint: Optional[str]) -> None:
+        sched = self.lr_scheduler
+        if checkpoint is None or not isinstance(sched, ScheduledLR) or not self._check_resume_schedule(checkpoint, sched):
+            super()._load_optimizer_and_scheduler(checkpoint)  # type: ignore[misc]
+            return
+        # Opted out of the strict check (and warned): load the checkpoint's schedule as well.
+        strict, sched.strict = sched.strict, False
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=_SCHEDULED_LR_WARNING, category=UserWarning)
+                super()._load_optimizer_and_scheduler(checkpoint)  # type: ignore[misc]
+        finally:
+            sched.strict = strict
+
+    def _check_resume_schedule(self, checkpoint: str, sched: ScheduledLR) -> bool:
+        """Compare the checkpoint's schedule with this run's; True if they differ (and allowed)."""
+        path = os.path.join(checkpoint, _SCHEDULER_FILE)
+        if not os.path.isfile(path):
+            return False
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or "schedules" not in state or "format" not in state:
+            keys = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(
+                f"cannot resume the LR schedule from {path}: it was written by another scheduler (state keys {keys}), "
+                "not by hf_sched's ScheduledLR. Resume it with the Trainer that wrote it, or start a new run"
+            )
+        theirs = state["schedules"]
+        mine = [s.to_dict() for s in sched.schedules]
+        if len(theirs) != len(mine):
+            raise ValueError(
+                f"cannot resume from {checkpoint}: its scheduler has {len(theirs)} param groups, this run's optimizer "
+                f"has {len(mine)}"
+            )
+        old_lrs = [float(b) for b in state.get("base_lrs", [])]
+        if old_lrs and old_lrs != [float(b) for b in sched.base_lrs]:
+            logger.warning(
+                f"the peak learning rates differ from the checkpoint's ({old_lrs} -> {list(sched.base_lrs)}); "
+                "the checkpoint's are used, as its optimizer state holds them"
+            )
+        what = schedule_change(theirs, mine)
+        if what is None:
+            return False
+        if sched.strict:
+            total = f"{_TRAINER_TOTAL} (now T={sched.schedules[0].num_training_steps})"
+            opt_out = f"pass {STRICT_RESUME_FLAG}"
+            if not isinstance(self.args, SchedArgumentsMixin):
+                opt_out = "use hf_sched's SchedTrainingArguments with lr_scheduler_strict_resume=False"
+            raise ValueError(resume_refusal(checkpoint, what, total=total, opt_out=opt_out))
+        msg = resume_warning(checkpoint, what, flag="lr_scheduler_strict_resume=False", step=int(state.get("step", 0)))
+        warnings.warn(msg, UserWarning, stacklevel=4)
+        logger.warning(f"hf_sched: {msg}")
+        return True
