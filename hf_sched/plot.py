@@ -26,6 +26,7 @@ matplotlib is imported only inside :func:`plot_schedules`, so importing this mod
 from __future__ import annotations
 
 import math
+import os
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .checks import check_float, check_int
@@ -238,7 +239,7 @@ def plot_schedules(
         lr: peak LR; ``1.0`` plots multipliers.
         log_y: logarithmic y axis (zeros are left out).
         out: if given, a path the figure is saved to (format from the suffix, PNG by
-            default), exactly ``size`` pixels.
+            default), exactly ``size`` pixels; a directory is an error.
         warmup: warmup request for names (steps, ratio, ``"10%"``; default 10%).
         title: figure title (default: the run length and warmup).
         size: ``(width, height)`` in pixels.
@@ -266,6 +267,10 @@ def plot_schedules(
     lr = check_float("lr", lr, minimum=0.0, min_inclusive=False)
     width, height = (check_int("width (pixels)", size[0], minimum=100), check_int("height (pixels)", size[1], minimum=100))
     dpi = check_int("dpi", dpi, minimum=10)
+    if isinstance(out, (str, os.PathLike)) and os.path.isdir(out):
+        # savefig would append ".png" and write a file beside the directory
+        raise ValueError(f"out {os.fspath(out)!r} is a directory; give a file path such as "
+                         f"{os.path.join(os.fspath(out), 'lr.png')!r}")
 
     fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
     FigureCanvasAgg(fig)

@@ -1,8 +1,7 @@
-"""Tests of the ``hf-sched`` command: every subcommand, every bad input, the real script.
+"""Tests of the ``hf-sched`` command: list, show, steps, help, the real script and ``python -m``.
 
-Most tests call :func:`hf_sched.cli.main` in-process (fast); a few run the installed
-console script ``hf-sched`` and ``python -m hf_sched`` in a subprocess, to prove the entry
-point, the exit codes and stderr are what a user sees.
+Plot tests are in ``test_cli_plot.py``, bad input and the caps in ``test_cli_bad_input.py``;
+the helpers that run the command are in ``cli_runner.py``.
 """
 
 from __future__ import annotations
@@ -10,48 +9,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
-import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from cli_runner import ROOT, env, run_cli, run_script, script
 from hf_sched.cli import main, parse_name_spec
 from hf_sched.registry import build_schedule, iter_schedules
-
-ROOT = Path(__file__).resolve().parents[1]
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SIX = ["constantlr", "warmupconstant", "warmuplinear", "warmupcosine", "warmupcosinewithhardrestarts", "noam"]
-
-
-def _script() -> str:
-    """The installed console script (next to the interpreter, else on PATH)."""
-    here = Path(sys.executable).with_name("hf-sched")
-    found = str(here) if here.exists() else shutil.which("hf-sched")
-    if not found:
-        pytest.fail("the hf-sched console script is not installed: run `pip install -e .`")
-    return found
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONIOENCODING": "utf-8", "COLUMNS": "100"}
-
-
-def run_script(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([_script(), *args], capture_output=True, text=True, encoding="utf-8",
-                          env=_env(), timeout=timeout, cwd=ROOT)
-
-
-def run_cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # -- list ---------------------------------------------------------------------------------
@@ -223,58 +191,6 @@ def test_show_output_in_docs_is_current(capsys):
     assert block.group(1) == out
 
 
-# -- plot ---------------------------------------------------------------------------------
-
-
-def _png_size(path: Path) -> tuple[int, int]:
-    data = path.read_bytes()
-    assert data[:8] == PNG_SIGNATURE
-    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-
-
-def test_plot_writes_a_valid_png_of_the_expected_size(capsys, tmp_path):
-    import matplotlib.image
-
-    out = tmp_path / "lr.png"
-    code, text, err = run_cli(capsys, "plot", "warmuplinear", "warmupcosine", "noam", "--steps", "1000", "--out", str(out))
-    assert code == 0 and err == ""
-    assert f"wrote {out} (1200x675 px, 3 schedules over 1,000 steps" in text
-    assert _png_size(out) == (1200, 675)
-    img = matplotlib.image.imread(out)
-    assert img.shape == (675, 1200, 4)
-    assert 0.2 < float(img[..., :3].mean()) < 0.99  # not blank: white background with curves
-
-
-def test_plot_size_dpi_log_y_and_title(capsys, tmp_path):
-    out = tmp_path / "sub" / "dir" / "small.png"  # parent folders are created
-    code, _, err = run_cli(capsys, "plot", "cosine", "--steps", "100", "--lr", "3e-4", "--log-y",
-                           "--size", "640x360", "--dpi", "80", "--title", "mine", "--out", str(out))
-    assert code == 0, err
-    assert _png_size(out) == (640, 360)
-
-
-def test_plot_without_suffix_writes_png_and_svg_works(capsys, tmp_path):
-    code, text, _ = run_cli(capsys, "plot", "noam", "--out", str(tmp_path / "curve"))
-    assert code == 0 and (tmp_path / "curve.png").exists()
-    code, text, _ = run_cli(capsys, "plot", "noam", "--out", str(tmp_path / "curve.svg"))
-    assert code == 0
-    assert (tmp_path / "curve.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
-    assert "px" not in text  # the pixel size is only reported for PNGs
-
-
-def test_plot_same_name_twice_with_different_kwargs(capsys, tmp_path):
-    out = tmp_path / "restarts.png"
-    code, text, _ = run_cli(capsys, "plot", "hard-restarts:num_cycles=1", "hard-restarts:num_cycles=4",
-                            "hard-restarts:num_cycles=4", "--steps", "5000", "--out", str(out))
-    assert code == 0
-    assert "3 schedules" in text
-
-
-def test_docs_image_is_the_six_canonical_schedules():
-    path = ROOT / "docs" / "schedules.png"
-    assert _png_size(path) == (1200, 675)
-
-
 # -- steps --------------------------------------------------------------------------------
 
 
@@ -362,85 +278,6 @@ def test_top_level_help_and_version(capsys):
     assert code == 0 and re.match(r"hf-sched \d+\.\d+", out)
 
 
-# -- bad input: exit code 2, one clear message on stderr, nothing on stdout ----------------
-
-BAD_INPUTS = [
-    # unknown names, with a did-you-mean
-    (["show", "warmupcosin"], ["unknown schedule name 'warmupcosin'", "Did you mean 'warmupcosine'?", "Available:"]),
-    (["plot", "noam", "warmup-linaer", "--out", "x.png"], ["unknown schedule name 'warmup-linaer'", "'warmuplinear'"]),
-    (["shwo", "noam"], ["invalid choice: 'shwo'", "did you mean 'show'?"]),
-    (["frobnicate"], ["invalid choice: 'frobnicate'"]),
-    ([], ["required"]),
-    # adaptive names have no curve
-    (["show", "reduce_lr_on_plateau"], ["'reduce_lr_on_plateau' is metric-driven", "no curve for 'show'"]),
-    (["plot", "noam", "greedy", "--out", "x.png"], ["'greedy' is metric-driven", "no curve for 'plot'"]),
-    # kwargs
-    (["show", "warmupcosine", "--kwargs", "{num_cycles: 2}"], ["--kwargs must be a JSON object", "line 1 column 2"]),
-    (["show", "warmupcosine", "--kwargs", "[2]"], ["--kwargs must be a JSON object", "got a list"]),
-    (["show", "warmupcosine", "--kwargs", '{"num_cycle": 2}'],
-     ["has no argument 'num_cycle' (did you mean 'num_cycles'?)", "it accepts: num_cycles=0.5"]),
-    (["show", "constantlr", "--kwargs", '{"num_cycles": 2}'], ["'constantlr' has no argument 'num_cycles'", "accepts: none"]),
-    (["show", "hard-restarts:num_cycles"], ["expected NAME:key=value"]),
-    (["show", "warmupcosine", "--kwargs", '{"num_cycles": -1}'], ["num_cycles must be a number > 0, got -1"]),
-    (["show", "warmupcosine", "--kwargs", '{"num_cycles": "two"}'], ["num_cycles must be a number, got 'two'"]),
-    (["show", "warmupcosine", "--kwargs", '{"warmup_shape": "zigzag"}'], ["warmup_shape must be one of", "'zigzag'"]),
-    (["show", "cosine_with_min_lr"], ["needs one of min_lr", "min_lr_rate"]),
-    # numbers
-    (["show", "noam", "--steps", "-5"], ["argument --steps: must be a whole number >= 1, got '-5'"]),
-    (["show", "noam", "--steps", "0"], ["argument --steps: must be a whole number >= 1, got '0'"]),
-    (["show", "noam", "--steps", "12.5"], ["argument --steps", "got '12.5'"]),
-    (["show", "noam", "--steps", "many"], ["argument --steps", "got 'many'"]),
-    (["show", "noam", "--lr", "0"], ["argument --lr: must be a finite number > 0, got '0'"]),
-    (["show", "noam", "--lr=-1e-5"], ["argument --lr: must be a finite number > 0, got '-1e-5'"]),
-    (["show", "noam", "--lr", "-1e-5"], ["argument --lr"]),  # argparse reads -1e-5 as an option here
-    (["show", "noam", "--lr", "nan"], ["argument --lr", "got 'nan'"]),
-    (["show", "noam", "--beta2", "1"], ["argument --beta2: must be a number in [0, 1), got '1'"]),
-    (["show", "noam", "--width", "0"], ["argument --width"]),
-    # warmup
-    (["show", "warmupcosine", "--warmup", "1.0"], ["--warmup '1.0'", "warmup ratio must be in [0, 1), got 1.0", "pass an int"]),
-    (["show", "warmupcosine", "--warmup", "1.5"], ["--warmup '1.5'", "warmup ratio must be in [0, 1), got 1.5"]),
-    (["show", "warmupcosine", "--steps", "1000", "--warmup", "2000"],
-     ["--warmup '2000'", "warmup of 2000 steps is longer than the 1000 training steps"]),
-    (["show", "warmupcosine", "--warmup", "-3"], ["--warmup '-3'", "warmup steps must be >= 0, got -3"]),
-    (["show", "warmupcosine", "--warmup", "150%"], ["--warmup '150%'", "[0, 100)", "150"]),
-    (["show", "warmupcosine", "--warmup", "lots"], ["--warmup 'lots'", "'10%' or 'auto'"]),
-    (["show", "constantlr", "--warmup", "10"], ["--warmup '10'", "'constantlr' has no warmup phase"]),
-    (["show", "noam", "--warmup", "0"], ["--warmup '0'", "noam needs num_warmup_steps >= 1"]),
-    (["steps", "--examples", "100", "--warmup", "1.2"], ["--warmup '1.2'", "warmup ratio must be in [0, 1)"]),
-    (["steps", "--max-steps", "10", "--warmup", "20"], ["--warmup '20'", "longer than the 10 training steps"]),
-    # plot output
-    (["plot", "noam", "--out", "lr.xyz"], ["--out 'lr.xyz'", "unknown image format 'xyz'", "png"]),
-    (["plot", "noam", "--size", "12x"], ["argument --size", "WIDTHxHEIGHT"]),
-    (["plot", "--steps", "100"], ["required", "NAME"]),
-    # steps
-    (["steps"], ["give --examples", "--max-steps"]),
-    (["steps", "--examples", "0"], ["argument --examples: must be a whole number >= 1, got '0'"]),
-    (["steps", "--examples", "100", "--batch-size", "-2"], ["argument --batch-size", "got '-2'"]),
-    (["steps", "--examples", "100", "--epochs", "0"], ["argument --epochs", "got '0'"]),
-    (["steps", "--examples", "100", "--grad-accum", "0"], ["argument --grad-accum", "got '0'"]),
-    (["steps", "--examples", "100", "--processes", "0"], ["argument --processes", "got '0'"]),
-    (["steps", "--examples", "100", "--max-steps", "-1"], ["argument --max-steps", "got '-1'"]),
-    (["steps", "--examples", "10", "--batch-size", "32", "--drop-last"], ["fewer than --batch-size 32", "no full batch"]),
-    (["steps", "--examples", "100", "--batch-size", "30", "--processes", "4", "--split-batches"],
-     ["--batch-size 30 must be a multiple of --processes 4"]),
-    (["steps", "--examples", "40", "--batch-size", "8", "--processes", "8", "--drop-last"],
-     ["--processes 8 is more than the 5 batches"]),
-    (["show", "noam", "--csv", "--json"], ["not allowed with argument"]),
-]
-
-
-@pytest.mark.parametrize(("argv", "expected"), BAD_INPUTS, ids=[" ".join(a) or "<none>" for a, _ in BAD_INPUTS])
-def test_bad_input_exits_2_with_a_clear_message(capsys, tmp_path, monkeypatch, argv, expected):
-    monkeypatch.chdir(tmp_path)  # a plot that wrongly succeeded would not litter the repo
-    code, out, err = run_cli(capsys, *argv)
-    assert code == 2
-    assert out == ""
-    assert "Traceback" not in err
-    for text in expected:
-        assert text in err, f"{text!r} not in {err!r}"
-    assert not list(tmp_path.iterdir())
-
-
 def test_parse_name_spec():
     assert parse_name_spec("noam") == ("noam", {})
     assert parse_name_spec("wsd:decay_type=linear,num_decay_steps=10, min_lr_ratio=0.1") == (
@@ -459,48 +296,19 @@ def test_console_script_show_matches_in_process(capsys):
     assert proc.stdout == out
 
 
-def test_console_script_bad_inputs_exit_2():
-    proc = run_script("show", "warmup-cosin", "--steps", "-5")
-    assert proc.returncode == 2 and proc.stdout == ""
-    assert "hf-sched show: error: argument --steps: must be a whole number >= 1, got '-5'" in proc.stderr
-    proc = run_script("show", "warmup-cosin", "--kwargs", '{"num_cycles": 2}')
-    assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.startswith("hf-sched show: error: unknown schedule name 'warmup-cosin'. Did you mean 'warmupcosine'?")
-    assert "Traceback" not in proc.stderr
-
-
-def test_console_script_plot_a_million_steps_without_torch(tmp_path):
-    """The real script writes a valid PNG of the expected size, and imports no torch."""
-    import matplotlib.image
-
-    out = tmp_path / "million.png"
-    proc = subprocess.run(
-        [_script(), "plot", *SIX, "--steps", "1000000", "--out", str(out)],
-        capture_output=True, text=True, encoding="utf-8", timeout=120,
-        env={**_env(), "PYTHONPROFILEIMPORTTIME": "1"},  # -X importtime: every import on stderr
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "6 schedules over 1,000,000 steps" in proc.stdout
-    assert _png_size(out) == (1200, 675)
-    assert matplotlib.image.imread(out).shape == (675, 1200, 4)
-    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
-    assert "matplotlib" in imported and "hf_sched.plot" in imported  # the profile did record imports
-    assert not {m for m in imported if m.split(".")[0] in ("torch", "transformers", "accelerate")}
-
-
 def test_python_dash_m(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "hf_sched", "steps", "--examples", "100", "--batch-size", "10",
-                           "--epochs", "2"], capture_output=True, text=True, env=_env(), timeout=60)
+                           "--epochs", "2"], capture_output=True, text=True, env=env(), timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"^Trainer\s+num_training_steps = 20\s+num_warmup_steps = 2$", proc.stdout, re.M)
     proc = subprocess.run([sys.executable, "-m", "hf_sched", "show", "nope"], capture_output=True, text=True,
-                          env=_env(), timeout=60)
+                          env=env(), timeout=60)
     assert proc.returncode == 2 and proc.stderr.startswith("python -m hf_sched show: error: unknown schedule name")
 
 
 def test_csv_into_a_closed_pipe_exits_quietly():
-    proc = subprocess.Popen([_script(), "show", "warmuplinear", "--steps", "2000000", "--csv"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    proc = subprocess.Popen([script(), "show", "warmuplinear", "--steps", "2000000", "--csv"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
     assert proc.stdout.readline() == b"step,lr\n"
     proc.stdout.close()  # like `| head -1`
     _, err = proc.communicate(timeout=60)
@@ -519,6 +327,7 @@ with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.St
         main(argv)
 print(sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "transformers", "accelerate", "matplotlib")))
 """
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env(), timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+

@@ -1,0 +1,165 @@
+"""``hf-sched steps``: the exact optimizer and warmup steps a Trainer and an Accelerate loop take.
+
+The arithmetic is :func:`hf_sched.budget.compute_budget`'s, shown line by line, plus what
+Accelerate does to a scheduler on several processes. Every count it prints is below
+``2**53`` (:data:`~hf_sched.cli.arguments.MAX_COUNT`); a run that would be longer is refused.
+
+>>> from hf_sched.cli import main
+>>> main(["steps", "--examples", "100", "--batch-size", "10", "--epochs", "2", "--json"])  # doctest: +ELLIPSIS
+{
+  "inputs": {
+...
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .arguments import MAX_COUNT
+from .errors import EXIT_OK, UsageError
+from .specs import AdamLike, as_usage_error, check_warmup_text
+
+__all__ = ["run_steps"]
+
+
+class _Loader:
+    """Stands in for a DataLoader in :func:`hf_sched.budget.compute_budget` (len and drop_last)."""
+
+    def __init__(self, num_batches: int, drop_last: bool) -> None:
+        self.num_batches = num_batches
+        self.drop_last = drop_last
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+
+def run_steps(args: argparse.Namespace) -> int:
+    """``hf-sched steps``: the optimizer and warmup steps of a run, with the arithmetic shown."""
+    from ..budget import compute_budget
+
+    n, b, p, g = args.examples, args.batch_size, args.processes, args.grad_accum
+    if n is None and args.max_steps is None:
+        raise UsageError("give --examples (with --batch-size and --epochs) or --max-steps")
+    if args.split_batches and b % p:
+        raise UsageError(
+            f"--batch-size {b} must be a multiple of --processes {p} with --split-batches "
+            "(Accelerate splits every batch evenly across the processes)"
+        )
+    check_warmup_text(args.warmup)
+    lines: list[str] = []
+    num_batches = None
+    if n is not None:
+        if args.drop_last:
+            num_batches = n // b
+            lines.append(f"batches per epoch = floor({n:,} examples / {b} batch size) = {num_batches:,} (drop_last)")
+            if num_batches == 0:
+                raise UsageError(f"--examples {n} is fewer than --batch-size {b} with --drop-last: no full batch")
+        else:
+            num_batches = -(-n // b)
+            lines.append(f"batches per epoch = ceil({n:,} examples / {b} batch size) = {num_batches:,}")
+        if not args.split_batches and p > 1:
+            per = num_batches // p if args.drop_last else -(-num_batches // p)
+            if per < 1:
+                raise UsageError(
+                    f"--processes {p} is more than the {num_batches} batches of an epoch: "
+                    "each process would get no batch"
+                )
+    try:
+        budget = compute_budget(
+            _Loader(num_batches, args.drop_last) if num_batches is not None else None,
+            num_epochs=args.epochs,
+            gradient_accumulation_steps=g,
+            max_steps=args.max_steps,
+            num_processes=p,
+            dataloader_prepared=False,
+            split_batches=args.split_batches,
+            warmup=args.warmup,
+            optimizer=AdamLike(args.beta2),
+        )
+    except (ValueError, TypeError) as exc:
+        raise as_usage_error(exc, args.warmup) from None
+    t, w = budget.num_training_steps, budget.num_warmup_steps
+    ticks = 1 if (args.split_batches or p == 1) else p
+    eff = b * g if args.split_batches and p > 1 else b * p * g
+    _check_counts(args, t, ticks, eff, budget.steps_per_epoch)
+    explained = budget.explanation.splitlines()
+    if args.max_steps is not None and num_batches is not None:
+        # the core stops at max_steps; show the epoch arithmetic too, and how many epochs that is
+        one = compute_budget(_Loader(num_batches, args.drop_last), num_epochs=1, gradient_accumulation_steps=g,
+                             num_processes=p, dataloader_prepared=False, split_batches=args.split_batches)
+        spe = int(one.steps_per_epoch or 1)
+        lines.extend(one.explanation.splitlines()[:2])
+        lines.append(explained[0])
+        lines.append(f"epochs run = ceil({t:,} / {spe:,} steps per epoch) = {-(-t // spe):,} (the last one may be partial)")
+        explained = explained[1:]
+    if args.warmup is not None and args.warmup.strip().lower() == "auto":
+        raw = int(round(2.0 / (1.0 - args.beta2)))
+        cap = f", capped at {t:,} training steps" if raw > t else ""
+        explained[-1] += f": 2 / (1 - beta2={args.beta2:g}) = {raw:,}{cap}"
+    lines.extend(explained)
+    if args.split_batches and p > 1:
+        per_proc = b // p
+        lines.append(f"examples per optimizer step = {b} (split: {per_proc} per process) x {g} grad accum = {eff:,}")
+    else:
+        lines.append(f"examples per optimizer step = {b} batch size x {p} processes x {g} grad accum = {eff:,}")
+    accel = {
+        "num_training_steps": t,
+        "num_warmup_steps": w,
+        "scheduler_steps_per_optimizer_step": ticks,
+        "prepared_transformers_scheduler": {"num_training_steps": t * ticks, "num_warmup_steps": w * ticks},
+    }
+    if args.json:
+        out = {
+            "inputs": {
+                "examples": n, "batch_size": b, "epochs": args.epochs, "grad_accum": g, "processes": p,
+                "max_steps": args.max_steps, "warmup": args.warmup, "drop_last": args.drop_last,
+                "split_batches": args.split_batches,
+            },
+            "num_batches": num_batches,
+            **budget.to_dict(),
+            "examples_per_optimizer_step": eff,
+            "trainer": {"num_training_steps": t, "num_warmup_steps": w},
+            "accelerate": accel,
+        }
+        print(json.dumps(out, indent=2))
+        return EXIT_OK
+    print("\n".join(lines))
+    print()
+    print(f"Trainer          num_training_steps = {t:,}   num_warmup_steps = {w:,}")
+    print("                 (the Trainer steps its scheduler once per optimizer step)")
+    print(f"Accelerate loop  num_training_steps = {t:,}   num_warmup_steps = {w:,}")
+    if ticks > 1:
+        print(f"                 (AcceleratedScheduler calls scheduler.step() {ticks} times per optimizer step:")
+        print("                 hf_sched.get_scheduler(..., accelerator=accelerator) accounts for it; a transformers")
+        print(f"                 scheduler passed to accelerator.prepare needs num_training_steps = {t * ticks:,},")
+        print(f"                 num_warmup_steps = {w * ticks:,})")
+    else:
+        why = "split_batches" if args.split_batches and p > 1 else "one process"
+        print(f"                 (AcceleratedScheduler steps the scheduler once per optimizer step: {why})")
+    return EXIT_OK
+
+
+def _check_counts(args: argparse.Namespace, t: int, ticks: int, eff: int, spe: int | None) -> None:
+    """Refuse a run whose computed counts reach ``2**53`` (the cap on every count the CLI prints)."""
+    if t > MAX_COUNT:
+        if args.max_steps is None and spe is not None:
+            why = f"--epochs {args.epochs:g} x {spe:,} optimizer steps per epoch"
+        else:
+            why = "the given counts"
+        raise UsageError(
+            f"{why} is a run of {t:.4g} optimizer steps; runs must be below 2**53 "
+            f"({MAX_COUNT + 1:,}) steps: give fewer --epochs or --max-steps"
+        )
+    if t * ticks > MAX_COUNT:
+        raise UsageError(
+            f"--processes {args.processes:,}: a transformers scheduler prepared by Accelerate would need "
+            f"{args.processes:,} x {t:,} = {t * ticks:.4g} scheduler steps, at or above 2**53 ({MAX_COUNT + 1:,}): "
+            "give fewer --processes or a shorter run"
+        )
+    if eff > MAX_COUNT:
+        raise UsageError(
+            f"--batch-size {args.batch_size:,} x --processes {args.processes:,} x --grad-accum {args.grad_accum:,} "
+            f"= {eff:.4g} examples per optimizer step, at or above 2**53 ({MAX_COUNT + 1:,}): give smaller counts"
+        )
