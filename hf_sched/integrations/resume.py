@@ -24,10 +24,13 @@ warmup, name or argument), the tools hf_sched plugs into do the same thing:
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Any, Callable, Optional, Sequence
 
 from ..lr_scheduler import ScheduledLR, describe_spec_change
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["schedule_change", "resume_refusal", "resume_warning", "HintedScheduledLR", "hinted_scheduler"]
 
@@ -109,13 +112,13 @@ class HintedScheduledLR(ScheduledLR):
             if strict:
                 total = f"{self.resume_total} (now T={self.schedules[0].num_training_steps})"
                 raise ValueError(resume_refusal(where, what, total=total, opt_out=self.resume_opt_out))
-            warnings.warn(
-                resume_warning(where, what, flag=self.resume_flag, step=int(state_dict.get("step", 0))),
-                UserWarning,
-                stacklevel=2,
-            )
+            msg = resume_warning(where, what, flag=self.resume_flag, step=int(state_dict.get("step", 0)))
+            # Logged as well: transformers' Trainer swallows UserWarnings raised while it loads a scheduler.
+            warnings.warn(msg, UserWarning, stacklevel=2)
+            logger.warning(msg)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # said above, in this tool's words
+            # ScheduledLR's own warning: said above, in this tool's words
+            warnings.filterwarnings("ignore", message="the schedule differs from the checkpoint's", category=UserWarning)
             super().load_state_dict(state_dict, strict=strict)
 
 

@@ -1,0 +1,148 @@
+"""hf_sched in sentence-transformers: its Trainer, and the legacy ``model.fit(scheduler=...)``.
+
+sentence-transformers is where the names ``warmupcosine`` & co. come from, but its
+``SentenceTransformerTrainingArguments(lr_scheduler_type="warmupcosine")`` is refused
+("not a valid SchedulerType") and ``model.fit`` knows only its five legacy names.
+
+* :class:`SchedSentenceTransformerTrainingArguments` / :class:`SchedSentenceTransformerTrainer`:
+  the one mechanism (:mod:`hf_sched.integrations.trainer_mixin`) on sentence-transformers'
+  classes. Its losses, evaluators, batch samplers, prompts, router mapping and model card
+  keep working; ``lr_scheduler_type`` takes every hf_sched name.
+* :func:`fit_with_schedule`: ``model.fit(...)`` with ``scheduler=<any hf_sched name>``,
+  schedule arguments and any warmup request. It gives this one call an hf_sched scheduler
+  and leaves nothing patched when it returns (or raises).
+
+>>> args = SchedSentenceTransformerTrainingArguments(output_dir="/tmp/hf_sched_doc",
+...     lr_scheduler_type="warmupcosine", report_to=[])
+>>> args.lr_scheduler_type, args.warmup_request(), args.batch_sampler.value
+('warmupcosine', 0.1, 'batch_sampler')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
+
+from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+
+from .arguments import SchedArgumentsMixin
+from .resume import HintedScheduledLR, hinted_scheduler
+from .trainer_mixin import SchedTrainerMixin
+
+__all__ = [
+    "SchedSentenceTransformerTrainingArguments",
+    "SchedSentenceTransformerTrainer",
+    "fit_with_schedule",
+]
+
+_FIT_TOTAL = (
+    "The total comes from epochs/steps_per_epoch, the DataLoaders' batch size and length and the number of "
+    "train objectives"
+)
+
+
+@dataclass
+class SchedSentenceTransformerTrainingArguments(SchedArgumentsMixin, SentenceTransformerTrainingArguments):
+    """``SentenceTransformerTrainingArguments`` with every hf_sched schedule name and warmup request.
+
+    ``warmup_ratio`` is hf_sched's (default ``0.1``, ``ceil(r * T)`` steps); ``warmup_steps``
+    keeps transformers 5.x's meaning (``>= 1`` steps, ``< 1`` a ratio). See
+    :class:`~hf_sched.integrations.arguments.SchedArgumentsMixin`.
+    """
+
+
+class SchedSentenceTransformerTrainer(SchedTrainerMixin, SentenceTransformerTrainer):
+    """``SentenceTransformerTrainer`` whose LR scheduler comes from the hf_sched registry.
+
+    The LR logged at optimizer step ``k`` is ``learning_rate * f(k - 1)`` over the
+    Trainer's own total; a resume with a changed schedule is refused unless
+    ``--lr_scheduler_strict_resume false``. Use it with
+    :class:`SchedSentenceTransformerTrainingArguments`.
+    """
+
+
+def fit_with_schedule(
+    model: Any,
+    train_objectives: Iterable[Any],
+    *,
+    scheduler: str = "warmuplinear",
+    warmup_steps: Any = None,
+    scheduler_kwargs: Optional[dict[str, Any]] = None,
+    strict_resume: bool = True,
+    **fit_kwargs: Any,
+) -> HintedScheduledLR:
+    """Run ``model.fit(train_objectives, **fit_kwargs)`` with any hf_sched schedule; return it.
+
+    ``scheduler`` is any hf_sched name or alias (``"noam"``, ``"hard-restarts"``, every
+    transformers name); ``scheduler_kwargs`` its arguments (``{"num_cycles": 2}``);
+    ``warmup_steps`` any warmup request: steps (``int``), a ratio in ``[0, 1)``, ``"10%"``,
+    ``"auto"``; ``None`` means 10% of the steps (not fit's own default of 10,000 steps).
+    The schedule runs over the ``t_total`` that ``fit`` computes:
+    ``epochs * min(len(dataset) // batch_size) * len(train_objectives)`` (or
+    ``steps_per_epoch``). ``lr(s) = base_lr * f(s)`` after ``s`` optimizer steps.
+
+    With ``checkpoint_path=..., resume_from_checkpoint=True`` (fit's own arguments) a
+    checkpoint whose schedule differs is refused, unless ``strict_resume=False``: then
+    the checkpoint's schedule continues from its step.
+
+    For this one call the model gets an instance attribute ``_get_scheduler`` (the hook
+    ``fit`` calls); it is removed before this function returns or raises, so the model
+    and the class are exactly as before. Returns the scheduler used (its
+    ``optimizer_step``, ``schedules``).
+
+    Example (the tiny model of the tests; a real one works the same)::
+
+        from sentence_transformers import InputExample, losses
+        loader = DataLoader([InputExample(texts=[a, p]) for a, p in pairs], batch_size=8, shuffle=True)
+        sched = fit_with_schedule(model, [(loader, losses.MultipleNegativesRankingLoss(model))],
+                                  scheduler="noam", warmup_steps="10%", epochs=2, show_progress_bar=False)
+    """
+    for bad in ("scheduler_obj", "warmup"):
+        if bad in fit_kwargs:
+            raise TypeError(f"fit_with_schedule() got an unexpected keyword argument {bad!r}")
+    if not hasattr(type(model), "_get_scheduler") or not callable(getattr(model, "fit", None)):
+        raise TypeError(
+            f"model must be a sentence_transformers SentenceTransformer (with fit()), got {type(model).__name__}"
+        )
+    if "_get_scheduler" in vars(model):
+        raise RuntimeError("fit_with_schedule is already running on this model (its _get_scheduler is replaced)")
+    if not isinstance(strict_resume, bool):
+        raise TypeError(f"strict_resume must be True or False, got {strict_resume!r}")
+    from ..registry import check_schedule_kwargs, get_info
+
+    try:
+        info = get_info(scheduler)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"scheduler={scheduler!r} is invalid: {exc}") from None
+    kwargs = dict(scheduler_kwargs or {})
+    try:
+        check_schedule_kwargs(info.name, kwargs)
+    except ValueError as exc:
+        raise ValueError(f"scheduler_kwargs={kwargs!r} is invalid: {exc}") from None
+    checkpoint_path = fit_kwargs.get("checkpoint_path")
+    used: list[HintedScheduledLR] = []
+
+    def _get_scheduler(optimizer: Any, scheduler: str, warmup_steps: Any, t_total: int) -> HintedScheduledLR:
+        sched = hinted_scheduler(
+            info.name,
+            optimizer,
+            num_training_steps=int(t_total),
+            warmup=request,
+            scheduler_kwargs=kwargs,
+            strict=strict_resume,
+            opt_out="pass strict_resume=False to fit_with_schedule()",
+            total=_FIT_TOTAL,
+            flag="strict_resume=False",
+            where=lambda: f"the latest checkpoint in checkpoint_path={checkpoint_path!r}",
+            param="scheduler",
+        )
+        used.append(sched)
+        return sched
+
+    request = warmup_steps
+    vars(model)["_get_scheduler"] = _get_scheduler  # shadows the class's staticmethod, for this call only
+    try:
+        model.fit(train_objectives, scheduler=info.name, **fit_kwargs)
+    finally:
+        del vars(model)["_get_scheduler"]
+    return used[-1]
