@@ -1,18 +1,25 @@
-"""How much does one scheduler ``step()`` cost? ScheduledLR against the alternatives.
+"""How much does one training step's scheduling cost? ScheduledLR against the alternatives.
 
-Times, in the same run and interleaved round by round (the machine is noisy), the
-per-step cost of a warmup + cosine schedule over 2 param groups for:
+Times, in the same run and interleaved round by round (the machine is noisy), the cost per
+optimizer step of a warmup + cosine schedule over 2 param groups. Every row takes the same
+optimizer step of a no-op optimizer (a ``torch.optim.Optimizer`` subclass whose update does
+nothing: its step pre- and post-hooks run as in ``optimizer.step()``, see ``_hooks_only_step``,
+without the update's arithmetic and the profiler context that would drown the difference)
+followed by the scheduler's update, and a row takes the optimizer step alone, so the
+scheduling part of a step is each row minus that one:
 
-* ``ScheduledLR`` (hf_sched.get_scheduler("warmupcosine", ...));
+* ``ScheduledLR`` (hf_sched.get_scheduler("warmupcosine", ...)): counts the step in the
+  optimizer's post-hook and writes the next LR; its ``step()`` only refreshes ``get_last_lr``;
 * transformers' ``get_cosine_schedule_with_warmup`` (a ``LambdaLR``);
 * timm's ``CosineLRScheduler.step_update`` (timm's package import needs torchvision, which
   does not install beside the CPU torch here, so its scheduler modules are loaded from the
   timm wheel without the package ``__init__``; the row is skipped if that fails);
 * torch ``SequentialLR(LinearLR, CosineAnnealingLR)``;
-* a bare loop that computes the same cosine and writes ``group["lr"]`` by hand.
+* a bare loop: the optimizer step, then the same cosine computed and written into
+  ``group["lr"]`` by hand.
 
 It also times ``Schedule.values()`` over 1,000,000 steps against a Python loop over
-transformers' lambda. Targets: ScheduledLR <= 0.4x transformers and <= 1.5x the bare loop;
+transformers' lambda. Targets: ScheduledLR <= 0.2x transformers and <= 1.3x the bare loop;
 ``values()`` >= 10x faster than the loop.
 
 Run: ``python benchmarks/step_overhead.py`` (``--quick`` for a smoke run). Writes
@@ -37,6 +44,7 @@ from typing import Any, Callable
 import torch
 
 RESULTS = Path(__file__).parent / "results"
+OPTIMIZER_ONLY = "optimizer.step() alone (no schedule)"
 TIMM_DIR = Path(__file__).parent / ".timm"
 
 
@@ -66,10 +74,33 @@ def _load_timm_cosine() -> Any:
     return CosineLRScheduler
 
 
+class _NoOpOptimizer(torch.optim.Optimizer):
+    """An optimizer whose update does nothing: torch's step wrapper and hooks still run."""
+
+    def __init__(self, groups: list[dict[str, Any]]) -> None:
+        super().__init__(groups, {"lr": 1e-3})
+
+    def step(self, closure: Any = None) -> None:  # type: ignore[override]
+        return None
+
+
+def _hooks_only_step(opt: torch.optim.Optimizer) -> None:
+    """What ``opt.step()`` does around the update, minus its profiler context: run the step
+    pre-hooks, the (no-op) update, then the post-hooks (where ScheduledLR counts the step).
+    The profiler's ``record_function`` costs ~25 us here, more than any scheduler, and the
+    same in every row: timing it only adds noise."""
+    for pre in opt._optimizer_step_pre_hooks.values():
+        pre(opt, (), {})
+    opt.step.__wrapped__(opt)  # the no-op update itself
+    opt._opt_called = True  # what torch's LRScheduler wrapper of opt.step records (no order warning)
+    for post in opt._optimizer_step_post_hooks.values():
+        post(opt, (), {})
+
+
 def _opt() -> torch.optim.Optimizer:
     groups = [{"params": [torch.nn.Parameter(torch.zeros(4))], "lr": 1e-3},
               {"params": [torch.nn.Parameter(torch.zeros(4))], "lr": 2e-3}]
-    return torch.optim.AdamW(groups, lr=1e-3)
+    return _NoOpOptimizer(groups)
 
 
 def make_runners(total: int, warmup: int) -> dict[str, Callable[[int], None]]:
@@ -79,15 +110,19 @@ def make_runners(total: int, warmup: int) -> dict[str, Callable[[int], None]]:
     from hf_sched import get_scheduler
 
     def hf_sched_run(n: int) -> None:
-        s = get_scheduler("warmupcosine", _opt(), num_training_steps=total, num_warmup_steps=warmup)
-        step = s.step
+        opt = _opt()
+        s = get_scheduler("warmupcosine", opt, num_training_steps=total, num_warmup_steps=warmup)
+        opt_step, step = partial(_hooks_only_step, opt), s.step
         for _ in range(n):
+            opt_step()
             step()
 
     def transformers_run(n: int) -> None:
-        s = transformers.get_cosine_schedule_with_warmup(_opt(), warmup, total)
-        step = s.step
+        opt = _opt()
+        s = transformers.get_cosine_schedule_with_warmup(opt, warmup, total)
+        opt_step, step = partial(_hooks_only_step, opt), s.step
         for _ in range(n):
+            opt_step()
             step()
 
     def sequential_run(n: int) -> None:
@@ -95,16 +130,24 @@ def make_runners(total: int, warmup: int) -> dict[str, Callable[[int], None]]:
         lin = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1e-8, end_factor=1.0, total_iters=warmup)
         cos = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total - warmup)
         s = torch.optim.lr_scheduler.SequentialLR(opt, [lin, cos], milestones=[warmup])
-        step = s.step
+        opt_step, step = partial(_hooks_only_step, opt), s.step
         for _ in range(n):
+            opt_step()
             step()
+
+    def optimizer_only_run(n: int) -> None:
+        opt_step = partial(_hooks_only_step, _opt())
+        for _ in range(n):
+            opt_step()
 
     def bare_run(n: int) -> None:
         opt = _opt()
+        opt_step = partial(_hooks_only_step, opt)
         groups = opt.param_groups
         bases = [g["lr"] for g in groups]
         span = max(1, total - warmup)
         for s in range(1, n + 1):
+            opt_step()
             if s < warmup:
                 f = s / warmup
             else:
@@ -117,15 +160,18 @@ def make_runners(total: int, warmup: int) -> dict[str, Callable[[int], None]]:
         "transformers LambdaLR": transformers_run,
         "torch SequentialLR": sequential_run,
         "bare loop": bare_run,
+        OPTIMIZER_ONLY: optimizer_only_run,
     }
     try:
         timm_cls = _load_timm_cosine()
 
         def timm_run(n: int) -> None:
-            s = timm_cls(_opt(), t_initial=total - warmup, warmup_t=warmup, warmup_lr_init=0.0,
+            opt = _opt()
+            s = timm_cls(opt, t_initial=total - warmup, warmup_t=warmup, warmup_lr_init=0.0,
                          t_in_epochs=False, warmup_prefix=True)
-            upd = s.step_update
+            opt_step, upd = partial(_hooks_only_step, opt), s.step_update
             for i in range(1, n + 1):
+                opt_step()
                 upd(num_updates=i)
 
         runners["timm CosineLRScheduler.step_update"] = timm_run
@@ -182,19 +228,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.steps, args.rounds = 2000, 2
     total = max(args.steps, 1000)
     runners = make_runners(total, total // 10)
-    print(f"timing {len(runners)} schedulers: {args.rounds} rounds x {args.steps} steps, 2 param groups", flush=True)
+    print(f"timing {len(runners)} schedulers: {args.rounds} rounds x {args.steps} optimizer steps, 2 param groups",
+          flush=True)
     samples = time_steps(runners, args.steps, args.rounds)
     med = {k: statistics.median(v) for k, v in samples.items()}
-    ours, tf, bare = med["hf_sched ScheduledLR"], med["transformers LambdaLR"], med["bare loop"]
+    base = med[OPTIMIZER_ONLY]
+    cost = {k: v - base for k, v in med.items() if k != OPTIMIZER_ONLY}  # the scheduling part of a step
+    ours, tf, bare = cost["hf_sched ScheduledLR"], cost["transformers LambdaLR"], cost["bare loop"]
     vals = time_values(1_000_000 if not args.quick else 100_000, 3 if not args.quick else 1)
 
-    print(f"\n{'scheduler':<38}{'us/step':>10}{'vs ScheduledLR':>16}")
-    for name, us in sorted(med.items(), key=lambda kv: kv[1]):
-        print(f"{name:<38}{us:>10.2f}{us / ours:>15.2f}x")
+    print(f"\n{'scheduler':<38}{'us/step':>10}{'scheduling us':>15}{'vs ScheduledLR':>16}")
+    print(f"{OPTIMIZER_ONLY:<38}{base:>10.2f}{0.0:>15.2f}{'':>16}")
+    for name, us in sorted(cost.items(), key=lambda kv: kv[1]):
+        print(f"{name:<38}{med[name]:>10.2f}{us:>15.2f}{us / ours:>15.2f}x")
     r_tf, r_bare = ours / tf, ours / bare
+    whole_tf, whole_bare = med["hf_sched ScheduledLR"] / med["transformers LambdaLR"], med["hf_sched ScheduledLR"] / med["bare loop"]
     speedup = vals["python_loop_s"] / vals["values_s"]
-    print(f"\nScheduledLR / transformers = {r_tf:.2f}x (target <= 0.4x): {'PASS' if r_tf <= 0.4 else 'MISS'}")
-    print(f"ScheduledLR / bare loop    = {r_bare:.2f}x (target <= 1.5x): {'PASS' if r_bare <= 1.5 else 'MISS'}")
+    print("\nscheduling us = the row's time per step minus optimizer.step() alone (the same no-op optimizer)")
+    print(f"ScheduledLR / transformers = {r_tf:.2f}x scheduling cost, {whole_tf:.2f}x whole step "
+          f"(target <= 0.2x): {'PASS' if r_tf <= 0.2 else 'MISS'}")
+    print(f"ScheduledLR / bare loop    = {r_bare:.2f}x scheduling cost, {whole_bare:.2f}x whole step "
+          f"(target <= 1.3x): {'PASS' if r_bare <= 1.3 else 'MISS'}")
     print(f"values() over {('1,000,000' if not args.quick else '100,000')} steps: {vals['values_s'] * 1e3:.1f} ms vs "
           f"Python loop over transformers' lambda {vals['python_loop_s'] * 1e3:.0f} ms = {speedup:.0f}x "
           f"(target >= 10x): {'PASS' if speedup >= 10 else 'MISS'}")
@@ -205,8 +259,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "settings": {"steps_per_round": args.steps, "rounds": args.rounds, "param_groups": 2, "quick": args.quick},
         "us_per_step_median": med,
         "us_per_step_samples": samples,
-        "ratios": {"scheduledlr_vs_transformers": r_tf, "scheduledlr_vs_bare": r_bare},
-        "targets_met": {"vs_transformers_le_0.4": r_tf <= 0.4, "vs_bare_le_1.5": r_bare <= 1.5,
+        "scheduling_us_per_step": cost,
+        "ratios": {"scheduledlr_vs_transformers": r_tf, "scheduledlr_vs_bare": r_bare,
+                   "whole_step_vs_transformers": whole_tf, "whole_step_vs_bare": whole_bare},
+        "what_a_step_is": "optimizer.step() of a no-op torch Optimizer subclass (hooks run) + the scheduler update",
+        "targets_met": {"vs_transformers_le_0.2": r_tf <= 0.2, "vs_bare_le_1.3": r_bare <= 1.3,
                         "values_speedup_ge_10": speedup >= 10},
         "values": {**vals, "speedup": speedup, "steps": 1_000_000 if not args.quick else 100_000},
     }

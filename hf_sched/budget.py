@@ -114,11 +114,16 @@ def _resolve(
     split_batches: bool,
 ) -> tuple[int, int | None, int | None, list[str]]:
     lines: list[str] = []
-    if max_steps is not None and max_steps != -1:
+    has_max = max_steps is not None and max_steps != -1
+    if has_max:
         t = check_int("max_steps", max_steps, minimum=1)
         lines.append(f"max_steps = {t} (overrides epochs)")
-        return t, None, None, lines
-    if dataloader is None and num_batches is None:
+        # steps per epoch still matter for warmup in epochs, when the data has a length
+        if dataloader is not None and num_batches is None and not _has_len(dataloader):
+            return t, None, None, lines
+        if dataloader is None and num_batches is None:
+            return t, None, None, lines
+    elif dataloader is None and num_batches is None:
         raise ValueError(
             "cannot compute the number of training steps: pass num_training_steps, max_steps, "
             "or a dataloader (or num_batches) with num_epochs"
@@ -152,9 +157,19 @@ def _resolve(
         op = "floor" if drop_last else "ceil"
         lines.append(f"batches per process per epoch = {op}({num_batches} / {num_processes} processes) = {b}")
     lines.append(f"optimizer steps per epoch = max(1, ceil({b} / {gradient_accumulation_steps} grad accum)) = {spe}")
+    if has_max:
+        return t, spe, b, lines
     t = math.ceil(epochs * spe)
     lines.append(f"training steps = ceil({epochs:g} epochs * {spe}) = {t}")
     return t, spe, b, lines
+
+
+def _has_len(dataloader: Any) -> bool:
+    try:
+        len(dataloader)
+    except TypeError:
+        return False
+    return True
 
 
 def training_steps(
@@ -206,7 +221,9 @@ def compute_budget(
 ) -> StepBudget:
     """:func:`training_steps` plus the warmup steps, with the arithmetic spelled out.
 
-    ``warmup`` is any request :func:`hf_sched.warmup.resolve_warmup` takes (default 10%).
+    ``warmup`` is any request :func:`hf_sched.warmup.resolve_warmup` takes (default 10%),
+    including epochs (``"1ep"``, ``"0.5ep"``) counted in this budget's optimizer steps per
+    epoch (accumulation and processes included).
 
     >>> print(compute_budget(num_batches=10, num_epochs=1).explanation)
     batches per process per epoch = 10 (one process)
@@ -218,7 +235,7 @@ def compute_budget(
         dataloader, num_batches, num_epochs, gradient_accumulation_steps, max_steps, num_processes,
         dataloader_prepared, split_batches,
     )
-    w = resolve_warmup(warmup, t, optimizer)
+    w = resolve_warmup(warmup, t, optimizer, steps_per_epoch=spe)
     shown = "None -> default 10%" if warmup is None else repr(warmup)
     lines.append(f"warmup steps = {w} (request {shown})")
     return StepBudget(
@@ -226,6 +243,6 @@ def compute_budget(
         num_warmup_steps=w,
         steps_per_epoch=spe,
         batches_per_process=b,
-        num_epochs=None if spe is None else float(1.0 if num_epochs is None else num_epochs),
+        num_epochs=None if spe is None or (max_steps is not None and max_steps != -1) else float(1.0 if num_epochs is None else num_epochs),
         explanation="\n".join(lines),
     )

@@ -1,4 +1,4 @@
-"""The built-in named schedules (registered on import by :mod:`hf_sched.registry`).
+"""The built-in named schedules: :data:`BUILTINS`, registered by :mod:`hf_sched.registry` when it loads.
 
 =================================  ==========================================================
 name (aliases)                     multiplier ``f(s)`` after warmup, ``p = (s-W)/(T-W)``
@@ -28,20 +28,41 @@ from __future__ import annotations
 from typing import Any
 
 from .checks import check_float, check_int
-from .registry import register
 from .schedules import (
+    Bert,
     Constant,
     Cosine,
     CosineHardRestarts,
+    CosineRestarts,
     CosineWarmupMinLR,
+    Factor,
     InverseSqrt,
     Linear,
+    MultiStep,
     Noam,
+    OneCycle,
     Polynomial,
+    SquareRoot,
     WarmupStableDecay,
 )
 
-__all__: list[str] = []
+__all__ = ["BUILTINS", "builtin"]
+
+#: ``(name, factory, options)`` of every built-in name, in listing order; ``options`` are
+#: the keyword arguments of :func:`hf_sched.registry.register`, which registers them all
+#: when it is imported. (This module imports no registry: the registry imports it.)
+BUILTINS: list[tuple[str, Any, dict[str, Any]]] = []
+
+
+def builtin(name: str, factory: Any, **options: Any) -> None:
+    """Add a built-in name: ``register(name, factory, **options)`` once the registry loads.
+
+    >>> [name for name, _, _ in BUILTINS][:3]
+    ['constantlr', 'warmupconstant', 'warmuplinear']
+    >>> BUILTINS[0][2]["aliases"]
+    ('constant',)
+    """
+    BUILTINS.append((name, factory, options))
 
 
 def _constantlr(*, num_training_steps: int, num_warmup_steps: int = 0) -> Constant:
@@ -273,26 +294,26 @@ def _greedy(
     )
 
 
-register("constantlr", _constantlr, aliases=("constant",), has_warmup=False)
-register("warmupconstant", _warmupconstant, aliases=("constant_with_warmup",))
-register("warmuplinear", _warmuplinear, aliases=("linear",))
-register("warmupcosine", _warmupcosine, aliases=("cosine",))
-register(
+builtin("constantlr", _constantlr, aliases=("constant",), has_warmup=False)
+builtin("warmupconstant", _warmupconstant, aliases=("constant_with_warmup",))
+builtin("warmuplinear", _warmuplinear, aliases=("linear",))
+builtin("warmupcosine", _warmupcosine, aliases=("cosine",))
+builtin(
     "warmupcosinewithhardrestarts", _hard_restarts, aliases=("hard-restarts", "cosine_with_restarts", "cosine_hard_restarts")
 )
-register("noam", _noam)
-register("polynomial", _polynomial)
-register("inverse_sqrt", _inverse_sqrt, needs_total=False)
-register("cosine_with_min_lr", _cosine_with_min_lr)
-register("cosine_warmup_with_min_lr", _cosine_warmup_with_min_lr)
-register("warmup_stable_decay", _warmup_stable_decay, aliases=("wsd",))
-register("reduce_lr_on_plateau", _reduce_lr_on_plateau, has_warmup=False, adaptive=True, needs_total=False)
-register("greedy", _greedy, has_warmup=False, adaptive=True, needs_total=False)
+builtin("noam", _noam)
+builtin("polynomial", _polynomial)
+builtin("inverse_sqrt", _inverse_sqrt, needs_total=False)
+builtin("cosine_with_min_lr", _cosine_with_min_lr)
+builtin("cosine_warmup_with_min_lr", _cosine_warmup_with_min_lr)
+builtin("warmup_stable_decay", _warmup_stable_decay, aliases=("wsd",))
+builtin("reduce_lr_on_plateau", _reduce_lr_on_plateau, has_warmup=False, adaptive=True, needs_total=False)
+builtin("greedy", _greedy, has_warmup=False, adaptive=True, needs_total=False)
 
 
 # =========================================================================================
 # Classic schedules and d2l names (issue 7). Appended section: formulas and references in
-# hf_sched/classic_schedules.py; the table in docs/schedules_table.md.
+# hf_sched/decays.py, inverse_sqrt.py, step_decays.py, cycles.py; the table in docs/schedules_table.md.
 #
 #   squareroot        (s - W + 1) ** -0.5                     d2l SquareRootScheduler
 #   factor            max(r, factor ** floor((s-W)/k))        d2l FactorScheduler, StepLR
@@ -303,8 +324,6 @@ register("greedy", _greedy, has_warmup=False, adaptive=True, needs_total=False)
 #   cosine_restarts   SGDR cycles with mul / decay / limit    timm CosineLRScheduler
 # =========================================================================================
 
-from . import compose as _compose  # noqa: E402,F401  (registers the "join"/"product" kinds for schedule_from_dict)
-from .classic_schedules import Bert, CosineRestarts, Factor, MultiStep, OneCycle, SquareRoot  # noqa: E402
 
 
 def _absolute_to_ratio(name: str, value: float, lr_init: float | None) -> float:
@@ -444,12 +463,12 @@ def _cosine_restarts(
     )
 
 
-register("squareroot", _squareroot, aliases=("sqrt_decay",))
-register("factor", _factor, aliases=("exponential_decay", "step_decay"))
-register("multistep", _multistep, aliases=("multisteplr", "multifactor", "piecewise_constant"))
-register("d2lcosine", _d2lcosine)
-register("bert", _bert, aliases=("bert_linear",))
-register("onecycle", _onecycle, aliases=("onecyclelr", "superconvergence"), has_warmup=False)
-register(
+builtin("squareroot", _squareroot, aliases=("sqrt_decay",))
+builtin("factor", _factor, aliases=("exponential_decay", "step_decay"))
+builtin("multistep", _multistep, aliases=("multisteplr", "multifactor", "piecewise_constant"))
+builtin("d2lcosine", _d2lcosine)
+builtin("bert", _bert, aliases=("bert_linear",))
+builtin("onecycle", _onecycle, aliases=("onecyclelr", "superconvergence"), has_warmup=False)
+builtin(
     "cosine_restarts", _cosine_restarts, aliases=("sgdr", "cosine_annealing_warm_restarts", "cosine_warm_restarts")
 )

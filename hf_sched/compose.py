@@ -10,7 +10,8 @@
 :class:`Join` and :class:`Product` are :class:`Schedule` values like any other: frozen,
 comparable, picklable, and ``to_dict()`` nests the parts' specs (plain JSON), so
 :func:`~hf_sched.schedules.schedule_from_dict` and :class:`~hf_sched.ScheduledLR`'s
-checkpoints rebuild them.
+checkpoints rebuild them. (Parts given as specs are rebuilt from the kinds defined so
+far; :mod:`hf_sched.schedules` defines every built-in one.)
 
 >>> from hf_sched.schedules import Constant, Linear
 >>> s = join([Constant(10, 5), Linear(20)], [10])
@@ -30,7 +31,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
 from .checks import check_float, check_int
-from .schedules import Constant, Schedule, schedule_from_dict
+from .decays import Constant
+from .schedule import Schedule, schedule_from_dict
 
 __all__ = ["Join", "Product", "join", "product", "scale", "with_warmup"]
 
@@ -127,7 +129,13 @@ class Join(Schedule):
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON with the parts nested: ``{"kind": "join", "schedules": [spec, ...], "boundaries": [...]}``."""
+        """Plain JSON with the parts nested: ``{"kind": "join", "schedules": [spec, ...], "boundaries": [...]}``.
+
+        >>> from hf_sched.decays import Linear
+        >>> d = join([Linear(4), Linear(4)], [2]).to_dict()
+        >>> [p["kind"] for p in d["schedules"]], d["boundaries"]
+        (['linear', 'linear'], [2])
+        """
         out = super().to_dict()
         out["schedules"] = [p.to_dict() for p in self.schedules]
         out["boundaries"] = list(self.boundaries)
@@ -179,7 +187,13 @@ class Product(Schedule):
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON with the factors nested: ``{"kind": "product", "factors": [spec, ...], "scale": c}``."""
+        """Plain JSON with the factors nested: ``{"kind": "product", "factors": [spec, ...], "scale": c}``.
+
+        >>> from hf_sched.decays import Linear
+        >>> d = scale(Linear(4), 0.5).to_dict()
+        >>> [p["kind"] for p in d["factors"]], d["scale"]
+        (['linear'], 0.5)
+        """
         out = super().to_dict()
         out["factors"] = [p.to_dict() for p in self.factors]
         return out

@@ -1,10 +1,24 @@
 """``ScheduledLR``, the one torch scheduler, and ``get_scheduler``, the drop-in factory.
 
-:class:`ScheduledLR` writes ``lr_g = base_lr_g * f_g(s)`` into every param group ``g``
-after ``s`` optimizer steps, where ``f_g`` is a pure :class:`~hf_sched.schedules.Schedule`
-(one for all groups, or one per group). Its state dict holds only plain types (the step,
-the base LRs and each schedule's spec), so ``torch.load(..., weights_only=True)`` reads it,
-and loading refuses a checkpoint whose schedule differs from the one you built.
+:class:`ScheduledLR` writes ``lr_g = base_lr_g * f_g(s)`` into every param group ``g``,
+where ``f_g`` is a pure :class:`~hf_sched.schedules.Schedule` (one for all groups, or one
+per group) and ``s`` is the number of optimizer steps **actually taken**, counted from the
+optimizer itself (torch's step hooks), not from calls of :meth:`ScheduledLR.step`. So:
+
+* a step that AMP's ``GradScaler`` skips (it finds an inf and never calls
+  ``optimizer.step()``) is no step: the next real step gets the LR the skipped one would have;
+* calling ``scheduler.step()`` 0, 1 or N times per optimizer step (Accelerate steps a
+  prepared scheduler once per process; Lightning's default ``interval`` is once per epoch)
+  gives every optimizer step the same LR;
+* optimizer step ``s + 1`` trains at ``peak * f(s)``, as with transformers' schedulers.
+
+``interval="epoch"`` is the explicit opposite, for loops that step the schedule on purpose
+once per epoch (d2l's, timm's ``t_in_epochs``): there ``s`` counts ``step()`` calls, as in
+torch, and the schedule's total is given in epochs.
+
+The state dict holds only plain types (the step, the base LRs, the interval and each
+schedule's spec), so ``torch.load(..., weights_only=True)`` reads it, and loading refuses a
+checkpoint whose schedule differs from the one you built.
 
 :func:`get_scheduler` takes the same positional arguments as
 ``transformers.get_scheduler`` and any registry name, and can compute the step budget
@@ -16,14 +30,20 @@ from a dataloader, epochs, gradient accumulation and an ``Accelerator``.
 >>> sched.get_last_lr(), sched.schedules[0].num_warmup_steps
 ([0.0], 10)
 >>> for _ in range(10):
-...     opt.step(); sched.step()
->>> sched.get_last_lr()
+...     opt.step()          # no scheduler.step() at all: the LR still follows the steps
+>>> round(opt.param_groups[0]["lr"], 12), sched.optimizer_step
+(0.0009, 10)
+>>> sched.step(); sched.step(); sched.get_last_lr()   # any number of calls: same step
 [0.001]
 """
 
 from __future__ import annotations
 
+import json
+import math
+import numbers
 import warnings
+import weakref
 from typing import Any, Sequence
 
 import torch
@@ -33,11 +53,17 @@ from torch.optim.lr_scheduler import LRScheduler
 from .budget import compute_budget
 from .registry import build_schedule, check_schedule_kwargs, get_info
 from .schedules import Schedule, schedule_from_dict
+from .warmup import epochs_to_steps, is_epoch_request
 
-__all__ = ["ScheduledLR", "get_scheduler", "accelerator_ticks_per_step", "describe_spec_change"]
+__all__ = ["ScheduledLR", "get_scheduler", "describe_spec_change", "INTERVALS"]
 
 _STATE_FORMAT = "hf_sched.ScheduledLR/1"
+_STATE_KEYS = {"format", "step", "base_lrs", "schedules", "interval"}
 _UNBOUNDED_STEPS = 2**62
+INTERVALS = ("step", "epoch")
+# step() calls with no optimizer step seen before we say the optimizer's steps are invisible
+_SILENT_CALLS = 50
+_OWNER_ATTR = "_hf_sched_scheduler"
 
 
 def describe_spec_change(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -51,30 +77,72 @@ def describe_spec_change(old: dict[str, Any], new: dict[str, Any]) -> str:
     return ", ".join(parts).replace("'", "") if parts else "nothing"
 
 
+def _innermost_optimizer(optimizer: Optimizer) -> Optimizer:
+    """The torch optimizer that really steps: through Accelerate's / DeepSpeed's wrappers.
+
+    ``AcceleratedOptimizer`` (and the DeepSpeed/FSDP wrappers built on it) hold the user's
+    optimizer as ``.optimizer`` and call its ``step()``; hooks must sit on that one.
+    """
+    inner = optimizer
+    for _ in range(8):
+        nxt = getattr(inner, "optimizer", None)
+        if not isinstance(nxt, Optimizer) or nxt is inner:
+            break
+        inner = nxt
+    return inner
+
+
+def _count_step_eager(sched: "ScheduledLR") -> None:
+    sched._count += 1
+    sched._write()
+
+
+# A compiled optimizer step (torch.compile) runs the hook eagerly, through a graph break:
+# were it traced, the count would be a guard and every step would recompile.
+_count_step = torch._dynamo.disable(_count_step_eager)
+
+
 class ScheduledLR(LRScheduler):
     """A ``torch.optim.lr_scheduler.LRScheduler`` driven by pure schedules.
 
-    ``lr_g(s) = base_lr_g * f_g(s)`` for each param group ``g`` after ``s`` optimizer steps.
-    Tensor LRs are filled in place (a compiled optimizer step does not recompile).
+    ``lr_g(s) = base_lr_g * f_g(s)`` for each param group ``g``, where ``s`` is the number of
+    optimizer steps actually taken (``interval="step"``, the default) or the number of
+    :meth:`step` calls (``interval="epoch"``). Tensor LRs are filled in place (a compiled
+    optimizer step does not recompile).
+
+    With ``interval="step"`` the scheduler hooks the optimizer (``register_step_post_hook``
+    on the innermost torch optimizer, through Accelerate's wrappers): after each step the
+    hook counts it and writes ``base * f(s)`` for the next one. A step that never runs
+    (``GradScaler`` found an inf) runs no hook. :meth:`step` writes nothing new, so calling it
+    any number of times changes nothing; it only updates :meth:`get_last_lr` (as in torch,
+    the LRs as of the last ``step()`` call: read between ``optimizer.step()`` and
+    ``scheduler.step()``, as the Trainer logs it, it is the LR that step used).
+    One optimizer has one ``ScheduledLR``: building a second one detaches the first.
 
     Args:
         optimizer: the wrapped optimizer; each group's ``lr`` is its peak (base) LR.
         schedule: one :class:`~hf_sched.schedules.Schedule` for every group, or a sequence
             with one per group.
-        ticks_per_step: calls of :meth:`step` per optimizer step. Accelerate's
-            ``AcceleratedScheduler`` steps a prepared scheduler ``num_processes`` times per
-            optimizer step (unless batches are split): pass that number and the curve is
-            the same for any number of processes (see :func:`accelerator_ticks_per_step`).
+        interval: ``"step"`` (count optimizer steps) or ``"epoch"`` (count ``step()`` calls,
+            for a schedule whose unit is the epoch, stepped once per epoch on purpose).
         strict: refuse (``ValueError``) to load a state whose schedules differ from these;
             ``False`` warns and continues with the checkpoint's schedules.
-        last_epoch: ``-1`` for a fresh run (torch's convention).
+        last_epoch: ``-1`` for a fresh run (torch's convention); ``k >= 0`` starts after
+            ``k`` steps (the groups must hold ``initial_lr``).
 
     >>> import torch
     >>> from hf_sched.schedules import Linear
     >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     >>> s = ScheduledLR(opt, Linear(num_training_steps=4, num_warmup_steps=0))
-    >>> [round(s.step() or s.get_last_lr()[0], 6) for _ in range(5)]
+    >>> lrs = []
+    >>> for _ in range(5):
+    ...     opt.step(); s.step(); lrs.append(round(s.get_last_lr()[0], 6))
+    >>> lrs
     [0.075, 0.05, 0.025, 0.0, 0.0]
+    >>> per_epoch = ScheduledLR(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1),
+    ...                         Linear(num_training_steps=4, num_warmup_steps=0), interval="epoch")
+    >>> per_epoch.step(); round(per_epoch.get_last_lr()[0], 6)   # one call = one epoch
+    0.075
     """
 
     def __init__(
@@ -82,7 +150,7 @@ class ScheduledLR(LRScheduler):
         optimizer: Optimizer,
         schedule: Schedule | Sequence[Schedule],
         *,
-        ticks_per_step: int = 1,
+        interval: str = "step",
         strict: bool = True,
         last_epoch: int = -1,
     ) -> None:
@@ -106,11 +174,16 @@ class ScheduledLR(LRScheduler):
         for i, s in enumerate(schedules):
             if not isinstance(s, Schedule):
                 raise TypeError(f"schedule[{i}] must be an hf_sched Schedule, got {type(s).__name__}")
-        if isinstance(ticks_per_step, bool) or not isinstance(ticks_per_step, int) or ticks_per_step < 1:
-            raise ValueError(f"ticks_per_step must be an integer >= 1, got {ticks_per_step!r}")
+        if interval not in INTERVALS:
+            raise ValueError(
+                f"interval must be 'step' (count optimizer steps, the default) or 'epoch' (count step() calls), "
+                f"got {interval!r}"
+            )
+        if isinstance(last_epoch, bool) or not isinstance(last_epoch, numbers.Integral) or last_epoch < -1:
+            raise ValueError(f"last_epoch must be an integer >= -1, got {last_epoch!r}")
         self.optimizer = optimizer
         self.schedules = schedules
-        self.ticks_per_step = ticks_per_step
+        self.interval = interval
         self.strict = strict
         if last_epoch == -1:
             for group in groups:
@@ -121,36 +194,112 @@ class ScheduledLR(LRScheduler):
                 if "initial_lr" not in group:
                     raise KeyError(f"param_groups[{i}] has no 'initial_lr': cannot start at last_epoch={last_epoch}")
         self.base_lrs = [float(g["initial_lr"]) for g in groups]
-        self.last_epoch = last_epoch
         self._step_count = 0
+        self._calls_without_steps = 0
+        self._written = -1
         self._last_values: float | list[float] = 0.0
+        self._values: float | list[float] = 0.0
+        self._handles: list[Any] = []
+        if interval == "step":
+            self._count = max(last_epoch, 0)
+            self._attach()
+        else:
+            self._count = last_epoch  # step() below makes it 0 (torch's convention)
         self.step()
 
-    # -- stepping ---------------------------------------------------------------------
+    # -- counting ---------------------------------------------------------------------
+
+    def _attach(self) -> None:
+        """Hook the innermost optimizer; detach any ScheduledLR already hooked to it."""
+        inner = _innermost_optimizer(self.optimizer)
+        previous = getattr(inner, _OWNER_ATTR, None)
+        old = previous() if previous is not None else None
+        if old is not None and old is not self:
+            old._detach()
+        tensor_lr = any(isinstance(g["lr"], torch.Tensor) for g in inner.param_groups)
+        # Tensor LRs are what a torch.compile'd optimizer step needs; there the hook must run
+        # eagerly (see _count_step). Float LRs recompile a compiled step anyway: plain hook.
+        hook = self._after_optimizer_step_eager if tensor_lr else self._after_optimizer_step
+        self._handles = [inner.register_step_post_hook(hook)]
+        setattr(inner, _OWNER_ATTR, weakref.ref(self))
+
+    def _detach(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+    def _after_optimizer_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        s = self._count + 1
+        self._count = s
+        if self._fast:  # inlined _write for the common case: this runs on every optimizer step
+            self._written = s
+            v = self._call0(s)
+            for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+                group["lr"] = base * v
+            self._values = v
+        else:
+            self._write()
+
+    def _after_optimizer_step_eager(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        _count_step(self)
 
     @property
     def optimizer_step(self) -> int:
-        """Optimizer steps taken so far (``s``)."""
-        return self.last_epoch // self.ticks_per_step
+        """Optimizer steps taken so far (``s``); with ``interval="epoch"``, ``step()`` calls."""
+        return self._count
+
+    @property
+    def last_epoch(self) -> int:  # type: ignore[override]
+        """torch's name for the count: optimizer steps taken (or ``step()`` calls per epoch)."""
+        return self._count
+
+    @last_epoch.setter
+    def last_epoch(self, value: int) -> None:
+        self._count = int(value)
+
+    # -- stepping ---------------------------------------------------------------------
 
     def step(self, epoch: int | None = None) -> None:  # type: ignore[override]
-        """Advance one tick and write the new LRs into the optimizer."""
+        """Write the LRs of the current step into the optimizer.
+
+        ``interval="step"``: the count is the optimizer's, so this only refreshes the LRs
+        (any number of calls per optimizer step is harmless). ``interval="epoch"``: one call
+        advances the schedule by one.
+        """
         if epoch is not None:
-            raise TypeError("ScheduledLR.step() takes no epoch: it counts optimizer steps itself")
+            raise TypeError(
+                "ScheduledLR.step() takes no epoch: it counts optimizer steps itself "
+                "(or step() calls with interval='epoch')"
+            )
         self._step_count += 1
-        self.last_epoch += 1
+        if self.interval == "epoch":
+            self._count += 1
+        elif self._count == 0 and self._handles:
+            self._calls_without_steps += 1
+            if self._calls_without_steps == _SILENT_CALLS:
+                warnings.warn(
+                    f"ScheduledLR.step() was called {_SILENT_CALLS} times but the optimizer "
+                    f"({type(_innermost_optimizer(self.optimizer)).__name__}) has not taken a step: the LR stays "
+                    "at the schedule's first value. If your optimizer steps without torch's step hooks, build the "
+                    "scheduler with interval='epoch' and call step() once per optimizer step",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        if self._written != self._count:
+            self._write()
+        self._last_values = self._values
+
+    def _write(self) -> None:
+        s = self._count
+        self._written = s
         if self._fast:
             # The common case, written for speed (it runs on every optimizer step): one
             # schedule for all groups and float LRs. No comprehension, no isinstance.
-            v = self._call0(self.last_epoch // self.ticks_per_step)
+            v = self._call0(s)
             for group, base in zip(self.optimizer.param_groups, self.base_lrs):
                 group["lr"] = base * v
-            self._last_values = v
-        else:
-            self._apply()
-
-    def _apply(self) -> None:
-        s = self.last_epoch // self.ticks_per_step
+            self._values = v
+            return
         values = [f(s) for f in self.schedules]
         for group, base, v in zip(self.optimizer.param_groups, self.base_lrs, values):
             cur = group["lr"]
@@ -158,7 +307,7 @@ class ScheduledLR(LRScheduler):
                 cur.fill_(base * v)  # in place: a compiled optimizer step does not recompile
             else:
                 group["lr"] = base * v
-        self._last_values = values if not self._shared else values[0]
+        self._values = values if not self._shared else values[0]
 
     def _refresh(self) -> None:
         """Recompute the cached dispatch flags (after schedules or the optimizer changed)."""
@@ -167,6 +316,7 @@ class ScheduledLR(LRScheduler):
         groups = getattr(self, "optimizer", None)
         tensor_lr = groups is not None and any(isinstance(g["lr"], torch.Tensor) for g in groups.param_groups)
         self._fast = self._shared and not tensor_lr
+        self._written = -1
 
     @property
     def schedules(self) -> tuple[Schedule, ...]:
@@ -186,45 +336,99 @@ class ScheduledLR(LRScheduler):
         return [b * v for b in self.base_lrs]
 
     def get_last_lr(self) -> list[float]:
-        """LRs written by the last :meth:`step`, as floats."""
+        """LRs last written into the optimizer (those the latest optimizer step used, until
+        :meth:`step` writes the next ones), as floats."""
         return self._last_lr
 
     def get_lr(self) -> list[float]:
-        """LRs for the current step (computed, not read from the optimizer)."""
-        s = self.last_epoch // self.ticks_per_step
+        """LRs for the current count (computed, not read from the optimizer)."""
+        s = self._count
         return [b * f(s) for b, f in zip(self.base_lrs, self.schedules)]
+
+    # -- pickling: hook handles do not pickle; re-attach on load ----------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_handles"] = []
+        for key in ("_call0", "_fast", "_shared"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._refresh()
+        if self.interval == "step":
+            self._attach()
 
     # -- state ------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """Plain-typed state: format, step, base LRs and every group's schedule spec."""
+        """Plain-typed state: format, step, base LRs, interval and every group's schedule spec."""
         return {
             "format": _STATE_FORMAT,
-            "step": int(self.last_epoch // self.ticks_per_step),
+            "step": int(self._count),
             "base_lrs": [float(b) for b in self.base_lrs],
             "schedules": [s.to_dict() for s in self.schedules],
+            "interval": self.interval,
         }
 
-    def load_state_dict(self, state_dict: dict[str, Any], strict: bool | None = None) -> None:  # type: ignore[override]
-        """Restore the step (and base LRs); refuse a different schedule unless not strict.
-
-        The LRs of the restored step are written into the optimizer at once, so the next
-        optimizer step uses exactly the LR the interrupted run would have used.
-        """
-        strict = self.strict if strict is None else strict
+    def _validate_state(self, state_dict: Any) -> tuple[int, list[float], list[dict[str, Any]], str]:
+        """Check every field of a state dict; change nothing. Returns the parsed fields."""
         if not isinstance(state_dict, dict) or state_dict.get("format") != _STATE_FORMAT:
-            keys = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
+            keys = sorted(map(str, state_dict)) if isinstance(state_dict, dict) else type(state_dict).__name__
             raise ValueError(
                 f"state_dict is not a ScheduledLR state (format {_STATE_FORMAT!r}); got keys {keys}. "
                 "Was the checkpoint written by another scheduler?"
             )
-        specs = state_dict["schedules"]
-        if len(specs) != len(self.schedules):
+        missing = sorted({"step", "base_lrs", "schedules"} - set(state_dict))
+        if missing:
+            raise ValueError(f"the ScheduledLR state is incomplete: missing {missing} (it has {sorted(state_dict)})")
+        unknown = sorted(set(map(str, state_dict)) - _STATE_KEYS)
+        if unknown:
+            raise ValueError(f"the ScheduledLR state has unknown keys {unknown}; allowed: {sorted(_STATE_KEYS)}")
+        step = state_dict["step"]
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
+            raise ValueError(f"state_dict['step'] must be an integer >= 0, got {step!r}")
+        bases = state_dict["base_lrs"]
+        n = len(self.optimizer.param_groups)
+        if not isinstance(bases, (list, tuple)) or len(bases) != n:
+            got = len(bases) if isinstance(bases, (list, tuple)) else type(bases).__name__
             raise ValueError(
-                f"the checkpoint has schedules for {len(specs)} param groups, the optimizer has {len(self.schedules)}"
+                f"state_dict['base_lrs'] must be a list with one LR per param group ({n}), got {got}: {bases!r}"
+            )
+        for i, b in enumerate(bases):
+            if isinstance(b, bool) or not isinstance(b, numbers.Real) or not math.isfinite(b) or b < 0:
+                raise ValueError(f"state_dict['base_lrs'][{i}] must be a finite LR >= 0, got {b!r}")
+        specs = state_dict["schedules"]
+        if not isinstance(specs, (list, tuple)) or not all(isinstance(d, dict) for d in specs):
+            raise ValueError(f"state_dict['schedules'] must be a list of schedule specs (dicts), got {specs!r}")
+        if len(specs) != n:
+            raise ValueError(
+                f"the checkpoint has schedules for {len(specs)} param groups, the optimizer has {n}"
+            )
+        interval = state_dict.get("interval", "step")
+        if interval not in INTERVALS:
+            raise ValueError(f"state_dict['interval'] must be one of {INTERVALS}, got {interval!r}")
+        return int(step), [float(b) for b in bases], list(specs), interval
+
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool | None = None) -> None:  # type: ignore[override]
+        """Restore the step (and base LRs); refuse a different schedule unless not strict.
+
+        Every field is checked first, and a refused state changes nothing. The LRs of the
+        restored step are written into the optimizer at once, so the next optimizer step
+        uses exactly the LR the interrupted run would have used. Non-strict means: continue
+        with the checkpoint's schedule (warned).
+        """
+        strict = self.strict if strict is None else strict
+        step, bases, specs, interval = self._validate_state(state_dict)
+        if interval != self.interval:
+            raise ValueError(
+                f"the checkpoint counts interval={interval!r}, this scheduler interval={self.interval!r}: "
+                "build the scheduler with the same interval to resume"
             )
         mine = [s.to_dict() for s in self.schedules]
         changed = [(i, describe_spec_change(old, new)) for i, (old, new) in enumerate(zip(specs, mine)) if old != new]
+        loaded: tuple[Schedule, ...] | None = None
         if changed:
             what = "; ".join(f"group {i}: {d}" for i, d in changed)
             msg = f"the schedule differs from the checkpoint's (checkpoint -> now): {what}"
@@ -234,36 +438,79 @@ class ScheduledLR(LRScheduler):
                     "(same steps, warmup, batch size, epochs), or load with strict=False to continue "
                     "with the checkpoint's schedule"
                 )
+            try:
+                loaded = tuple(schedule_from_dict(d) for d in specs)
+            except (ValueError, TypeError, KeyError) as exc:
+                raise ValueError(f"the checkpoint's schedule spec cannot be rebuilt: {exc}") from None
             warnings.warn(msg + "; continuing with the checkpoint's schedule (strict=False)", stacklevel=2)
-            loaded = tuple(schedule_from_dict(d) for d in specs)
             if all(s == loaded[0] for s in loaded):
                 loaded = (loaded[0],) * len(loaded)
+        # everything checked: apply
+        if loaded is not None:
             self.schedules = loaded
-        self.base_lrs = [float(b) for b in state_dict["base_lrs"]]
+        self.base_lrs = bases
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             init = group.get("initial_lr")
             if isinstance(init, torch.Tensor):
                 init.fill_(base)
             else:
                 group["initial_lr"] = base
-        self.last_epoch = int(state_dict["step"]) * self.ticks_per_step
+        self._count = step
         self._refresh()
-        self._apply()
+        self._write()
+        self._last_values = self._values
 
     def __repr__(self) -> str:
-        return f"ScheduledLR(step={self.optimizer_step}, schedules={self.schedules[0] if self._shared else self.schedules})"
+        sched = self.schedules[0] if self._shared else self.schedules
+        return f"ScheduledLR(step={self.optimizer_step}, interval={self.interval!r}, schedules={sched})"
 
 
-def accelerator_ticks_per_step(accelerator: Any) -> int:
-    """How many times ``AcceleratedScheduler`` steps a prepared scheduler per optimizer step.
+def _kwargs_dict(value: Any) -> dict[str, Any]:
+    """``scheduler_specific_kwargs`` as a dict: a dict, ``None``, or a JSON object string."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"scheduler_specific_kwargs must be a dict or a JSON object string like '{{\"num_cycles\": 2}}', "
+                f"got {value!r} (not JSON: {exc.msg})"
+            ) from None
+        value = parsed
+    if not isinstance(value, dict):
+        raise TypeError(
+            f"scheduler_specific_kwargs must be a dict or a JSON object string like '{{\"num_cycles\": 2}}', "
+            f"got {value!r} ({type(value).__name__})"
+        )
+    bad = [k for k in value if not isinstance(k, str)]
+    if bad:
+        raise TypeError(f"scheduler_specific_kwargs keys must be argument names (str), got {bad!r}")
+    return dict(value)
 
-    ``num_processes``, or 1 with ``split_batches`` or ``step_scheduler_with_optimizer=False``.
-    """
-    split = bool(getattr(accelerator, "split_batches", False))
-    with_opt = bool(getattr(accelerator, "step_scheduler_with_optimizer", True))
-    if split or not with_opt:
-        return 1
-    return int(getattr(accelerator, "num_processes", 1))
+
+def _has_len(obj: Any) -> bool:
+    try:
+        len(obj)
+    except TypeError:
+        return False
+    return True
+
+
+def _epoch_milestones(kwargs: dict[str, Any], steps_per_epoch: int | None) -> dict[str, Any]:
+    """Turn ``"2ep"`` entries of ``milestones`` (or ``num_stable_steps`` / ``num_decay_steps``) into steps."""
+    out = dict(kwargs)
+    for key in ("milestones",):
+        value = out.get(key)
+        if isinstance(value, (list, tuple)) and any(is_epoch_request(m) for m in value):
+            out[key] = [
+                epochs_to_steps(m, steps_per_epoch, name=f"{key}[{i}]") if is_epoch_request(m) else m
+                for i, m in enumerate(value)
+            ]
+    for key in ("num_stable_steps", "num_decay_steps"):
+        if is_epoch_request(out.get(key)):
+            out[key] = epochs_to_steps(out[key], steps_per_epoch, name=key)
+    return out
 
 
 def get_scheduler(
@@ -271,7 +518,7 @@ def get_scheduler(
     optimizer: Optimizer,
     num_warmup_steps: Any = None,
     num_training_steps: int | None = None,
-    scheduler_specific_kwargs: dict[str, Any] | None = None,
+    scheduler_specific_kwargs: dict[str, Any] | str | None = None,
     *,
     warmup: Any = None,
     dataloader: Any = None,
@@ -282,25 +529,36 @@ def get_scheduler(
     num_processes: int | None = None,
     split_batches: bool | None = None,
     dataloader_prepared: bool | None = None,
+    steps_per_epoch: int | None = None,
     accelerator: Any = None,
+    interval: str = "step",
     strict: bool = True,
     **kwargs: Any,
 ) -> Any:
     """Build a scheduler from any registry name: a drop-in for ``transformers.get_scheduler``.
 
-    The first five arguments are transformers'. ``num_warmup_steps`` (or ``warmup``) may be
-    any warmup request: steps, a ratio in ``[0, 1)``, ``"10%"`` or ``"auto"``; unset means
-    10% of the training steps for schedules with a warmup phase. ``num_training_steps`` may
-    be left out when ``dataloader`` (or ``num_batches``) and ``num_epochs``, or ``max_steps``,
-    are given: see :func:`hf_sched.budget.compute_budget`.
+    The first five arguments are transformers' (``scheduler_specific_kwargs`` may also be a
+    JSON object string, as on the Trainer's command line). ``num_warmup_steps`` (or
+    ``warmup``) may be any warmup request: steps, a ratio in ``[0, 1)``, ``"10%"``,
+    ``"1ep"`` / ``"0.5ep"`` (epochs: needs a dataloader with a length, ``num_batches`` or
+    ``steps_per_epoch``) or ``"auto"``; unset means 10% of the training steps for schedules
+    with a warmup phase. ``num_training_steps`` may be left out when ``dataloader`` (or
+    ``num_batches``) and ``num_epochs``, or ``max_steps``, are given: see
+    :func:`hf_sched.budget.compute_budget`. Schedules that need no total (constant,
+    warmupconstant / constant_with_warmup, inverse_sqrt, noam, WSD given
+    ``num_stable_steps`` and ``num_decay_steps``, reduce_lr_on_plateau) build without one,
+    as in transformers, and run unbounded (a dataloader with no ``len`` is fine for them).
 
-    With ``accelerator``, the processes and ``split_batches`` are read from it and the
-    scheduler expects to be passed to ``accelerator.prepare`` (which steps it
-    ``num_processes`` times per optimizer step): the LR curve is then the same on 1 and on
-    N processes. Schedule arguments may come as ``scheduler_specific_kwargs`` or as extra
-    keyword arguments.
+    With ``accelerator``, the processes and ``split_batches`` are read from it for the
+    budget. The LR follows the optimizer's own steps, so it does not matter how often the
+    scheduler is stepped (Accelerate steps a prepared scheduler once per process): the
+    curve is the same on 1 and on N processes. ``interval="epoch"`` counts ``step()`` calls
+    instead (see :class:`ScheduledLR`). Schedule arguments may come as
+    ``scheduler_specific_kwargs`` or as extra keyword arguments; ``milestones`` may be
+    given in epochs (``["1ep", "2ep"]``).
 
-    Formula: ``lr_g(s) = base_lr_g * f(s)`` with ``f`` the named schedule.
+    Formula: ``lr_g(s) = base_lr_g * f(s)`` with ``f`` the named schedule and ``s`` the
+    optimizer steps taken.
 
     >>> import torch
     >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
@@ -308,9 +566,13 @@ def get_scheduler(
     >>> s = get_scheduler("warmuplinear", opt, dataloader=loader, num_epochs=3)
     >>> s.schedules[0].num_training_steps, s.schedules[0].num_warmup_steps
     (30, 3)
+    >>> get_scheduler("warmuplinear", opt, dataloader=loader, num_epochs=3, warmup="1ep").schedules[0].num_warmup_steps
+    10
+    >>> get_scheduler("constant", opt).get_last_lr()
+    [1.0]
     """
     info = get_info(name)
-    spec_kwargs = dict(scheduler_specific_kwargs or {})
+    spec_kwargs = _kwargs_dict(scheduler_specific_kwargs)
     overlap = sorted(set(spec_kwargs) & set(kwargs))
     if overlap:
         raise ValueError(f"schedule argument(s) {overlap} given both in scheduler_specific_kwargs and as keywords")
@@ -327,29 +589,28 @@ def get_scheduler(
             warnings.warn(f"{info.name!r} has no warmup; ignoring the warmup request {request!r}", stacklevel=2)
         return info.factory(optimizer, **spec_kwargs)
 
-    ticks = 1
     if accelerator is not None:
         num_processes = int(accelerator.num_processes) if num_processes is None else num_processes
         split_batches = bool(getattr(accelerator, "split_batches", False)) if split_batches is None else split_batches
-        ticks = accelerator_ticks_per_step(accelerator)
     num_processes = 1 if num_processes is None else num_processes
     split_batches = bool(split_batches)
 
+    spe = steps_per_epoch
+    unbounded = False
     if num_training_steps is None:
-        if dataloader is None and num_batches is None and max_steps is None:
+        no_len = dataloader is not None and not _has_len(dataloader)
+        if (dataloader is None and num_batches is None and max_steps is None) or (no_len and max_steps is None):
             if info.needs_total:
+                where = f"the dataloader ({type(dataloader).__name__}) has no length, so " if no_len else ""
                 raise ValueError(
-                    f"schedule {info.name!r} needs num_training_steps, or a dataloader (or num_batches) with "
-                    "num_epochs, or max_steps, to compute it"
+                    f"schedule {info.name!r} needs the run's total steps: {where}pass max_steps (or "
+                    "num_training_steps), or a dataloader with a length (or num_batches) with num_epochs. "
+                    "Schedules that run without a total: constantlr, warmupconstant, inverse_sqrt, noam, "
+                    "warmup_stable_decay (with num_stable_steps and num_decay_steps)"
                 )
-            num_training_steps = _UNBOUNDED_STEPS
-            if request is None:
-                raise ValueError(
-                    f"{info.name!r} without num_training_steps needs an explicit num_warmup_steps (int): "
-                    "a ratio of an unbounded run is undefined"
-                )
+            unbounded = True
         else:
-            num_training_steps = compute_budget(
+            budget = compute_budget(
                 dataloader,
                 num_batches=num_batches,
                 num_epochs=num_epochs,
@@ -358,12 +619,28 @@ def get_scheduler(
                 num_processes=num_processes,
                 dataloader_prepared=dataloader_prepared,
                 split_batches=split_batches,
-            ).num_training_steps
+                warmup=0,
+            )
+            num_training_steps = budget.num_training_steps
+            spe = budget.steps_per_epoch if spe is None else spe
     elif dataloader is not None or num_batches is not None or max_steps is not None:
         raise ValueError(
             f"num_training_steps={num_training_steps!r} was given together with a dataloader/num_batches/max_steps: "
             "give one or the other"
         )
+
+    if is_epoch_request(request):
+        request = epochs_to_steps(request, spe, name="warmup")
+    spec_kwargs = _epoch_milestones(spec_kwargs, spe)
+
+    if unbounded:
+        if info.has_warmup and not (isinstance(request, numbers.Integral) and not isinstance(request, bool)):
+            got = "none was given" if request is None else f"got {request!r}"
+            raise ValueError(
+                f"{info.name!r} without num_training_steps needs num_warmup_steps as a number of steps (int), "
+                f"as in transformers; {got}: a ratio of an unbounded run is undefined"
+            )
+        num_training_steps = _unbounded_total(info.name, request, spec_kwargs)
 
     if not info.has_warmup and request is not None:
         from .warmup import resolve_warmup
@@ -385,4 +662,21 @@ def get_scheduler(
         optimizer=optimizer,
         **spec_kwargs,
     )
-    return ScheduledLR(optimizer, schedule, ticks_per_step=ticks, strict=strict)
+    return ScheduledLR(optimizer, schedule, interval=interval, strict=strict)
+
+
+def _unbounded_total(name: str, request: Any, kwargs: dict[str, Any]) -> int:
+    """The total of a schedule built without one: unbounded, or WSD's warmup + stable + decay."""
+    if name != "warmup_stable_decay":
+        return _UNBOUNDED_STEPS
+    stable, decay = kwargs.get("num_stable_steps"), kwargs.get("num_decay_steps")
+    if stable is None or decay is None:
+        raise ValueError(
+            "warmup_stable_decay without num_training_steps needs num_stable_steps and num_decay_steps "
+            f"(got num_stable_steps={stable!r}, num_decay_steps={decay!r}), as in transformers"
+        )
+    parts = {"num_warmup_steps": request, "num_stable_steps": stable, "num_decay_steps": decay}
+    for key, value in parts.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise ValueError(f"warmup_stable_decay without num_training_steps needs {key} as an integer >= 0, got {value!r}")
+    return int(request) + int(stable) + int(decay)

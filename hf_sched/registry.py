@@ -5,10 +5,16 @@ A name is looked up case-insensitively, ignoring ``-``, ``_`` and spaces, so
 ``transformers.SchedulerType`` value is a name or an alias.
 
 A factory has the signature ``factory(*, num_training_steps, num_warmup_steps, **kwargs)``
-and returns a :class:`~hf_sched.schedules.Schedule`. Its keyword arguments (and their
-defaults) are read from its signature: a schedule that gets an argument it does not
-accept raises a ``ValueError`` that lists the ones it does. A factory that also takes
-``lr_init`` receives the optimizer's LR from :func:`hf_sched.get_scheduler`.
+and returns a :class:`~hf_sched.schedules.Schedule` (an ``adaptive`` one is called as
+``factory(optimizer, **kwargs)`` and returns a torch scheduler). :func:`register` checks
+the signature when the factory is registered, not when it is first built. Its keyword
+arguments (and their defaults) are read from its signature: a schedule that gets an
+argument it does not accept raises a ``ValueError`` that lists the ones it does. A
+factory that also takes ``lr_init`` receives the optimizer's LR from
+:func:`hf_sched.get_scheduler`.
+
+The built-in names come from :data:`hf_sched.catalog.BUILTINS`, registered when this
+module is imported (the catalog imports no registry, so there is no import circle).
 
 Schedules from other packages are registered through the entry-point group
 ``hf_sched.schedules`` (the entry point's name is the schedule name, its object the
@@ -24,9 +30,11 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from .catalog import BUILTINS
 from .schedules import Schedule
 
 __all__ = [
@@ -73,6 +81,10 @@ class ScheduleInfo:
         adaptive: True for metric-driven schedulers (``reduce_lr_on_plateau``, ``greedy``)
             that are torch objects, not pure schedules.
         needs_total: False if it can run without ``num_training_steps``.
+
+    >>> info = get_info("cosine")
+    >>> info.name, info.aliases, info.has_warmup
+    ('warmupcosine', ('cosine',), True)
     """
 
     name: str
@@ -90,7 +102,11 @@ class ScheduleInfo:
         return "lr_init" in inspect.signature(self.factory).parameters
 
     def signature(self) -> str:
-        """``name(kw=default, ...)`` for listings."""
+        """``name(kw=default, ...)`` for listings.
+
+        >>> get_info("noam").signature()
+        "noam(d_model=None, factor=1.0, warmup_start=0.0, warmup_shape='linear')"
+        """
         args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
         return f"{self.name}({args})"
 
@@ -100,9 +116,63 @@ _LOOKUP: dict[str, str] = {}
 _PLUGINS_LOADED = False
 
 
-def _factory_kwargs(factory: Callable[..., Any]) -> dict[str, Any]:
+def _factory_signature(name: str, factory: Callable[..., Any], adaptive: bool) -> inspect.Signature:
+    """The factory's signature, checked against how the registry calls it (``TypeError`` if it cannot work).
+
+    A pure factory is called ``factory(num_training_steps=T, num_warmup_steps=W, **kwargs)``:
+    it must accept both keywords (or ``**kwargs``) and have no required positional-only
+    parameter. An adaptive one is called ``factory(optimizer, **kwargs)``: it must take one
+    positional argument and no other required positional-only one.
+    """
+    what = f"factory {getattr(factory, '__qualname__', factory)!r} for schedule {name!r}"
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{what} has no readable signature ({exc}); register a Python function or class") from None
+    params = list(sig.parameters.values())
+    var_kw = any(p.kind is p.VAR_KEYWORD for p in params)
+    shape = (
+        "factory(optimizer, **kwargs)" if adaptive else "factory(*, num_training_steps, num_warmup_steps, **kwargs)"
+    )
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if adaptive:
+        if not positional and not any(p.kind is p.VAR_POSITIONAL for p in params):
+            raise TypeError(
+                f"{what} is adaptive and is called as {shape}, but its signature {sig} takes no positional "
+                "argument for the optimizer"
+            )
+        rest = params[1:] if positional and params[0] is positional[0] else params
+    else:
+        rest = params
+        for key in ("num_training_steps", "num_warmup_steps"):
+            p = sig.parameters.get(key)
+            if p is None and not var_kw:
+                raise TypeError(
+                    f"{what} must accept the keyword argument {key!r} (it is called as {shape}); "
+                    f"its signature is {sig}"
+                )
+            if p is not None and p.kind is p.POSITIONAL_ONLY:
+                raise TypeError(f"{what} takes {key!r} positional-only, but it is passed by keyword ({shape})")
+        if "optimizer" in sig.parameters and sig.parameters["optimizer"].default is inspect.Parameter.empty:
+            raise TypeError(
+                f"{what} requires 'optimizer', which only adaptive factories receive; "
+                "register it with adaptive=True, or give optimizer a default"
+            )
+    for p in rest:
+        if p.kind is p.POSITIONAL_ONLY and p.default is p.empty:
+            raise TypeError(
+                f"{what} has the required positional-only parameter {p.name!r}, which the registry cannot pass "
+                f"(it is called as {shape}); its signature is {sig}"
+            )
+    return sig
+
+
+def _factory_kwargs(sig: inspect.Signature, adaptive: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for p in inspect.signature(factory).parameters.values():
+    params = list(sig.parameters.values())
+    if adaptive and params and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
+        params = params[1:]  # the optimizer, whatever it is called
+    for p in params:
         if p.name in _RESERVED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         out[p.name] = None if p.default is p.empty else p.default
@@ -122,6 +192,11 @@ def register(
 ) -> Any:
     """Register ``factory`` under ``name`` (usable as a decorator).
 
+    ``factory(*, num_training_steps, num_warmup_steps, **kwargs) -> Schedule`` (or, with
+    ``adaptive=True``, ``factory(optimizer, **kwargs)`` -> a torch scheduler). Its
+    signature is checked here: a factory the registry could not call raises ``TypeError``
+    naming the factory and what is wrong.
+
     >>> from hf_sched.schedules import Linear
     >>> @register("halfway-linear", description="linear decay to half the peak")
     ... def halfway(*, num_training_steps, num_warmup_steps):
@@ -137,6 +212,7 @@ def register(
         ) or f
     if not callable(factory):
         raise TypeError(f"factory for schedule {name!r} must be callable, got {factory!r}")
+    sig = _factory_signature(name, factory, adaptive)
     keys = [normalize_name(name)] + [normalize_name(a) for a in aliases]
     if not keys[0]:
         raise ValueError(f"schedule name must contain a letter or digit, got {name!r}")
@@ -158,7 +234,7 @@ def register(
         has_warmup=has_warmup,
         adaptive=adaptive,
         needs_total=needs_total,
-        kwargs=_factory_kwargs(factory),
+        kwargs=_factory_kwargs(sig, adaptive),
     )
     _REGISTRY[name] = info
     for key in keys:
@@ -167,7 +243,14 @@ def register(
 
 
 def unregister(name: str) -> None:
-    """Remove a schedule and its aliases."""
+    """Remove a schedule and its aliases (by its name or any alias).
+
+    >>> from hf_sched.schedules import Constant
+    >>> register("flat", lambda **kw: Constant(kw["num_training_steps"]), aliases=("level",))
+    >>> unregister("level")
+    >>> "flat" in available_schedules()
+    False
+    """
     canonical = canonical_name(name)
     del _REGISTRY[canonical]
     for key in [k for k, v in _LOOKUP.items() if v == canonical]:
@@ -185,17 +268,17 @@ def _load_plugins() -> None:
         if normalize_name(ep.name) in _LOOKUP:
             continue
         factory = ep.load()
-        register(
-            ep.name,
-            factory,
-            aliases=tuple(getattr(factory, "aliases", ())),
-            description=getattr(factory, "description", ""),
-            has_warmup=getattr(factory, "has_warmup", True),
-        )
-
-
-def _ensure_builtins() -> None:
-    from . import catalog  # noqa: F401  (registers the built-in names on import)
+        try:
+            register(
+                ep.name,
+                factory,
+                aliases=tuple(getattr(factory, "aliases", ())),
+                description=getattr(factory, "description", ""),
+                has_warmup=getattr(factory, "has_warmup", True),
+            )
+        except (TypeError, ValueError) as exc:
+            # one broken plugin must not make every name unusable: say so and skip it
+            warnings.warn(f"skipping the hf_sched plugin {ep.name!r} ({ep.value}): {exc}", stacklevel=2)
 
 
 def canonical_name(name: str) -> str:
@@ -206,7 +289,6 @@ def canonical_name(name: str) -> str:
     >>> canonical_name("LINEAR")
     'warmuplinear'
     """
-    _ensure_builtins()
     key = normalize_name(name)
     if key not in _LOOKUP:
         _load_plugins()
@@ -219,7 +301,11 @@ def canonical_name(name: str) -> str:
 
 
 def get_info(name: str) -> ScheduleInfo:
-    """The :class:`ScheduleInfo` of a name or alias."""
+    """The :class:`ScheduleInfo` of a name or alias (any spelling, see :func:`normalize_name`).
+
+    >>> get_info("Hard-Restarts").name
+    'warmupcosinewithhardrestarts'
+    """
     return _REGISTRY[canonical_name(name)]
 
 
@@ -229,13 +315,16 @@ def available_schedules() -> list[str]:
     >>> "warmupcosine" in available_schedules()
     True
     """
-    _ensure_builtins()
     _load_plugins()
     return list(_REGISTRY)
 
 
 def iter_schedules() -> Iterator[ScheduleInfo]:
-    """Every :class:`ScheduleInfo`, built-ins first."""
+    """Every :class:`ScheduleInfo`, built-ins first.
+
+    >>> [i.name for i in iter_schedules() if i.adaptive]
+    ['reduce_lr_on_plateau', 'greedy']
+    """
     for name in available_schedules():
         yield _REGISTRY[name]
 
@@ -299,3 +388,7 @@ def build_schedule(
     if info.uses_lr:
         extra["lr_init"] = lr_init
     return info.factory(num_training_steps=num_training_steps, num_warmup_steps=warmup, **extra, **kwargs)
+
+
+for _name, _factory, _options in BUILTINS:
+    register(_name, _factory, **_options)

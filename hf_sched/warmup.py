@@ -15,11 +15,17 @@ cosine         ``(1 - cos(pi * s / W)) / 2``                    transformers' WS
 =============  ==============================================  ===========================
 
 A warmup *request* (:func:`resolve_warmup`) may be an ``int`` number of steps, a ``float``
-ratio of the training steps in ``[0, 1)``, a string ``"10%"``, ``"auto"`` (the untuned
+ratio of the training steps in ``[0, 1)``, a string ``"10%"``, epochs ``"1ep"`` /
+``"0.5ep"`` (``ceil(e * E)`` for ``E`` optimizer steps per epoch), ``"auto"`` (the untuned
 ``2 / (1 - beta2)`` rule of Ma & Yarats 2019 for Adam-family optimizers), or ``None`` for
 the default ratio ``0.1``. A ratio ``r`` gives ``ceil(r * T)`` steps, computed on the exact
 decimal value of ``r`` (so 7% of 100 steps is 7, where the float product
 ``0.07 * 100 = 7.000000000000001`` would give 8, as the Trainer's rounding does).
+
+The default never covers the whole run: ``W = min(ceil(T / 10), T - 1)``, so a 1-step run
+has no warmup (and trains at the peak LR) instead of taking its only step at LR 0. That
+differs from ``ceil(T / 10)`` only for ``T = 1``. An explicit request that covers every
+step is honoured, with a warning (the run never reaches the peak LR).
 
 >>> resolve_warmup("10%", 1000)
 100
@@ -27,12 +33,17 @@ decimal value of ``r`` (so 7% of 100 steps is 7, where the float product
 15
 >>> resolve_warmup(None, 30)
 3
+>>> resolve_warmup("0.5ep", 1000, steps_per_epoch=125)
+63
+>>> resolve_warmup(None, 1)
+0
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from fractions import Fraction
 from typing import Any
 
@@ -45,6 +56,8 @@ __all__ = [
     "warmup_factors",
     "resolve_warmup",
     "auto_warmup_steps",
+    "is_epoch_request",
+    "epochs_to_steps",
 ]
 
 DEFAULT_WARMUP_RATIO = 0.1
@@ -142,27 +155,85 @@ def auto_warmup_steps(optimizer: Any, total: int | None = None) -> int:
     return min(steps, total) if total is not None else steps
 
 
-def resolve_warmup(request: Any, total: int, optimizer: Any = None) -> int:
+def is_epoch_request(request: Any) -> bool:
+    """True for a request given in epochs: a string ending in ``ep`` (``"1ep"``, ``"0.5 ep"``).
+
+    >>> is_epoch_request("1ep"), is_epoch_request("10%"), is_epoch_request(3)
+    (True, False, False)
+    """
+    return isinstance(request, str) and request.strip().lower().endswith("ep")
+
+
+def epochs_to_steps(request: str, steps_per_epoch: int | None, *, name: str = "warmup") -> int:
+    """``ceil(e * E)`` optimizer steps for a request ``"<e>ep"`` and ``E`` steps per epoch.
+
+    ``e`` is computed on its exact decimal value, like a ratio (``"0.3ep"`` of 10 steps is 3).
+
+    >>> epochs_to_steps("1ep", 125), epochs_to_steps("0.5ep", 125), epochs_to_steps("0.3ep", 10)
+    (125, 63, 3)
+    """
+    text = request.strip().lower()[:-2].strip()
+    try:
+        epochs = float(text)
+    except ValueError:
+        raise ValueError(
+            f"{name} in epochs must be a number followed by 'ep', like '1ep' or '0.5ep', got {request!r}"
+        ) from None
+    if not math.isfinite(epochs) or epochs < 0:
+        raise ValueError(f"{name} in epochs must be a finite number of epochs >= 0, like '1ep' or '0.5ep', got {request!r}")
+    if steps_per_epoch is None:
+        raise ValueError(
+            f"{name}={request!r} is given in epochs, which needs the optimizer steps per epoch: pass a dataloader "
+            "with a length (or num_batches) to get_scheduler/compute_budget, or steps_per_epoch=; "
+            "an IterableDataset or streaming dataset has no epochs, so give the warmup in steps"
+        )
+    spe = check_int("steps_per_epoch", steps_per_epoch, minimum=1)
+    return math.ceil(Fraction(repr(epochs)) * spe)
+
+
+def resolve_warmup(request: Any, total: int, optimizer: Any = None, *, steps_per_epoch: int | None = None) -> int:
     """Turn a warmup request into a number of warmup steps for ``total`` training steps.
 
     ``request`` may be:
 
-    * ``None``: the default ratio :data:`DEFAULT_WARMUP_RATIO` (10%);
+    * ``None``: the default ratio :data:`DEFAULT_WARMUP_RATIO` (10%), never the whole run:
+      ``min(ceil(total / 10), total - 1)``;
     * an ``int`` ``>= 0``: that many steps (an error if it is more than ``total``);
     * a ``float`` ratio in ``[0, 1)``: ``ceil(ratio * total)`` steps;
-    * a string ``"10%"`` (percent in ``[0, 100)``), ``"auto"``, or a number as text
-      (``"100"`` is steps, ``"0.1"`` a ratio).
+    * a string ``"10%"`` (percent in ``[0, 100)``), ``"1ep"`` / ``"0.5ep"`` (epochs, with
+      ``steps_per_epoch``), ``"auto"``, or a number as text (``"100"`` is steps, ``"0.1"`` a ratio).
 
     >>> resolve_warmup(100, 1000), resolve_warmup(0.1, 1000), resolve_warmup("5%", 1000)
     (100, 100, 50)
+    >>> resolve_warmup("1ep", 1000, steps_per_epoch=250)
+    250
     """
     total = check_int("num_training_steps", total, minimum=1)
     if request is None:
-        return _ceil_ratio(DEFAULT_WARMUP_RATIO, total)
+        return min(_ceil_ratio(DEFAULT_WARMUP_RATIO, total), total - 1)
+    steps = _resolve_request(request, total, optimizer, steps_per_epoch)
+    if steps > total:
+        raise ValueError(
+            f"warmup of {steps} steps (request {request!r}) is longer than the {total} training steps; "
+            f"use at most {total} warmup steps or a ratio in [0, 1)"
+        )
+    if steps == total and total > 1:
+        warnings.warn(
+            f"warmup {request!r} covers all {total} training steps: the run never reaches the peak LR "
+            "(and its first step is at the warmup start, 0 by default)",
+            UserWarning,
+            stacklevel=3,
+        )
+    return steps
+
+
+def _resolve_request(request: Any, total: int, optimizer: Any, steps_per_epoch: int | None) -> int:
     if isinstance(request, str):
         text = request.strip().lower()
         if text == "auto":
             return auto_warmup_steps(optimizer, total)
+        if is_epoch_request(text):
+            return epochs_to_steps(request, steps_per_epoch)
         if text.endswith("%"):
             try:
                 pct = float(text[:-1])
@@ -177,13 +248,13 @@ def resolve_warmup(request: Any, total: int, optimizer: Any = None) -> int:
                 number = float(text)
             except ValueError:
                 raise ValueError(
-                    f"warmup must be a number of steps (int), a ratio in [0, 1), a percentage like '10%' "
-                    f"or 'auto', got {request!r}"
+                    f"warmup must be a number of steps (int), a ratio in [0, 1), a percentage like '10%', "
+                    f"epochs like '1ep' or 'auto', got {request!r}"
                 ) from None
-        return resolve_warmup(number, total, optimizer)
+        return _resolve_request(number, total, optimizer, steps_per_epoch)
     if isinstance(request, bool) or not isinstance(request, numbers.Real):
         raise TypeError(
-            f"warmup must be an int (steps), a float ratio in [0, 1), a string like '10%' or 'auto', "
+            f"warmup must be an int (steps), a float ratio in [0, 1), a string like '10%', '1ep' or 'auto', "
             f"got {request!r} ({type(request).__name__})"
         )
     if isinstance(request, numbers.Integral):

@@ -153,12 +153,18 @@ def test_budget_equals_a_real_accelerate_loop_one_process(tmp_path):
     _check_rows(result)
 
 
-@pytest.mark.parametrize("split", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["sharded", "split_batches"])
-def test_budget_equals_a_real_accelerate_loop_two_processes(tmp_path, split):
+@pytest.mark.parametrize(
+    "split,after_prepare",
+    [(False, False), pytest.param(True, False, marks=pytest.mark.slow), (False, True)],
+    ids=["sharded", "split_batches", "built_after_prepare_no_accelerator_arg"],
+)
+def test_budget_equals_a_real_accelerate_loop_two_processes(tmp_path, split, after_prepare):
+    """On 2 processes AcceleratedScheduler steps the scheduler twice per optimizer step: the
+    LR still follows the optimizer's steps, with or without ``accelerator=``."""
     out = tmp_path / "two.json"
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           str(SCRIPT), str(out)] + (["--split_batches"] if split else [])
+           str(SCRIPT), str(out)] + (["--split_batches"] if split else []) + (["--after_prepare"] if after_prepare else [])
     proc = subprocess.run(cmd, env=_env(), timeout=300, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())

@@ -1,6 +1,6 @@
 """Composition: join / product / scale / with_warmup, nested specs, and exact resume of WarmupScheduler.
 
-Index convention as in test_classic_schedules: the LR read from ``group["lr"]`` after ``k``
+Index convention as in test_step_decays and test_cycles: the LR read from ``group["lr"]`` after ``k``
 scheduler steps is the LR of optimizer step ``k + 1`` and is compared with ``f(k)``.
 """
 
@@ -20,9 +20,8 @@ from hypothesis import strategies as st
 from torch.optim import lr_scheduler as tls
 
 from hf_sched import ScheduledLR
-from hf_sched.classic_schedules import MultiStep, OneCycle, SquareRoot
 from hf_sched.compose import Join, Product, join, product, scale, with_warmup
-from hf_sched.schedules import Constant, Cosine, Linear, schedule_from_dict
+from hf_sched.schedules import Constant, Cosine, Linear, MultiStep, OneCycle, SquareRoot, schedule_from_dict
 from hf_sched.warmup import warmup_factor
 from hf_sched.warmup_scheduler import WarmupScheduler
 

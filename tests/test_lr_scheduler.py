@@ -57,22 +57,24 @@ def test_per_group_schedules():
     sched = ScheduledLR(opt, [a, b])
     for s in range(12):
         assert sched.get_last_lr() == pytest.approx([0.1 * a(s), 0.2 * b(s)])
+        opt.step()
         sched.step()
     with pytest.raises(ValueError, match="one per param group: got 3 schedules for 2 param groups"):
         ScheduledLR(opt, [a, b, a])
 
 
-def test_ticks_per_step_gives_the_same_curve():
+def test_many_step_calls_per_optimizer_step_give_the_same_curve():
     _, opt1 = _model_and_opt()
     _, opt2 = _model_and_opt()
     s1 = get_scheduler("warmuplinear", opt1, num_training_steps=10)
     s2 = get_scheduler("warmuplinear", opt2, num_training_steps=10)
-    s2.ticks_per_step = 3  # what AcceleratedScheduler does on 3 processes: 3 step() calls per optimizer step
-    s2.last_epoch = 0
     for _ in range(12):
         assert s1.get_last_lr() == s2.get_last_lr()
+        assert opt1.param_groups[0]["lr"] == opt2.param_groups[0]["lr"]
+        opt1.step()
+        opt2.step()
         s1.step()
-        for _ in range(3):
+        for _ in range(3):  # what AcceleratedScheduler does on 3 processes: 3 step() calls per optimizer step
             s2.step()
     assert s2.state_dict()["step"] == s1.state_dict()["step"] == 12
 
@@ -168,10 +170,18 @@ def test_schedule_objects_pickle_and_scheduler_pickles_with_optimizer():
     _, opt = _model_and_opt()
     sched = get_scheduler("warmupcosine", opt, num_training_steps=10)
     for _ in range(3):
+        opt.step()
         sched.step()
     s2 = pickle.loads(pickle.dumps(sched))
     assert s2.state_dict() == sched.state_dict()
     assert pickle.loads(pickle.dumps(sched.schedules[0])) == sched.schedules[0]
+    # the unpickled scheduler hooks its own (unpickled) optimizer again and keeps counting
+    opt2 = s2.optimizer
+    assert opt2 is not opt
+    for _ in range(2):
+        opt2.step()
+    assert s2.optimizer_step == 5 and sched.optimizer_step == 3
+    assert opt2.param_groups[0]["lr"] == pytest.approx(1e-3 * sched.schedules[0](5))
 
 
 def test_tensor_lr_is_filled_in_place():
@@ -181,6 +191,7 @@ def test_tensor_lr_is_filled_in_place():
     for s in range(5):
         assert opt.param_groups[0]["lr"] is lr_tensor
         assert float(lr_tensor) == pytest.approx(1e-3 * sched.schedules[0](s), rel=1e-6)
+        opt.step()
         sched.step()
 
 
@@ -239,6 +250,7 @@ def test_inverse_sqrt_without_total_like_transformers():
     _, opt = _model_and_opt()
     s = get_scheduler("inverse_sqrt", opt, num_warmup_steps=4)
     for _ in range(16):
+        opt.step()
         s.step()
     assert s.get_last_lr()[0] == pytest.approx(1e-3 * 0.5)
 

@@ -107,3 +107,91 @@ def test_import_is_light():
     code = "import sys, hf_sched; hf_sched.canonical_name('cosine'); hf_sched.build_schedule('noam', num_training_steps=9, num_warmup_steps=3)(5); print(sorted(m for m in ('torch', 'transformers', 'accelerate', 'numpy', 'matplotlib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ---- register() checks the factory's signature when it is registered ----------------------
+
+
+def _pos_only(num_training_steps, num_warmup_steps, /):
+    return Linear(num_training_steps, num_warmup_steps)
+
+
+def _extra_pos_only(floor, /, *, num_training_steps, num_warmup_steps):
+    return Linear(num_training_steps, num_warmup_steps, min_lr_ratio=floor)
+
+
+BAD_FACTORIES = [
+    (lambda *, num_training_steps: Linear(num_training_steps), False,
+     r"factory '<lambda>' for schedule 'bad' must accept the keyword argument 'num_warmup_steps' \(it is called as "
+     r"factory\(\*, num_training_steps, num_warmup_steps, \*\*kwargs\)\); its signature is \(\*, num_training_steps\)"),
+    (lambda steps, warmup: Linear(steps, warmup), False,
+     r"must accept the keyword argument 'num_training_steps'"),
+    (_pos_only, False, r"factory '_pos_only' for schedule 'bad' takes 'num_training_steps' positional-only, but it is "
+                       r"passed by keyword"),
+    (_extra_pos_only, False, r"factory '_extra_pos_only' for schedule 'bad' has the required positional-only "
+                             r"parameter 'floor', which the registry cannot pass"),
+    (lambda optimizer, *, num_training_steps, num_warmup_steps: None, False,
+     r"requires 'optimizer', which only adaptive factories receive; register it with adaptive=True"),
+    (lambda *, patience=3: None, True,
+     r"factory '<lambda>' for schedule 'bad' is adaptive and is called as factory\(optimizer, \*\*kwargs\), but its "
+     r"signature \(\*, patience=3\) takes no positional argument for the optimizer"),
+    (lambda optimizer, mode, /: None, True, r"has the required positional-only parameter 'mode'"),
+    (len, False, r"factory 'len' for schedule 'bad' must accept the keyword argument 'num_training_steps'"),
+]
+
+
+@pytest.mark.parametrize("factory, adaptive, message", BAD_FACTORIES)
+def test_register_refuses_a_factory_it_could_not_call(factory, adaptive, message):
+    with pytest.raises(TypeError, match=message):
+        register("bad", factory, adaptive=adaptive)
+    with pytest.raises(ValueError, match="unknown schedule name 'bad'"):
+        canonical_name("bad")  # nothing was registered
+
+
+def test_register_accepts_every_signature_the_registry_can_call():
+    def with_kwargs(**kwargs):
+        return Linear(kwargs["num_training_steps"], kwargs["num_warmup_steps"])
+
+    def positional_or_keyword(num_training_steps, num_warmup_steps, floor=0.5, lr_init=None):
+        return Linear(num_training_steps, num_warmup_steps, min_lr_ratio=floor)
+
+    def plateau(opt, /, *, patience=3):
+        return ("plateau", opt, patience)
+
+    try:
+        register("ok-kwargs", with_kwargs)
+        register("ok-poskw", positional_or_keyword)
+        register("ok-plateau", plateau, adaptive=True, has_warmup=False)
+        assert build_schedule("ok-kwargs", num_training_steps=10, num_warmup_steps=0)(5) == 0.5
+        assert build_schedule("ok-poskw", num_training_steps=10, num_warmup_steps=0, floor=0.2)(10) == 0.2
+        assert get_info("ok-poskw").kwargs == {"floor": 0.5} and get_info("ok-poskw").uses_lr
+        assert get_info("ok-plateau").kwargs == {"patience": 3}  # the optimizer is no schedule argument
+        assert get_info("ok-plateau").factory("OPT", patience=1) == ("plateau", "OPT", 1)
+    finally:
+        for name in ("ok-kwargs", "ok-poskw", "ok-plateau"):
+            unregister(name)
+
+
+def test_a_plugin_with_a_wrong_signature_is_skipped_with_a_warning(tmp_path):
+    pkg = tmp_path / "bad_sched_plugin"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("def wrong(steps):\n    return None\n")
+    dist = tmp_path / "bad_sched_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: bad-sched-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[hf_sched.schedules]\nwrong_one = bad_sched_plugin:wrong\n")
+    code = textwrap.dedent('''
+        import sys, warnings
+        sys.path.insert(0, sys.argv[1])
+        import hf_sched
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            names = hf_sched.available_schedules()
+        print("wrong_one" in names, "warmupcosine" in names)
+        print([str(w.message) for w in caught])
+    ''')
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    first, second = out.stdout.splitlines()
+    assert first == "False True"
+    assert "skipping the hf_sched plugin 'wrong_one' (bad_sched_plugin:wrong): factory 'wrong' for schedule " in second
+    assert "must accept the keyword argument 'num_training_steps'" in second

@@ -6,24 +6,33 @@ import json
 import math
 import pickle
 
+from typing import Any
+
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hf_sched import build_schedule, iter_schedules
 from hf_sched.schedules import (
+    Bert,
     Constant,
     Cosine,
     CosineHardRestarts,
+    CosineRestarts,
+    Factor,
     InverseSqrt,
     Linear,
+    MultiStep,
     Noam,
+    OneCycle,
     Polynomial,
     Schedule,
+    SquareRoot,
     WarmupStableDecay,
     schedule_from_dict,
 )
+from lr_reference import assert_seq_close
 
 # Arguments some schedules need to be built at all (an LR for absolute-LR kwargs, ...).
 REQUIRED = {
@@ -168,3 +177,55 @@ def test_noam_absolute_matches_annotated_transformer_formula():
         assert s(step) == pytest.approx(ref, rel=1e-12)
     assert not s.normalised
     assert Noam(num_training_steps=10, num_warmup_steps=2).normalised
+
+
+# --- properties of the shapes from d2l, BERT, one-cycle and SGDR, drawn directly ------------
+
+
+@st.composite
+def new_schedules(draw: Any) -> Any:
+    t = draw(st.integers(1, 400))
+    kind = draw(st.sampled_from(["squareroot", "factor", "multistep", "bert", "onecycle", "sgdr", "d2lcosine"]))
+    w = 0 if kind == "onecycle" else draw(st.integers(0, t))
+    start = draw(st.sampled_from([0.0, 0.1, 0.5]))
+    shape = draw(st.sampled_from(["linear", "constant", "exponential", "cosine", "1-sqrt"]))
+    base = (t, w, start, shape)
+    if kind == "squareroot":
+        return SquareRoot(*base)
+    if kind == "factor":
+        return Factor(*base, factor=draw(st.floats(0.01, 1.0)), step_size=draw(st.integers(1, 20)),
+                      min_lr_ratio=draw(st.floats(0.0, 1.0)))
+    if kind == "multistep":
+        ms = draw(st.lists(st.integers(w + 1, t), max_size=3)) if w < t else []
+        ms += draw(st.lists(st.floats(0.001, 1.0), max_size=2))  # progress points after warmup
+        return MultiStep(*base, milestones=tuple(ms), gamma=draw(st.floats(0.01, 1.0)))
+    if kind == "bert":
+        return Bert(*base, power=draw(st.floats(0.1, 4.0)), end_ratio=draw(st.floats(0.0, 0.99)))
+    if kind == "onecycle":
+        three = draw(st.booleans())
+        return OneCycle(t, pct_start=draw(st.floats(0.0, 0.5 if three else 1.0)), three_phase=three,
+                        anneal_strategy=draw(st.sampled_from(["cos", "linear"])),
+                        div_factor=draw(st.floats(1.0, 100.0)), final_div_factor=draw(st.floats(1.0, 1e4)))
+    if kind == "sgdr":
+        return CosineRestarts(*base, cycle_steps=draw(st.integers(1, 60)), cycle_mul=draw(st.sampled_from([1.0, 1.5, 2.0, 3.0])),
+                              cycle_decay=draw(st.floats(0.1, 1.0)), cycle_limit=draw(st.one_of(st.none(), st.integers(1, 5))),
+                              min_lr_ratio=draw(st.floats(0.0, 0.5)))
+    return Cosine(t, w, start, "linear", min_lr_ratio=draw(st.floats(0.0, 1.0)))  # d2lcosine's schedule
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(new_schedules())
+def test_properties_of_the_new_schedules(s):
+    t, w = s.num_training_steps, s.num_warmup_steps
+    vals = [s(k) for k in range(t + 3)]
+    assert all(math.isfinite(v) and 0.0 <= v <= 1.0 + 1e-12 for v in vals)
+    # warmup never goes down (including into the first main value, unless the jump is by design)
+    ramp = vals[: w + 1] if s.continuous_warmup else vals[:w]
+    assert all(b >= a - 1e-12 for a, b in zip(ramp, ramp[1:]))
+    # the final value is reached at T and held
+    assert vals[t] == vals[t + 1] == vals[t + 2] == s(10 * t + 7) == s.final_value()
+    # the vectorised path agrees with the per-step one
+    assert_seq_close(s.values(range(t + 3)).tolist(), vals)
+    # plain-JSON round trip and pickling
+    assert schedule_from_dict(json.loads(json.dumps(s.to_dict()))) == s
+    assert pickle.loads(pickle.dumps(s)) == s

@@ -12,7 +12,7 @@ from hf_sched.warmup import WARMUP_SHAPES, auto_warmup_steps, resolve_warmup, wa
 
 
 @pytest.mark.parametrize("request_,total,expected", [
-    (None, 1000, 100), (None, 30, 3), (None, 1, 1), (None, 95, 10),
+    (None, 1000, 100), (None, 30, 3), (None, 1, 0), (None, 2, 1), (None, 95, 10),  # never the whole run
     (0, 100, 0), (7, 100, 7), (100, 100, 100),
     (0.0, 100, 0), (0.06, 250, 15), (0.1, 30, 3), (0.999, 10, 10), (0.3, 7, 3),
     ("10%", 1000, 100), ("0%", 10, 0), ("12.5%", 80, 10), ("33%", 10, 4),

@@ -1,6 +1,8 @@
 """Count the optimizer steps a plain Accelerate loop really takes, for a grid of settings.
 
-Run on 1 process (``python budget_loop.py OUT``) or on N (``accelerate launch ...``). For
+Run on 1 process (``python budget_loop.py OUT``) or on N (``accelerate launch ...``);
+``--after_prepare`` builds the scheduler from the prepared dataloader without ``accelerator=``
+(as accelerate's own examples do). For
 each setting it trains a tiny model with ``accelerator.accumulate``, counting optimizer
 steps, with a prepared hf_sched scheduler, and writes (on the main process) a JSON list of
 {setting, counted steps, budget, the last step's LR, the schedule's LR at T-1, final LR}.
@@ -29,7 +31,7 @@ GRID = [
 ]
 
 
-def main(out: str, split_batches: bool) -> None:
+def main(out: str, split_batches: bool, after_prepare: bool = False) -> None:
     acc = Accelerator(cpu=True, dataloader_config=DataLoaderConfiguration(split_batches=split_batches))
     rows = []
     for n, bs, ga, epochs, max_steps in GRID:
@@ -40,11 +42,20 @@ def main(out: str, split_batches: bool) -> None:
         data = torch.utils.data.TensorDataset(torch.randn(n, 3), torch.randn(n, 1))
         dl = torch.utils.data.DataLoader(data, batch_size=bs, shuffle=True)
         raw_len = len(dl)
-        sched = get_scheduler("warmuplinear", opt, dataloader=dl, num_epochs=epochs, max_steps=max_steps,
-                              gradient_accumulation_steps=ga, accelerator=acc)
-        budget = sched.schedules[0].num_training_steps
+        if after_prepare:
+            # accelerate's nlp_example.py way: prepare first, then build the scheduler from the
+            # prepared (per-process) dataloader, no accelerator=, and prepare it too
+            model, opt, dl = acc.prepare(model, opt, dl)
+            sched = get_scheduler("warmuplinear", opt, dataloader=dl, num_epochs=epochs, max_steps=max_steps,
+                                  gradient_accumulation_steps=ga)
+            budget = sched.schedules[0].num_training_steps
+            sched = acc.prepare(sched)
+        else:
+            sched = get_scheduler("warmuplinear", opt, dataloader=dl, num_epochs=epochs, max_steps=max_steps,
+                                  gradient_accumulation_steps=ga, accelerator=acc)
+            budget = sched.schedules[0].num_training_steps
+            model, opt, dl, sched = acc.prepare(model, opt, dl, sched)
         # the same number from the prepared dataloader (per-process length)
-        model, opt, dl, sched = acc.prepare(model, opt, dl, sched)
         budget_prepared = training_steps(dl, num_epochs=epochs, max_steps=max_steps, gradient_accumulation_steps=ga)
         steps, lrs = 0, []
         # Whole epochs run to exhaustion (no early stop), so the count proves the budget;
@@ -83,4 +94,4 @@ def main(out: str, split_batches: bool) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], split_batches="--split_batches" in sys.argv)
+    main(sys.argv[1], split_batches="--split_batches" in sys.argv, after_prepare="--after_prepare" in sys.argv)

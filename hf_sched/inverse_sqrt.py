@@ -1,0 +1,144 @@
+"""Inverse-square-root decays: ``f`` falls as ``1 / sqrt(step)`` after the warmup.
+
+========================  ===============================================================  ==============================
+class (kind)              ``f(s)`` for ``s >= W``                                          same values as
+========================  ===============================================================  ==============================
+``InverseSqrt``           ``1 / sqrt((s + tau - W) / tau)``, ``tau = timescale``           transformers ``inverse_sqrt``
+``Noam`` (noam)           ``sqrt(W / s)`` (peak 1), or absolute with ``d_model``           Vaswani et al. 2017
+``SquareRoot``            ``(s - W + 1) ** -0.5``                                          d2l ``SquareRootScheduler``
+========================  ===============================================================  ==============================
+
+None of them needs the total ``T`` to define its curve (the value of ``s = T`` is held
+after ``T``, as for every schedule).
+
+>>> Noam(num_training_steps=100, num_warmup_steps=4)(16)
+0.5
+>>> [round(SquareRoot(num_training_steps=10)(s), 4) for s in range(4)]
+[1.0, 0.7071, 0.5774, 0.5]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .checks import check_float, check_int
+from .schedule import Schedule
+
+__all__ = ["InverseSqrt", "Noam", "SquareRoot"]
+
+
+@dataclass(frozen=True)
+class InverseSqrt(Schedule):
+    """Inverse square root: ``f = 1 / sqrt((s + tau - W) / tau)`` after warmup.
+
+    ``tau = timescale`` (default ``W``, or 10,000 without warmup), as transformers'
+    ``inverse_sqrt``; held after ``T``.
+
+    >>> InverseSqrt(num_training_steps=100, num_warmup_steps=4)(16)
+    0.5
+    """
+
+    timescale: int | None = None
+    kind: ClassVar[str] = "inverse_sqrt"
+
+    def _validate(self) -> None:
+        if self.timescale is None:
+            object.__setattr__(self, "timescale", self.num_warmup_steps or 10_000)
+        object.__setattr__(self, "timescale", check_int("timescale", self.timescale, minimum=1))
+
+    def _main(self, s: float) -> float:
+        tau = self.timescale
+        return 1.0 / math.sqrt((s + (tau - self.num_warmup_steps)) / tau)
+
+    def _main_v(self, s: Any) -> Any:
+        import numpy as np
+
+        tau = self.timescale
+        return 1.0 / np.sqrt((s + (tau - self.num_warmup_steps)) / tau)
+
+
+@dataclass(frozen=True)
+class Noam(Schedule):
+    """Noam (Vaswani et al. 2017): linear warmup, then inverse square root of the step.
+
+    Normalised (default, ``d_model=None``): ``f = min(s / W, sqrt(W / s))``, peak 1 at
+    ``s = W``; use with the optimizer's LR as the peak LR.
+
+    Absolute (``d_model`` given): ``f = factor * d_model**-0.5 * min(s**-0.5, s * W**-1.5)``,
+    the Annotated Transformer's rate; use with optimizer ``lr=1.0``. Unlike that code,
+    ``f(0) = 0`` here (it evaluates step 0 as step 1).
+
+    >>> Noam(num_training_steps=100, num_warmup_steps=4)(16)
+    0.5
+    >>> round(Noam(num_training_steps=8000, num_warmup_steps=4000, d_model=512)(4000), 8)
+    0.00069877
+    """
+
+    d_model: int | None = None
+    factor: float = 1.0
+    kind: ClassVar[str] = "noam"
+
+    @property
+    def normalised(self) -> bool:  # type: ignore[override]
+        return self.d_model is None
+
+    def _validate(self) -> None:
+        if self.num_warmup_steps < 1:
+            raise ValueError(
+                f"noam needs num_warmup_steps >= 1 (its peak is at the end of warmup), got {self.num_warmup_steps}"
+            )
+        if self.d_model is not None:
+            object.__setattr__(self, "d_model", check_int("d_model", self.d_model, minimum=1))
+        object.__setattr__(self, "factor", check_float("factor", self.factor, minimum=0.0, min_inclusive=False))
+        if self.d_model is None and self.factor != 1.0:
+            raise ValueError(f"factor only applies with d_model (absolute Noam rate), got factor={self.factor!r}")
+
+    def _scale(self) -> float:
+        if self.d_model is None:
+            return 1.0
+        return self.factor * self.d_model**-0.5 * self.num_warmup_steps**-0.5
+
+    def _warm(self, s: float) -> float:
+        return self._scale() * super()._warm(s)
+
+    def _warm_v(self, s: Any) -> Any:
+        return self._scale() * super()._warm_v(s)
+
+    def _main(self, s: float) -> float:
+        return self._scale() * math.sqrt(self.num_warmup_steps / s)
+
+    def _main_v(self, s: Any) -> Any:
+        import numpy as np
+
+        return self._scale() * np.sqrt(self.num_warmup_steps / s)
+
+
+@dataclass(frozen=True)
+class SquareRoot(Schedule):
+    """d2l's square-root decay: ``f(s) = (s - W + 1) ** -0.5`` after warmup.
+
+    d2l (Dive into Deep Learning, "Learning Rate Scheduling") defines
+    ``SquareRootScheduler(lr)(num_update) = lr * (num_update + 1) ** -0.5``. Here the peak
+    is the optimizer's LR (d2l's ``lr``) and ``num_update = s - W``, the optimizer steps
+    taken since the end of warmup: with ``W = 0``, ``lr * f(s) == SquareRootScheduler(lr)(s)``
+    exactly. (d2l's training loop sets the LR to ``scheduler(epoch)`` after epoch
+    ``epoch`` ends, so its epoch ``k >= 1`` runs at ``scheduler(k - 1)``; a schedule used
+    through :class:`~hf_sched.ScheduledLR` has no such lag.) The value is ``1`` at
+    ``s = W``, ``1/2`` three steps later and ``1/10`` after 99.
+
+    >>> s = SquareRoot(num_training_steps=100, num_warmup_steps=4)
+    >>> s(2), s(4), s(7)
+    (0.5, 1.0, 0.5)
+    """
+
+    kind: ClassVar[str] = "squareroot"
+
+    def _main(self, s: float) -> float:
+        return 1.0 / math.sqrt(s - self.num_warmup_steps + 1.0)
+
+    def _main_v(self, s: Any) -> Any:
+        import numpy as np
+
+        return 1.0 / np.sqrt(s - self.num_warmup_steps + 1.0)

@@ -1,0 +1,268 @@
+"""The :class:`Schedule` frame every shape shares, and the table of schedule kinds.
+
+A :class:`Schedule` is a frozen value that maps an optimizer step to a multiplier of each
+param group's peak LR. ``schedule(s)`` is the multiplier for the optimizer step that
+follows ``s`` steps already taken (0-based, as in transformers: the LR of step ``s + 1``
+is ``peak * f(s)``). It knows nothing of torch.
+
+Every schedule has the same frame:
+
+* ``s < W`` (``W = num_warmup_steps``): the warmup prefix (see :mod:`hf_sched.warmup`);
+* ``W <= s <= T`` (``T = num_training_steps``): the shape, usually of the progress
+  ``p = (s - W) / max(1, T - W)`` in ``[0, 1]``;
+* ``s > T``: held at the value of ``s = T`` (never negative, never NaN, never an error).
+
+A step is an ``int`` (or a finite ``float``) ``>= 0``; anything else is an error that
+names ``step``.
+
+Each subclass that sets ``kind`` registers itself in :data:`SCHEDULE_KINDS` when its
+class is defined, so :func:`schedule_from_dict` rebuilds it from :meth:`Schedule.to_dict`
+with no import of its own. The shapes live in modules named after what they are
+(:mod:`~hf_sched.decays`, :mod:`~hf_sched.inverse_sqrt`, :mod:`~hf_sched.step_decays`,
+:mod:`~hf_sched.cycles`, :mod:`~hf_sched.compose`); :mod:`hf_sched.schedules` imports
+them all, so after ``import hf_sched.schedules`` every built-in kind is known.
+
+>>> from hf_sched.schedules import Cosine
+>>> s = Cosine(num_training_steps=100, num_warmup_steps=10)
+>>> s(0), s(5), s(10), s(100), s(1000)
+(0.0, 0.5, 1.0, 0.0, 0.0)
+>>> schedule_from_dict(s.to_dict()) == s
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .checks import check_choice, check_float, check_int
+from .warmup import WARMUP_SHAPES, warmup_factor, warmup_factors
+
+__all__ = ["Schedule", "schedule_from_dict", "SCHEDULE_KINDS"]
+
+#: ``kind`` -> Schedule subclass, filled by every subclass that sets ``kind`` when it is defined.
+SCHEDULE_KINDS: dict[str, type["Schedule"]] = {}
+
+_STEP_ALLOWED = "an int >= 0 or a finite float >= 0 (the optimizer steps taken)"
+
+
+def _checked_step(step: Any) -> int | float:
+    """``step`` as an ``int`` or ``float``; ``TypeError``/``ValueError`` naming ``step`` otherwise.
+
+    Only reached for steps that are not a plain ``int`` (the fast path of ``__call__``).
+    """
+    if isinstance(step, bool) or not isinstance(step, numbers.Real):
+        raise TypeError(f"step must be {_STEP_ALLOWED}, got {step!r} ({type(step).__name__})")
+    if isinstance(step, numbers.Integral):
+        return int(step)  # a negative one is refused by __call__
+    value = float(step)
+    if not math.isfinite(value):
+        raise ValueError(f"step must be {_STEP_ALLOWED}, got {value!r}")
+    return value
+
+
+def _checked_steps(steps: Any) -> Any:
+    """``steps`` as a float64 numpy array, every entry finite and ``>= 0`` (else a clear error)."""
+    import numpy as np
+
+    if isinstance(steps, (str, bytes)):
+        raise TypeError(f"steps must be numbers of optimizer steps (ints or floats), got {steps!r} (str)")
+    raw = np.asarray(steps)
+    if raw.dtype.kind not in "iuf":
+        raise TypeError(
+            f"steps must be numbers of optimizer steps (ints or finite floats >= 0), got an array of "
+            f"{raw.dtype} ({raw.ravel()[:3].tolist()!r}...)"
+            if raw.size
+            else f"steps must be numbers of optimizer steps, got an empty array of {raw.dtype}"
+        )
+    s = raw.astype(np.float64, copy=False)
+    if s.size:
+        bad = ~np.isfinite(s) | (s < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad.ravel())[0])
+            raise ValueError(
+                f"steps must all be >= 0 and finite (optimizer steps taken), got {float(s.ravel()[i])!r} at index {i}"
+            )
+    return s
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Base of all schedules: warmup prefix, the main shape, and the hold after ``T``.
+
+    ``f(s) = warmup(s)`` for ``s < W``; ``f(s) = shape(s)`` for ``W <= s <= T``;
+    ``f(s) = f(T)`` for ``s > T``. Subclasses set ``kind`` and implement ``_main(s)``
+    (pure Python float, for ``W <= s <= T``) and ``_main_v(s)`` (the same on a numpy
+    array); setting ``kind`` registers the class for :func:`schedule_from_dict`.
+
+    Attributes:
+        num_training_steps: ``T``, the optimizer steps of the whole run (``>= 1``).
+        num_warmup_steps: ``W`` in ``[0, T]``.
+        warmup_start: multiplier at ``s = 0`` (default ``0.0``, as transformers).
+        warmup_shape: one of ``linear`` (default), ``constant``, ``exponential``,
+            ``cosine``, ``1-sqrt``.
+
+    >>> from hf_sched.schedules import Linear
+    >>> s = Linear(num_training_steps=4, num_warmup_steps=2)
+    >>> [s(k) for k in range(6)]
+    [0.0, 0.5, 1.0, 0.5, 0.0, 0.0]
+    """
+
+    num_training_steps: int
+    num_warmup_steps: int = 0
+    warmup_start: float = 0.0
+    warmup_shape: str = "linear"
+
+    kind: ClassVar[str] = ""
+    #: True when the multiplier never exceeds 1 (peak LR is the optimizer's LR).
+    normalised: ClassVar[bool] = True
+    #: False where the value jumps at ``s = W`` by design (e.g. BERT's polynomial decay).
+    continuous_warmup: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        kind = cls.__dict__.get("kind")
+        if kind:
+            owner = SCHEDULE_KINDS.get(kind)
+            if owner is not None and owner.__qualname__ != cls.__qualname__:
+                raise ValueError(
+                    f"schedule kind {kind!r} is already taken by {owner.__module__}.{owner.__qualname__}; "
+                    f"give {cls.__module__}.{cls.__qualname__} another kind"
+                )
+            SCHEDULE_KINDS[kind] = cls
+
+    def __post_init__(self) -> None:
+        t = check_int("num_training_steps", self.num_training_steps, minimum=1)
+        object.__setattr__(self, "num_training_steps", t)
+        w = check_int("num_warmup_steps", self.num_warmup_steps, minimum=0)
+        if w > t:
+            raise ValueError(
+                f"num_warmup_steps must be in [0, num_training_steps={t}], got {w}: "
+                "warmup longer than training is an error, not a silent clamp"
+            )
+        object.__setattr__(self, "num_warmup_steps", w)
+        start = check_float("warmup_start", self.warmup_start, minimum=0.0, maximum=1.0)
+        object.__setattr__(self, "warmup_start", start)
+        check_choice("warmup_shape", self.warmup_shape, WARMUP_SHAPES)
+        self._validate()
+
+    def _validate(self) -> None:
+        """Subclass hook: check and normalise the shape's own fields."""
+
+    # -- evaluation -------------------------------------------------------------------
+
+    def __call__(self, step: int) -> float:
+        """Multiplier after ``step`` optimizer steps (an ``int`` or finite ``float``, ``>= 0``)."""
+        # Fast path: ScheduledLR calls this with a plain int on every optimizer step.
+        if step.__class__ is not int:
+            step = _checked_step(step)
+        if step < self.num_warmup_steps:
+            if step < 0:
+                raise ValueError(f"step must be >= 0, got {step!r} (the optimizer steps taken)")
+            return self._warm(step)
+        if step > self.num_training_steps:
+            step = self.num_training_steps
+        return self._main(step)
+
+    def values(self, steps: Any) -> Any:
+        """Multipliers for many steps at once, as a float64 numpy array.
+
+        ``steps`` must be numbers ``>= 0`` and finite, as for ``__call__``.
+
+        >>> from hf_sched.schedules import Linear
+        >>> Linear(num_training_steps=4, num_warmup_steps=0).values(range(6)).tolist()
+        [1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
+        """
+        import numpy as np
+
+        s = np.minimum(_checked_steps(steps), float(self.num_training_steps))
+        w = self.num_warmup_steps
+        warm = s < w
+        # Evaluate the main shape at valid points only, so no warning leaks from s < W.
+        out = np.asarray(self._main_v(np.where(warm, float(w), s)), dtype=np.float64)
+        if warm.any():
+            out = np.where(warm, self._warm_v(np.minimum(s, float(w))), out)
+        return out
+
+    def final_value(self) -> float:
+        """The value reached at ``s = T`` and held after.
+
+        >>> from hf_sched.schedules import Linear
+        >>> Linear(num_training_steps=10, min_lr_ratio=0.1).final_value()
+        0.1
+        """
+        return self(self.num_training_steps)
+
+    def _warm(self, s: float) -> float:
+        return warmup_factor(s, self.num_warmup_steps, self.warmup_start, self.warmup_shape)
+
+    def _warm_v(self, s: Any) -> Any:
+        return warmup_factors(s, self.num_warmup_steps, self.warmup_start, self.warmup_shape)
+
+    def _progress(self, s: Any) -> Any:
+        t, w = self.num_training_steps, self.num_warmup_steps
+        return (s - w) / float(max(1, t - w))
+
+    def _main(self, s: float) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _main_v(self, s: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- serialisation ----------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON description: ``{"kind": ..., <every field>: ...}``.
+
+        >>> from hf_sched.schedules import Linear
+        >>> Linear(num_training_steps=10, num_warmup_steps=1).to_dict()["kind"]
+        'linear'
+        """
+        out: dict[str, Any] = {"kind": self.kind}
+        for f in dataclasses.fields(self):
+            out[f.name] = getattr(self, f.name)
+        return out
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any]) -> "Schedule":
+        """Inverse of :meth:`to_dict` (any kind; see :func:`schedule_from_dict`).
+
+        >>> from hf_sched.schedules import Linear
+        >>> Schedule.from_dict(Linear(10).to_dict()) == Linear(10)
+        True
+        """
+        return schedule_from_dict(spec)
+
+
+def schedule_from_dict(spec: dict[str, Any]) -> Schedule:
+    """Rebuild a schedule from :meth:`Schedule.to_dict` output: ``SCHEDULE_KINDS[kind](**fields)``.
+
+    Knows every kind whose class is defined; ``import hf_sched.schedules`` (which this
+    function is also exported from) defines every built-in one. Lists become tuples (the
+    fields of a frozen schedule).
+
+    >>> import hf_sched.schedules
+    >>> schedule_from_dict({"kind": "constant", "num_training_steps": 5}).final_value()
+    1.0
+    """
+    if not isinstance(spec, dict) or "kind" not in spec:
+        raise ValueError(f"a schedule spec must be a dict with a 'kind' key, got {spec!r}")
+    kind = spec["kind"]
+    cls = SCHEDULE_KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ValueError(
+            f"unknown schedule kind {kind!r}; known kinds: {', '.join(sorted(SCHEDULE_KINDS))} "
+            "(a kind is known once the module that defines it is imported; hf_sched.schedules imports "
+            "every built-in one)"
+        )
+    fields = {f.name for f in dataclasses.fields(cls)}
+    args = {k: v for k, v in spec.items() if k != "kind"}
+    unknown = sorted(set(args) - fields)
+    if unknown:
+        raise ValueError(f"schedule kind {kind!r} has no field(s) {unknown}; fields: {sorted(fields)}")
+    if isinstance(args.get("milestones"), list):
+        args["milestones"] = tuple(args["milestones"])
+    return cls(**args)

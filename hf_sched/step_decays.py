@@ -1,0 +1,212 @@
+"""Step decays: the LR multiplied by a constant factor at chosen steps.
+
+========================  ====================================================================  ==========================
+class (kind)              ``f(s)`` for ``W <= s <= T``                                          same values as
+========================  ====================================================================  ==========================
+``Factor`` (factor)       ``max(r, factor ** floor((s - W) / step_size))``                      d2l ``FactorScheduler``,
+                                                                                                torch ``StepLR``
+``MultiStep``             ``gamma ** #{m in milestones : m <= s}``                              torch ``MultiStepLR``
+========================  ====================================================================  ==========================
+
+Powers are taken by repeated squaring (:func:`int_power`, :func:`int_powers`), so the
+per-step and the vectorised values agree to the last bit.
+
+>>> MultiStep(num_training_steps=10, milestones=(4, 0.8), gamma=0.5).values(range(10)).tolist()
+[1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25]
+>>> [Factor(num_training_steps=10, factor=0.5)(k) for k in range(4)]
+[1.0, 0.5, 0.25, 0.125]
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from bisect import bisect_right
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .checks import check_float, check_int
+from .schedule import Schedule
+from .warmup import _ceil_ratio
+
+__all__ = ["Factor", "MultiStep", "int_power", "int_powers", "steps_or_fraction"]
+
+
+def steps_or_fraction(name: str, value: Any, total: int) -> int:
+    """An ``int`` is a number of steps; a ``float`` in ``(0, 1]`` is ``ceil(value * total)``.
+
+    The ceiling is taken on the exact decimal (as warmup ratios), so ``0.3`` of ``10``
+    steps is ``3``, not ``4``. ``name`` is the parameter named in the error.
+
+    >>> steps_or_fraction("milestones[0]", 0.3, 10), steps_or_fraction("milestones[0]", 7, 10)
+    (3, 7)
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be an int number of steps or a float fraction in (0, 1], got {value!r} ({type(value).__name__})"
+        )
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    frac = float(value)
+    if not (math.isfinite(frac) and 0.0 < frac <= 1.0):
+        hint = " (pass an int for a number of steps)" if math.isfinite(frac) and frac > 1.0 and frac == int(frac) else ""
+        raise ValueError(f"{name} as a float is a fraction in (0, 1] (of {total} steps), got {value!r}{hint}")
+    return _ceil_ratio(frac, total)
+
+
+def int_power(x: float, n: int) -> float:
+    """``x ** n`` for an integer ``n >= 0`` by repeated squaring (see :func:`int_powers`).
+
+    >>> int_power(0.5, 3), int_power(0.9, 0)
+    (0.125, 1.0)
+    """
+    n = int(n)
+    out = 1.0
+    while n > 0:
+        if n & 1:
+            out *= x
+        x *= x
+        n >>= 1
+    return out
+
+
+def int_powers(x: float, n: Any) -> Any:
+    """Elementwise ``x ** n`` with the same multiplications as :func:`int_power`.
+
+    numpy's vectorised ``power`` may round differently from ``math.pow`` in the last bit;
+    the same sequence of IEEE products keeps ``values()`` and ``__call__`` bit-identical.
+
+    >>> int_powers(0.5, [0, 1, 3]).tolist()
+    [1.0, 0.5, 0.125]
+    >>> all(int_powers(0.9, [k])[0] == int_power(0.9, k) for k in range(200))
+    True
+    """
+    import numpy as np
+
+    k = np.asarray(n, dtype=np.int64)
+    out = np.ones(k.shape, dtype=np.float64)
+    base = float(x)
+    while (k > 0).any():
+        out = np.where(k & 1, out * base, out)
+        base *= base
+        k = k >> 1
+    return out
+
+
+@dataclass(frozen=True)
+class Factor(Schedule):
+    """Exponential (step) decay with a floor: ``f(s) = max(r, factor ** floor((s - W) / step_size))``.
+
+    d2l's ``FactorScheduler(factor, stop_factor_lr, base_lr)`` runs the recursion
+    ``lr_{t+1} = max(stop_factor_lr, lr_t * factor)`` from ``lr_0 = base_lr``: after ``n``
+    updates the LR is ``max(stop_factor_lr, base_lr * factor ** n)``. With the peak LR as
+    ``base_lr``, the floor is the ratio ``r = min_lr_ratio = stop_factor_lr / base_lr``, and
+    ``f(s)`` is d2l's LR after ``n = s - W`` updates divided by ``base_lr``. (Its stateful
+    ``__call__`` returns ``lr_{k+1}`` on its ``(k + 1)``-th call, i.e. ``f(k + 1)``.)
+    ``step_size > 1`` decays once every ``step_size`` steps, as torch's ``StepLR`` and
+    MXNet's ``FactorScheduler(step)``.
+
+    Attributes:
+        factor: multiplier per decay, in ``(0, 1]``.
+        step_size: steps between decays (``>= 1``).
+        min_lr_ratio: the floor ``r`` in ``[0, 1]``.
+
+    >>> s = Factor(num_training_steps=10, factor=0.5, min_lr_ratio=0.2)
+    >>> [s(k) for k in range(4)]
+    [1.0, 0.5, 0.25, 0.2]
+    """
+
+    factor: float = 1.0
+    step_size: int = 1
+    min_lr_ratio: float = 0.0
+    kind: ClassVar[str] = "factor"
+
+    def _validate(self) -> None:
+        object.__setattr__(
+            self, "factor", check_float("factor", self.factor, minimum=0.0, maximum=1.0, min_inclusive=False)
+        )
+        object.__setattr__(self, "step_size", check_int("step_size", self.step_size, minimum=1))
+        object.__setattr__(self, "min_lr_ratio", check_float("min_lr_ratio", self.min_lr_ratio, minimum=0.0, maximum=1.0))
+
+    def _main(self, s: float) -> float:
+        n = (s - self.num_warmup_steps) // self.step_size
+        return max(self.min_lr_ratio, int_power(self.factor, n))
+
+    def _main_v(self, s: Any) -> Any:
+        import numpy as np
+
+        n = np.floor((s - self.num_warmup_steps) / self.step_size)
+        return np.maximum(self.min_lr_ratio, int_powers(self.factor, n))
+
+
+@dataclass(frozen=True)
+class MultiStep(Schedule):
+    """Piecewise constant: ``f(s) = gamma ** k(s)``, ``k(s) = #{m in milestones : m <= s}``.
+
+    torch's ``MultiStepLR(milestones, gamma)`` after ``s`` calls of ``step()`` holds
+    ``base_lr * gamma ** bisect_right(milestones, s)``: the same value at the same index.
+    d2l's ``MultiFactorScheduler`` (``lr_{t+1} = lr_t * gamma`` whenever ``t`` is a
+    milestone) is the same curve. Milestones count optimizer steps from the start of the
+    run (as torch's and detectron2's warmup multi-step schedules), so each must lie after
+    the warmup: ``W < m <= T``. A ``float`` milestone ``m`` in ``(0, 1]`` is a point of the
+    progress after warmup, ``p = m``: step ``W + ceil(m * (T - W))`` (exact decimal, as
+    warmup ratios), so it always lies after the warmup; with ``W = 0`` it is the fraction
+    ``m`` of ``T``, ``ceil(m * T)``; with ``W = T`` (all warmup) it is dropped. A repeated
+    milestone applies ``gamma`` once per repeat, as in torch.
+
+    Attributes:
+        milestones: steps (``int``) or progress fractions (``float``), any order; stored
+            as sorted steps.
+        gamma: multiplier at each milestone, in ``(0, 1]``.
+
+    >>> MultiStep(num_training_steps=100, milestones=(0.5, 75), gamma=0.1)(80)
+    0.010000000000000002
+    >>> MultiStep(num_training_steps=110, num_warmup_steps=10, milestones=(0.5, 0.75)).milestones
+    (60, 85)
+    """
+
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+    kind: ClassVar[str] = "multistep"
+
+    def _validate(self) -> None:
+        t, w = self.num_training_steps, self.num_warmup_steps
+        raw = self.milestones
+        if isinstance(raw, (str, bytes)) or not hasattr(raw, "__iter__"):
+            raise TypeError(f"milestones must be a list of steps (int) or fractions of T (float), got {raw!r}")
+        steps = []
+        for i, m in enumerate(raw):
+            step = steps_or_fraction(f"milestones[{i}]", m, t - w)
+            if isinstance(m, float):
+                if t == w:  # no steps after warmup: there is no progress point to place it at
+                    continue
+                step += w
+            if not w < step <= t:
+                raise ValueError(
+                    f"milestones[{i}] must be a step in [{w + 1}, {t}] (after the {w} warmup steps, at most "
+                    f"num_training_steps={t}), got {m!r}" + (f" (= step {step})" if isinstance(m, float) else "")
+                )
+            steps.append(step)
+        object.__setattr__(self, "milestones", tuple(sorted(steps)))
+        object.__setattr__(
+            self, "gamma", check_float("gamma", self.gamma, minimum=0.0, maximum=1.0, min_inclusive=False)
+        )
+
+    def _main(self, s: float) -> float:
+        return int_power(self.gamma, bisect_right(self.milestones, s))
+
+    def _main_v(self, s: Any) -> Any:
+        import numpy as np
+
+        k = np.searchsorted(np.asarray(self.milestones, dtype=np.float64), s, side="right")
+        return int_powers(self.gamma, k)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: as :meth:`Schedule.to_dict`, the milestones as a list of steps.
+
+        >>> MultiStep(num_training_steps=10, milestones=(0.5,)).to_dict()["milestones"]
+        [5]
+        """
+        out = super().to_dict()
+        out["milestones"] = list(self.milestones)
+        return out
