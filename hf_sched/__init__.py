@@ -69,7 +69,6 @@ _LAZY = {
     # torch
     "ScheduledLR": "lr_scheduler",
     "get_scheduler": "lr_scheduler",
-    "accelerator_ticks_per_step": "lr_scheduler",
     # optimizer param groups (no decay for norms/biases, layer-wise LR decay)
     "param_groups": "optim",
     "describe_param_groups": "optim",
