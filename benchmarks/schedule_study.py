@@ -45,15 +45,22 @@ Run::
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import math
 import os
-import platform
 import statistics
-import time
+import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
+
+if str(Path(__file__).resolve().parent) not in sys.path:  # the shared study modules live beside this script
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from study.cli_types import learning_rate, model_id, positive_int  # noqa: E402
+from study.cli_types import seed as seed_arg  # noqa: E402
+from study.divergence import detect_divergence, smooth  # noqa: E402
+from study.loop import evaluation_steps, sort_by_length, train_run, utc_now  # noqa: E402
+from study.stats import describe_setup, fmt, machine_info, mean_sd  # noqa: E402
 
 __all__ = [
     "NO_SCHEDULE",
@@ -215,132 +222,6 @@ def _config_of(key: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in key.items() if k not in ("schedule", "lr", "seed")}
 
 
-# --------------------------------------------------------------------------- divergence
-
-
-def detect_divergence(
-    losses: Sequence[float],
-    predictions: Sequence[int] | None,
-    *,
-    max_class_share: float = 0.99,
-) -> dict[str, Any]:
-    """Did a run diverge? Yes if a training loss is NaN/inf, or the predictions collapsed onto one class.
-
-    "Collapsed" means at least ``max_class_share`` of the final validation predictions are
-    one class (for the majority class, accuracy is then about the majority fraction: the
-    model learned nothing but the prior).
-
-    Args:
-        losses: the training loss of every step, in order.
-        predictions: the final validation predictions (class ids), or ``None`` if there
-            was no evaluation.
-        max_class_share: share of one class in the predictions from which a run counts as
-            collapsed, in ``(0, 1]``.
-
-    Returns:
-        ``{"diverged": bool, "reason": None | "nonfinite_loss" | "single_class",
-        "nonfinite_loss_step": 1-based step of the first NaN/inf loss or None,
-        "top_class": most predicted class or None, "top_class_share": its share or None,
-        "max_class_share": the threshold used}``.
-
-    >>> detect_divergence([0.7, 0.6, float("nan")], [0, 1])["reason"]
-    'nonfinite_loss'
-    >>> detect_divergence([0.7, 0.6], [1, 1, 1, 1])["reason"]
-    'single_class'
-    >>> detect_divergence([0.7, 0.5], [0, 1, 1, 0])["diverged"]
-    False
-    """
-    if isinstance(max_class_share, bool) or not isinstance(max_class_share, (int, float)) or not (
-        0.0 < max_class_share <= 1.0
-    ):
-        raise ValueError(f"max_class_share={max_class_share!r} is invalid: it must be in (0, 1]")
-    bad_step = next((i + 1 for i, v in enumerate(losses) if v is None or not math.isfinite(float(v))), None)
-    top_class = top_share = None
-    if predictions is not None and len(predictions) > 0:
-        counts: dict[int, int] = {}
-        for p in predictions:
-            counts[int(p)] = counts.get(int(p), 0) + 1
-        top_class, top_count = max(counts.items(), key=lambda kv: (kv[1], -kv[0]))
-        top_share = top_count / len(predictions)
-    reason = None
-    if bad_step is not None:
-        reason = "nonfinite_loss"
-    elif top_share is not None and top_share >= max_class_share:
-        reason = "single_class"
-    return {"diverged": reason is not None, "reason": reason, "nonfinite_loss_step": bad_step,
-            "top_class": top_class, "top_class_share": top_share, "max_class_share": float(max_class_share)}
-
-
-def smooth(values: Sequence[float | None], window: int) -> list[float]:
-    """Trailing moving average over ``window`` steps; NaN/None values are skipped (NaN if none left).
-
-    >>> smooth([1.0, 3.0, None, 5.0], 2)
-    [1.0, 2.0, 3.0, 5.0]
-    """
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f"window={window!r} is invalid: it must be an integer >= 1")
-    out = []
-    for i in range(len(values)):
-        chunk = [float(v) for v in values[max(0, i - window + 1): i + 1] if v is not None and math.isfinite(float(v))]
-        out.append(sum(chunk) / len(chunk) if chunk else float("nan"))
-    return out
-
-
-# --------------------------------------------------------------------------- one run
-
-
-def evaluation_steps(total: int, steps_per_epoch: int, epochs: int, eval_every: int | None) -> set[int]:
-    """Optimizer steps after which a run evaluates (1-based).
-
-    Every ``eval_every`` steps (default ``steps_per_epoch // 4``, i.e. 4 evaluations per
-    epoch), at the end of every epoch and at the last step. For the study's 125 steps per
-    epoch that is steps 31, 62, 93, 124 and 125 (kept so since the first committed runs).
-
-    >>> sorted(evaluation_steps(125, 125, 1, None)), sorted(evaluation_steps(10, 4, 3, 3))
-    ([31, 62, 93, 124, 125], [3, 4, 6, 8, 9, 10])
-    """
-    every = eval_every or max(1, steps_per_epoch // 4)
-    steps = set(range(every, total + 1, every)) | {total}
-    steps |= {e * steps_per_epoch for e in range(1, epochs + 1)}
-    return {s for s in steps if s <= total}
-
-
-def sort_by_length(split: Any) -> Any:
-    """The split ordered by token count, so evaluation batches carry little padding (metrics do not change)."""
-    lengths = [len(ids) for ids in split["input_ids"]]
-    return split.select(sorted(range(len(lengths)), key=lengths.__getitem__))
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _finite_or_none(value: float) -> float | None:
-    return float(value) if value is not None and math.isfinite(float(value)) else None
-
-
-def _evaluate(model: Any, loader: Any, num_labels: int) -> tuple[dict[str, Any], list[int]]:
-    import torch
-
-    from hf_sched.finetune.metrics import compute_metrics
-
-    model.eval()
-    preds: list[int] = []
-    refs: list[int] = []
-    loss_sum, count = 0.0, 0
-    with torch.no_grad():
-        for batch in loader:
-            out = model(**batch)
-            n = int(batch["labels"].shape[0])
-            loss_sum += float(out.loss) * n
-            count += n
-            preds += out.logits.argmax(dim=-1).tolist()
-            refs += batch["labels"].tolist()
-    model.train()
-    scores = compute_metrics(preds, refs, num_labels=num_labels)
-    return {**scores, "eval_loss": _finite_or_none(loss_sum / max(count, 1))}, preds
-
-
 def train_one(
     schedule: str,
     lr: float,
@@ -359,136 +240,33 @@ def train_one(
     takes the tokenizer the run loads and returns it (tokenise once, on the first run).
     ``settings`` holds ``batch_size``, ``eval_batch_size``, ``epochs``, ``max_steps``,
     ``eval_every``, ``weight_decay``, ``max_grad_norm``, ``warmup`` and ``max_class_share``.
+    The loop itself is :func:`study.loop.train_run`.
     """
-    import torch
-    from torch.utils.data import DataLoader
-    from transformers import DataCollatorWithPadding, set_seed
-
-    from hf_sched import get_scheduler
-    from hf_sched.finetune.model import load_model_and_tokenizer
-    from hf_sched.optim import param_groups
-
-    started_at, t_start = _now(), time.perf_counter()
-    set_seed(seed)
-    model, tokenizer = load_model_and_tokenizer(model_source, num_labels, label_names=label_names)
-    if callable(tokens):
-        tokens = tokens(tokenizer)
-    collator = DataCollatorWithPadding(tokenizer)
-    generator = torch.Generator().manual_seed(seed)
-    train_loader = DataLoader(tokens["train"], batch_size=settings["batch_size"], shuffle=True,
-                              collate_fn=collator, generator=generator)
-    eval_loader = DataLoader(tokens["validation"], batch_size=settings["eval_batch_size"], shuffle=False,
-                             collate_fn=collator)
-    steps_per_epoch = len(train_loader)
-    total = steps_per_epoch * settings["epochs"]
-    if settings["max_steps"] is not None:
-        total = min(total, settings["max_steps"])
-    eval_steps = evaluation_steps(total, steps_per_epoch, settings["epochs"], settings["eval_every"])
-
-    optimizer = torch.optim.AdamW(param_groups(model, weight_decay=settings["weight_decay"], lr=lr), lr=lr)
     kwargs = schedule_kwargs(schedule, lr)
-    scheduler = None
-    spec = None
-    num_warmup = 0
-    if schedule != NO_SCHEDULE:
+
+    def build(model: Any, total: int) -> tuple[Any, Any, dict[str, Any]]:
+        import torch
+
+        from hf_sched import get_scheduler
+        from hf_sched.optim import param_groups
+
+        optimizer = torch.optim.AdamW(param_groups(model, weight_decay=settings["weight_decay"], lr=lr), lr=lr)
+        if schedule == NO_SCHEDULE:
+            return optimizer, None, {"schedule_spec": None, "num_warmup_steps": 0}
         scheduler = get_scheduler(schedule, optimizer, num_training_steps=total,
                                   num_warmup_steps=settings["warmup"], **kwargs)
         spec = scheduler.schedules[0].to_dict()
-        num_warmup = int(spec.get("num_warmup_steps", 0))
-    load_time = time.perf_counter() - t_start
+        return optimizer, scheduler, {"schedule_spec": spec, "num_warmup_steps": int(spec.get("num_warmup_steps", 0))}
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, desc=f"{label(schedule)} lr={lr:g} seed={seed}", unit="step", leave=False,
-               disable=None if progress else True)
-    losses: list[float | None] = []
-    lrs: list[float] = []
-    evals: list[dict[str, Any]] = []
-    last_preds: list[int] = []
-    train_time = eval_time = 0.0
-    step = 0
-    stopped_early = False
-    model.train()
-    for epoch in range(settings["epochs"]):
-        if step >= total or stopped_early:
-            break
-        t0 = time.perf_counter()
-        for batch in train_loader:
-            loss = model(**batch).loss
-            loss.backward()
-            if settings["max_grad_norm"] > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), settings["max_grad_norm"])
-            lrs.append(max(float(g["lr"]) for g in optimizer.param_groups))
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            value = float(loss.detach())
-            losses.append(value if math.isfinite(value) else None)
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{value:.4f}", lr=f"{lrs[-1]:.2g}")
-            if not math.isfinite(value):
-                stopped_early = True  # NaN weights from here on: nothing more to learn
-            if step in eval_steps or stopped_early:
-                train_time += time.perf_counter() - t0
-                t1 = time.perf_counter()
-                scores, last_preds = _evaluate(model, eval_loader, num_labels)
-                eval_time += time.perf_counter() - t1
-                evals.append({"step": step, "epoch": round(step / steps_per_epoch, 4), **scores})
-                t0 = time.perf_counter()
-            if step >= total or stopped_early:
-                break
-        train_time += time.perf_counter() - t0
-    bar.close()
-
-    labels = list(tokens["validation"]["labels"])
-    majority = max(labels.count(k) for k in set(labels)) / len(labels)
-    final = evals[-1]
-    best_acc = max(evals, key=lambda e: e["accuracy"])
-    best_f1 = max(evals, key=lambda e: e["f1"])
-    divergence = detect_divergence(losses, last_preds, max_class_share=settings["max_class_share"])
-    return {
-        "schedule": label(schedule),
-        "registry_name": None if schedule == NO_SCHEDULE else schedule,
-        "schedule_kwargs": kwargs if schedule != NO_SCHEDULE else {},
-        "schedule_spec": spec,
-        "lr": float(lr),
-        "seed": int(seed),
-        "num_training_steps": total,
-        "num_warmup_steps": num_warmup,
-        "steps_per_epoch": steps_per_epoch,
-        "steps_done": step,
-        "final": {"accuracy": final["accuracy"], "f1": final["f1"], "eval_loss": final["eval_loss"],
-                  "step": final["step"]},
-        "best": {"accuracy": best_acc["accuracy"], "accuracy_step": best_acc["step"],
-                 "f1": best_f1["f1"], "f1_step": best_f1["step"]},
-        "evals": evals,
-        "majority_fraction": majority,
-        "diverged": divergence["diverged"],
-        "divergence": divergence,
-        "train_loss": [None if v is None else round(v, 6) for v in losses],
-        "lr_curve": [float(f"{v:.6g}") for v in lrs],
-        "threads": torch.get_num_threads(),
-        "wall_time_s": round(time.perf_counter() - t_start, 3),
-        "load_time_s": round(load_time, 3),
-        "train_time_s": round(train_time, 3),
-        "eval_time_s": round(eval_time, 3),
-        "started_at": started_at,
-        "finished_at": _now(),
-    }
+    record = train_run(seed=seed, tokens=tokens, model_source=model_source, num_labels=num_labels,
+                       label_names=label_names, settings=settings, build=build,
+                       desc=f"{label(schedule)} lr={lr:g} seed={seed}", progress=progress)
+    return {"schedule": label(schedule), "registry_name": None if schedule == NO_SCHEDULE else schedule,
+            "schedule_kwargs": kwargs if schedule != NO_SCHEDULE else {}, "lr": float(lr), "seed": int(seed),
+            **record}
 
 
 # --------------------------------------------------------------------------- JSON
-
-
-def _machine() -> dict[str, Any]:
-    import torch
-    import transformers
-
-    return {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads()}
 
 
 def load_results(path: str | os.PathLike) -> dict[str, Any]:
@@ -513,7 +291,7 @@ def save_results(path: str | os.PathLike, data: dict[str, Any]) -> None:
     """Write the study JSON atomically (a temporary file, fsync, then ``os.replace``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data["updated_at"] = _now()
+    data["updated_at"] = utc_now()
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w") as handle:
         json.dump(data, handle, indent=1, allow_nan=False)
@@ -523,11 +301,6 @@ def save_results(path: str | os.PathLike, data: dict[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------- report
-
-
-def _mean_sd(values: list[float]) -> tuple[float, float | None]:
-    mean = statistics.fmean(values)
-    return mean, (statistics.stdev(values) if len(values) > 1 else None)
 
 
 def _order(schedule: str) -> tuple[int, str]:
@@ -554,13 +327,9 @@ def summarise(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                           ("final_f1", lambda r: r["final"]["f1"]),
                           ("best_f1", lambda r: r["best"]["f1"]),
                           ("wall_time_s", lambda r: r["wall_time_s"])):
-            row[name], row[name + "_sd"] = _mean_sd([float(get(r)) for r in members])
+            row[name], row[name + "_sd"] = mean_sd([float(get(r)) for r in members])
         rows.append(row)
     return rows
-
-
-def _fmt(mean: float, sd: float | None, digits: int = 4) -> str:
-    return f"{mean:.{digits}f} ± {sd:.{digits}f}" if sd is not None else f"{mean:.{digits}f}"
 
 
 def render_markdown(rows: list[dict[str, Any]], config: dict[str, Any], majority: float | None,
@@ -569,10 +338,7 @@ def render_markdown(rows: list[dict[str, Any]], config: dict[str, Any], majority
     lines = [
         "# Schedule study",
         "",
-        f"Model `{config['model']}`, {config['train']} train / {config['eval']} validation tweets "
-        f"(data seed {config['data_seed']}), max_length {config['max_length']}, batch {config['batch_size']}, "
-        f"{config['epochs']} epoch(s)" + (f", at most {config['max_steps']} steps" if config["max_steps"] else "")
-        + f", warmup {config['warmup'] if config['warmup'] is not None else 'registry default (10%)'}.",
+        describe_setup(config) + f", warmup {config['warmup'] if config['warmup'] is not None else 'registry default (10%)'}.",
         "Mean ± sd over seeds (sd needs 2+ seeds); diverged runs are included in the means. "
         "`constant` = no scheduler at all. A run counts as diverged when a training loss was NaN/inf "
         f"or it is stuck: at least {max_class_share:.0%} of its final validation predictions are one class.",
@@ -585,10 +351,10 @@ def render_markdown(rows: list[dict[str, Any]], config: dict[str, Any], majority
                   "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for r in (r for r in rows if r["lr"] == lr):
             lines.append(
-                f"| {r['schedule']} | {r['n']} | {_fmt(r['final_accuracy'], r['final_accuracy_sd'])} | "
-                f"{_fmt(r['best_accuracy'], r['best_accuracy_sd'])} | {_fmt(r['final_f1'], r['final_f1_sd'])} | "
-                f"{_fmt(r['best_f1'], r['best_f1_sd'])} | {r['diverged']}/{r['n']} | "
-                f"{_fmt(r['wall_time_s'], r['wall_time_s_sd'], 1)} |"
+                f"| {r['schedule']} | {r['n']} | {fmt(r['final_accuracy'], r['final_accuracy_sd'])} | "
+                f"{fmt(r['best_accuracy'], r['best_accuracy_sd'])} | {fmt(r['final_f1'], r['final_f1_sd'])} | "
+                f"{fmt(r['best_f1'], r['best_f1_sd'])} | {r['diverged']}/{r['n']} | "
+                f"{fmt(r['wall_time_s'], r['wall_time_s_sd'], 1)} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -722,42 +488,12 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     print(f"\n{'LR':>8} {'schedule':<16}{'n':>3}{'final acc':>18}{'best acc':>18}{'final F1':>18}"
           f"{'div':>5}{'wall s':>9}")
     for r in rows:
-        print(f"{r['lr']:>8g} {r['schedule']:<16}{r['n']:>3}{_fmt(r['final_accuracy'], r['final_accuracy_sd']):>18}"
-              f"{_fmt(r['best_accuracy'], r['best_accuracy_sd']):>18}{_fmt(r['final_f1'], r['final_f1_sd']):>18}"
+        print(f"{r['lr']:>8g} {r['schedule']:<16}{r['n']:>3}{fmt(r['final_accuracy'], r['final_accuracy_sd']):>18}"
+              f"{fmt(r['best_accuracy'], r['best_accuracy_sd']):>18}{fmt(r['final_f1'], r['final_f1_sd']):>18}"
               f"{r['diverged']:>5}{r['wall_time_s']:>9.1f}")
 
 
 # --------------------------------------------------------------------------- CLI
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be >= 1")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer seed") from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"seed {text} must be in [0, 2**32)")
-    return value
-
-
-def _lr(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"learning rate {text} must be a positive finite number")
-    return value
 
 
 def _warmup(text: str) -> int | float | str:
@@ -777,18 +513,18 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--schedules", nargs="+", default=None, metavar="NAME",
                     help="schedule names ('constant' = no scheduler); default: "
                          f"{' '.join(BASE_SCHEDULES)} + the registered d2l ones ({' '.join(D2L_SCHEDULES)})")
-    ap.add_argument("--seeds", nargs="+", type=_seed, default=None, help="default: 0 1 2")
-    ap.add_argument("--lrs", nargs="+", type=_lr, default=None, help="peak LR arms; default: 3e-5 2e-4")
-    ap.add_argument("--train", type=_positive_int, default=None, help="training examples; default 2000")
-    ap.add_argument("--eval", type=_positive_int, default=None, help="validation examples; default 1000")
-    ap.add_argument("--epochs", type=_positive_int, default=None, help="default 1")
-    ap.add_argument("--max_steps", type=_positive_int, default=None, help="cap on optimizer steps per run")
-    ap.add_argument("--eval_every", type=_positive_int, default=None,
+    ap.add_argument("--seeds", nargs="+", type=seed_arg, default=None, help="default: 0 1 2")
+    ap.add_argument("--lrs", nargs="+", type=learning_rate, default=None, help="peak LR arms; default: 3e-5 2e-4")
+    ap.add_argument("--train", type=positive_int, default=None, help="training examples; default 2000")
+    ap.add_argument("--eval", type=positive_int, default=None, help="validation examples; default 1000")
+    ap.add_argument("--epochs", type=positive_int, default=None, help="default 1")
+    ap.add_argument("--max_steps", type=positive_int, default=None, help="cap on optimizer steps per run")
+    ap.add_argument("--eval_every", type=positive_int, default=None,
                     help="evaluate every N optimizer steps, at each epoch's end and at the last step; "
                          "default: steps per epoch // 4")
-    ap.add_argument("--max_length", type=_positive_int, default=64)
-    ap.add_argument("--batch_size", type=_positive_int, default=16)
-    ap.add_argument("--eval_batch_size", type=_positive_int, default=64)
+    ap.add_argument("--max_length", type=positive_int, default=64)
+    ap.add_argument("--batch_size", type=positive_int, default=16)
+    ap.add_argument("--eval_batch_size", type=positive_int, default=64)
     ap.add_argument("--weight_decay", type=float, default=0.01)
     ap.add_argument("--max_grad_norm", type=float, default=1.0, help="0: no clipping")
     ap.add_argument("--warmup", type=_warmup, default=None,
@@ -797,9 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--max_class_share", type=float, default=0.99,
                     help="a run whose final predictions are at least this share one class counts as diverged")
     ap.add_argument("--model", default=None, help="model directory or Hub id; default: the offline MiniLM")
-    ap.add_argument("--data_seed", type=_seed, default=0, help="seed of the fixed train/validation split")
-    ap.add_argument("--threads", type=_positive_int, default=2, help="torch.set_num_threads")
-    ap.add_argument("--smooth", type=_positive_int, default=None, help="loss plot moving-average window (steps)")
+    ap.add_argument("--data_seed", type=seed_arg, default=0, help="seed of the fixed train/validation split")
+    ap.add_argument("--threads", type=positive_int, default=2, help="torch.set_num_threads")
+    ap.add_argument("--smooth", type=positive_int, default=None, help="loss plot moving-average window (steps)")
     ap.add_argument("--out_dir", default=str(RESULTS))
     ap.add_argument("--name", default=None,
                     help="file name stem; default schedule_study (schedule_study_quick with --quick)")
@@ -844,14 +580,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             resolve_warmup(args.warmup, 10**6)
         except (TypeError, ValueError) as exc:
             ap.error(f"--warmup {args.warmup!r}: {exc}")
-    if args.model is None:
-        args.model_id = DEFAULT_MODEL_ID
-    elif os.path.isdir(args.model):
-        args.model_id = os.path.abspath(args.model)
-    elif os.path.exists(args.model) or args.model.startswith((".", "/", "~")):
-        ap.error(f"--model {args.model!r} is not a model directory (give a directory or a Hub id like 'org/name')")
-    else:
-        args.model_id = args.model  # a Hub id: checked when the first run loads it
+    try:
+        args.model_id = model_id(args.model, DEFAULT_MODEL_ID)
+    except ValueError as exc:
+        ap.error(str(exc))
     out_dir = Path(args.out_dir)
     paths = _outputs(out_dir, args.name)
     settings = _settings(args)
@@ -876,7 +608,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(args.threads)
-    data.setdefault("machine", _machine())
+    data.setdefault("machine", machine_info())
     plan = [(s, lr, seed) for seed in seeds for lr in lrs for s in resolved]
     done = {r["key_id"] for r in data["runs"]}
     total = len(plan)
