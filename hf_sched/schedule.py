@@ -71,12 +71,10 @@ def _checked_steps(steps: Any) -> Any:
     if isinstance(steps, (str, bytes)):
         raise TypeError(f"steps must be numbers of optimizer steps (ints or floats), got {steps!r} (str)")
     raw = np.asarray(steps)
-    if raw.dtype.kind not in "iuf":
+    if raw.dtype.kind not in "iuf":  # bool, str, object, complex, datetime, ...
+        first = f" ({raw.ravel()[:3].tolist()!r}...)" if raw.size else ""
         raise TypeError(
-            f"steps must be numbers of optimizer steps (ints or finite floats >= 0), got an array of "
-            f"{raw.dtype} ({raw.ravel()[:3].tolist()!r}...)"
-            if raw.size
-            else f"steps must be numbers of optimizer steps, got an empty array of {raw.dtype}"
+            f"steps must be numbers of optimizer steps (ints or finite floats >= 0), got an array of {raw.dtype}{first}"
         )
     s = raw.astype(np.float64, copy=False)
     if s.size:
