@@ -137,6 +137,8 @@ BAD_FACTORIES = [
      r"signature \(\*, patience=3\) takes no positional argument for the optimizer"),
     (lambda optimizer, mode, /: None, True, r"has the required positional-only parameter 'mode'"),
     (len, False, r"factory 'len' for schedule 'bad' must accept the keyword argument 'num_training_steps'"),
+    (max, False, r"factory 'max' for schedule 'bad' has no readable signature \(no signature found for builtin "
+                 r".*\); register a Python function or class"),
 ]
 
 
