@@ -235,6 +235,55 @@ def test_steps_json(capsys, argv, steps, warmup):
     assert data["accelerate"]["num_training_steps"] == steps
 
 
+@pytest.mark.parametrize(
+    ("argv", "steps", "warmup"),
+    [
+        (["--examples", "1000", "--batch-size", "10", "--warmup", "1ep"], 300, 100),  # 100 steps per epoch
+        # ceil(100 batches / 3 grad accum) = 34 steps per epoch; ceil(1.5 * 34) = 51; ceil(0.5 * 34) = 17
+        (["--examples", "1000", "--batch-size", "10", "--epochs", "1.5", "--grad-accum", "3", "--warmup", "0.5ep"], 51, 17),
+        # 2 processes: ceil(100 / 2) = 50 batches each, ceil(50 / 2) = 25 steps per epoch
+        (["--examples", "1000", "--batch-size", "10", "--processes", "2", "--grad-accum", "2", "--warmup", "2ep"], 75, 50),
+        (["--examples", "1000", "--batch-size", "10", "--max-steps", "500", "--warmup", "0.5 ep"], 500, 50),
+    ],
+)
+def test_steps_warmup_in_epochs(capsys, argv, steps, warmup):
+    code, out, err = run_cli(capsys, "steps", *argv, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["num_training_steps"], data["num_warmup_steps"]) == (steps, warmup)
+    code, out, err = run_cli(capsys, "steps", *argv)
+    assert code == 0, err
+    assert re.search(rf"^warmup steps = {warmup} \(request '{re.escape(argv[-1])}'\)", out, re.M), out
+
+
+def test_show_and_plot_warmup_in_epochs(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "show", "warmupcosine", "--steps", "3000", "--steps-per-epoch", "1000",
+                             "--warmup", "0.5ep")
+    assert code == 0, err
+    assert "warmup steps    500 = 16.7% of the run (--warmup 0.5ep of 1,000 steps per epoch, rounded up)" in out
+    assert re.search(r"^\s+500\s+16\.67%\s+1\s+end of warmup; peak$", out, re.M)
+    code, out, _ = run_cli(capsys, "show", "warmuplinear", "--steps", "10", "--steps-per-epoch", "3",
+                           "--warmup", "0.5ep", "--json")
+    assert json.loads(out)["num_warmup_steps"] == 2  # ceil(0.5 * 3)
+    code, out, err = run_cli(capsys, "plot", "warmupcosine", "noam", "--steps", "3000", "--steps-per-epoch", "1000",
+                             "--warmup", "1ep", "--out", str(tmp_path / "lr.png"))
+    assert code == 0, err
+    assert (tmp_path / "lr.png").stat().st_size > 0
+
+
+def test_warmup_in_epochs_examples_in_docs_are_current(capsys):
+    doc = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    block = re.search(r"```text\n(\$ hf-sched steps [^\n]*--warmup 0\.5ep\n.*?)```", doc, re.S)
+    assert block, "docs/cli.md has no block for --warmup in epochs"
+    lines = block.group(1).splitlines()
+    commands = [i for i, ln in enumerate(lines) if ln.startswith("$ hf-sched ")]
+    assert len(commands) == 2
+    for i in commands:
+        code, out, err = run_cli(capsys, *shlex.split(lines[i].removeprefix("$ hf-sched ")))
+        assert code == 0, err
+        assert lines[i + 2] in out.splitlines(), lines[i + 2]
+
+
 def test_steps_max_steps_shows_epochs_run(capsys):
     code, out, _ = run_cli(capsys, "steps", "--examples", "10000", "--batch-size", "32", "--max-steps", "500",
                            "--processes", "4", "--split-batches")

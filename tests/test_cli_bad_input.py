@@ -69,7 +69,7 @@ BAD_INPUTS = [
      ["--warmup '2000'", "warmup of 2000 steps is longer than the 1000 training steps"]),
     (["show", "warmupcosine", "--warmup", "-3"], ["--warmup '-3'", "warmup steps must be >= 0, got -3"]),
     (["show", "warmupcosine", "--warmup", "150%"], ["--warmup '150%'", "[0, 100)", "150"]),
-    (["show", "warmupcosine", "--warmup", "lots"], ["--warmup 'lots'", "'10%'", "'auto'"]),
+    (["show", "warmupcosine", "--warmup", "lots"], ["--warmup 'lots'", "'10%'", "epochs like '1ep'", "'auto'"]),
     (["show", "constantlr", "--warmup", "10"], ["--warmup '10'", "'constantlr' has no warmup phase"]),
     (["show", "noam", "--warmup", "0"], ["--warmup '0'", "noam needs num_warmup_steps >= 1"]),
     (["steps", "--examples", "100", "--warmup", "1.2"], ["--warmup '1.2'", "warmup ratio must be in [0, 1)"]),
@@ -157,6 +157,23 @@ BAD_INPUTS = [
     (["show", " "], ["argument NAME: a schedule name may not be empty"]),
     (["show", "noam", "--lr", "inf"], ["argument --lr: must be a finite number > 0, got 'inf'"]),
     (["show", "noam", "--beta2", "nan"], ["argument --beta2: must be a number in [0, 1), got 'nan'"]),
+    (["plot", "noam", "--title", "$x^$", "--out", "x.png"],
+     ["--title '$x^$': matplotlib cannot read the math text between its $ signs", "literal dollar sign as \\$"]),
+    # warmup in epochs
+    (["show", "warmupcosine", "--warmup", "1ep"],
+     ["--warmup '1ep' is given in epochs, which needs the optimizer steps per epoch: give --steps-per-epoch N"]),
+    (["plot", "noam", "--warmup", "1ep", "--out", "x.png"], ["--warmup '1ep' is given in epochs", "--steps-per-epoch"]),
+    (["steps", "--max-steps", "100", "--warmup", "1ep"],
+     ["--warmup '1ep' is given in epochs, which needs the steps per epoch: give --examples"]),
+    (["show", "warmupcosine", "--steps", "3000", "--steps-per-epoch", "1000", "--warmup", "4ep"],
+     ["--warmup '4ep'", "warmup of 4000 steps", "longer than the 3000 training steps"]),
+    (["steps", "--examples", "100", "--batch-size", "10", "--epochs", "1", "--warmup", "2ep"],
+     ["--warmup '2ep'", "warmup of 20 steps", "longer than the 10 training steps"]),
+    (["show", "warmupcosine", "--steps-per-epoch", "100", "--warmup", "xep"], ["--warmup 'xep'", "like '1ep' or '0.5ep'"]),
+    (["show", "warmupcosine", "--steps-per-epoch", "100", "--warmup=-1ep"], ["--warmup '-1ep'", "finite number of epochs >= 0"]),
+    (["steps", "--examples", "100", "--warmup", "infep"], ["--warmup 'infep'", "finite number of epochs >= 0"]),
+    (["show", "warmupcosine", "--steps-per-epoch", "0", "--warmup", "1ep"], ["argument --steps-per-epoch: must be a whole number >= 1"]),
+    (["show", "constantlr", "--steps-per-epoch", "100", "--warmup", "1ep"], ["--warmup '1ep'", "'constantlr' has no warmup phase"]),
 ]
 
 
@@ -291,3 +308,20 @@ def test_limit_examples_in_the_docs_are_current(capsys, tmp_path, monkeypatch):
         code, out, err = run_cli(capsys, *shlex.split(command.removeprefix("$ hf-sched ")))
         assert code == 2 and out == ""
         assert err.splitlines()[-1] == shown
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["show", "noam", "--kwargs", "[" * 100_000 + "]" * 100_000], "cannot read '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[['...: nested too deeply"),
+        (["show", "noam:d_model=" + "[" * 100_000], "value is nested too deeply to read"),
+        (["show", "noam", "--kwargs", '{"d_model": ' + "9" * 5000 + "}"], "Exceeds the limit (4300 digits)"),
+    ],
+    ids=["deep --kwargs", "deep NAME:key=value", "5000-digit kwarg"],
+)
+def test_huge_json_is_one_line(capsys, argv, expected):
+    """JSON nested 100,000 deep (a RecursionError) or an int of 5,000 digits: one line, exit 2."""
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert expected in err

@@ -3,10 +3,11 @@
 Subcommands (one module each)::
 
     hf-sched list [--json]                                  every name, aliases, kwargs
-    hf-sched show NAME --steps 1000 [--warmup 10%] [--kwargs JSON] [--lr 2e-5] [--csv|--json]
-    hf-sched plot NAME [NAME ...] --steps N --out lr.png [--log-y]
+    hf-sched show NAME --steps 1000 [--warmup 10%|1ep --steps-per-epoch E] [--kwargs JSON]
+                  [--lr 2e-5] [--csv|--json]
+    hf-sched plot NAME [NAME ...] --steps N --out lr.png|DIR/ [--log-y]
     hf-sched steps --examples N --batch-size B --epochs E [--grad-accum G] [--processes P]
-                   [--max-steps M] [--warmup 10%]
+                   [--max-steps M] [--warmup 10%|0.5ep]
 
 A ``NAME`` may carry its own keyword arguments, ``NAME:key=value,key=value`` (values are
 read as JSON, else as text), so one plot can compare ``hard-restarts:num_cycles=1`` with

@@ -73,10 +73,12 @@ examples:
   hf-sched show polynomial --steps 1000 --lr 1e-4 --kwargs '{"power": 2, "lr_end": 1e-6}'
   hf-sched show noam --steps 20000 --warmup auto --beta2 0.98
   hf-sched show warmuplinear --steps 500 --csv > lr.csv
+  hf-sched show warmupcosine --steps 3000 --steps-per-epoch 1000 --warmup 0.5ep
 
---warmup: steps (100), a ratio in [0, 1) (0.06), a percentage (6%), or auto
-(2 / (1 - beta2) steps, Ma & Yarats 2019, capped at --steps). Default: 10% for every
-schedule with a warmup phase, rounded up as the Trainer does.
+--warmup: steps (100), a ratio in [0, 1) (0.06), a percentage (6%), epochs (1ep, 0.5ep:
+ceil(e x --steps-per-epoch) steps), or auto (2 / (1 - beta2) steps, Ma & Yarats 2019,
+capped at --steps). Default: 10% for every schedule with a warmup phase, rounded up as
+the Trainer does.
 """
 
 _PLOT_EPILOG = """\
@@ -87,6 +89,9 @@ examples:
       warmupcosinewithhardrestarts noam --steps 1000 --out docs/schedules.png
   hf-sched plot hard-restarts:num_cycles=1 hard-restarts:num_cycles=4 --steps 1000000 --out restarts.png
   hf-sched plot warmuplinear noam --steps 5000 --lr 2e-5 --log-y --out lr.png
+  hf-sched plot warmupcosine noam --steps 3000 --steps-per-epoch 1000 --warmup 1ep --out figures/
+
+--out may be a directory (an existing one, or a path ending in /): lr.png is written inside.
 """
 
 _STEPS_EPILOG = """\
@@ -95,6 +100,7 @@ examples:
   hf-sched steps --examples 10000 --batch-size 32 --epochs 3 --grad-accum 4 --processes 2
   hf-sched steps --examples 10000 --batch-size 32 --epochs 1.5 --warmup 6%
   hf-sched steps --examples 10000 --batch-size 32 --max-steps 500 --warmup 50
+  hf-sched steps --examples 10000 --batch-size 32 --epochs 3 --warmup 0.5ep
   hf-sched steps --examples 10000 --batch-size 64 --processes 4 --split-batches --json
 
 --batch-size is the per-device batch size (the Trainer's per_device_train_batch_size);
@@ -106,7 +112,10 @@ def _add_schedule_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=count, default=1000, metavar="N",
                    help="optimizer steps of the run, T, below 2**53 (default 1000)")
     p.add_argument("--warmup", default=None, metavar="W",
-                   help="warmup: steps (100), ratio (0.1), percent (10%%) or auto (default 10%%)")
+                   help="warmup: steps (100), ratio (0.1), percent (10%%), epochs (1ep, with --steps-per-epoch) "
+                   "or auto (default 10%%)")
+    p.add_argument("--steps-per-epoch", type=count, default=None, metavar="E",
+                   help="optimizer steps per epoch, for --warmup in epochs (hf-sched steps prints it)")
     p.add_argument("--kwargs", default=None, metavar="JSON",
                    help='schedule keyword arguments as a JSON object, e.g. \'{"num_cycles": 2}\'')
     p.add_argument("--lr", type=positive_float, default=1.0,
@@ -185,7 +194,7 @@ def build_parser(prog: str = "hf-sched") -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=count, default=None, metavar="M",
                    help="stop after M optimizer steps (overrides --epochs)")
     p.add_argument("--warmup", default=None, metavar="W",
-                   help="warmup: steps (100), ratio (0.1), percent (10%%) or auto (default 10%%)")
+                   help="warmup: steps (100), ratio (0.1), percent (10%%), epochs (1ep, 0.5ep) or auto (default 10%%)")
     p.add_argument("--beta2", type=beta2, default=ADAM_BETA2,
                    help="Adam beta2 for --warmup auto (default 0.999)")
     p.add_argument("--drop-last", action="store_true", help="the dataloader drops the last incomplete batch")

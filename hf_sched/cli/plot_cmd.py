@@ -83,6 +83,14 @@ def run_plot(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         plot_schedules(schedules, steps=args.steps, lr=args.lr, log_y=args.log_y, out=out,
                        title=args.title, size=size, dpi=dpi)
+    except ValueError as exc:  # matplotlib cannot parse the title as mathtext ("$x^$")
+        if args.title and "$" in args.title:
+            raise UsageError(
+                f"--title {args.title!r}: matplotlib cannot read the math text between its $ signs; "
+                "write a literal dollar sign as \\$"
+            ) from None
+        lines = [ln for ln in str(exc).splitlines() if ln.strip()] or [type(exc).__name__]
+        raise UsageError(f"cannot draw the figure: {lines[-1]}") from None
     except OSError as exc:
         blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
         why = f"{str(blocker)!r} is a file, not a directory" if blocker else (exc.strerror or str(exc))

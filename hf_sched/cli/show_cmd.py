@@ -22,6 +22,7 @@ import json
 import sys
 from typing import Any
 
+from ..warmup import is_epoch_request
 from .arguments import MAX_CSV_ROWS
 from .errors import EXIT_OK, UsageError
 from .specs import Built, build
@@ -117,7 +118,7 @@ def run_show(args: argparse.Namespace) -> int:
     lines.append(f"  {_signature(info.name, info.kwargs, built.kwargs)}")
     lines.append("")
     lines.append(f"  training steps  {t:,}")
-    lines.append(f"  warmup steps    {_describe_warmup(args.warmup, w, t, info, args.beta2)}")
+    lines.append(f"  warmup steps    {_describe_warmup(args.warmup, w, t, info, args.beta2, args.steps_per_epoch)}")
     peak = numbers["peak"]
     lines.append(f"  peak LR         {_fmt(peak['lr'])} at step {peak['step']:,}")
     lines.append(f"  mean LR         {_fmt(numbers['mean_lr'])} over the {t:,} optimizer steps")
@@ -174,12 +175,14 @@ def _signature(name: str, defaults: dict[str, Any], given: dict[str, Any]) -> st
     return f"{name}({', '.join(f'{k}={v!r}' for k, v in merged.items())})"
 
 
-def _describe_warmup(request: str | None, w: int, t: int, info: Any, beta2: float) -> str:
+def _describe_warmup(request: str | None, w: int, t: int, info: Any, beta2: float, spe: int | None = None) -> str:
     pct = f"{100.0 * w / t:.3g}% of the run"
     if not info.has_warmup and request is None:
         return f"0 ({info.name} has no warmup phase)"
     if request is None:
         return f"{w:,} = {pct} (default 10%, rounded up)"
+    if is_epoch_request(request) and spe is not None:
+        return f"{w:,} = {pct} (--warmup {request} of {spe:,} steps per epoch, rounded up)"
     if request.strip().lower() == "auto":
         raw = int(round(2.0 / (1.0 - beta2)))
         capped = f", capped at {t:,}" if raw > t else ""

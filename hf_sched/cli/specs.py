@@ -29,6 +29,7 @@ __all__ = [
     "parse_name_spec",
     "parse_kwargs",
     "check_warmup_text",
+    "resolve_epoch_warmup",
     "about_warmup",
     "as_usage_error",
 ]
@@ -47,6 +48,8 @@ class AdamLike:
 def _parse_value(text: str) -> Any:
     try:
         return json.loads(text)
+    except RecursionError:
+        raise UsageError(f"a NAME:key=value value is nested too deeply to read: {text[:40]!r}...") from None
     except ValueError:
         return text
 
@@ -94,6 +97,11 @@ def parse_kwargs(text: str | None) -> dict[str, Any]:
             f"--kwargs must be a JSON object such as '{{\"num_cycles\": 2}}', got {text!r}: {exc.msg} "
             f"(line {exc.lineno} column {exc.colno})"
         ) from None
+    except (RecursionError, ValueError) as exc:  # nested too deeply; an int of more than 4300 digits
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+        raise UsageError(
+            f"--kwargs must be a JSON object such as '{{\"num_cycles\": 2}}'; cannot read {text[:40]!r}...: {why}"
+        ) from None
     if not isinstance(value, dict):
         raise UsageError(
             f"--kwargs must be a JSON object such as '{{\"num_cycles\": 2}}', got a {type(value).__name__}: {text!r}"
@@ -121,6 +129,27 @@ def check_warmup_text(request: str | None) -> None:
             f"--warmup {request!r}: must be a whole number of steps, a ratio in [0, 1), a percentage like "
             f"'10%' or 'auto', got a non-finite number"
         )
+
+
+def resolve_epoch_warmup(args: argparse.Namespace, name: str) -> Any:
+    """``--warmup``, with a request in epochs turned into steps by ``--steps-per-epoch``.
+
+    Any other request goes to the registry as it is.
+    """
+    from ..warmup import is_epoch_request, resolve_warmup
+
+    if not is_epoch_request(args.warmup):
+        return args.warmup
+    spe = getattr(args, "steps_per_epoch", None)
+    if spe is None:
+        raise UsageError(
+            f"--warmup {args.warmup!r} is given in epochs, which needs the optimizer steps per epoch: give "
+            "--steps-per-epoch N (hf-sched steps prints it), or the warmup in steps"
+        )
+    try:
+        return resolve_warmup(args.warmup, args.steps, AdamLike(args.beta2), steps_per_epoch=spe)
+    except (ValueError, TypeError) as exc:
+        raise as_usage_error(exc, args.warmup, name) from None
 
 
 def about_warmup(message: str) -> bool:
@@ -181,11 +210,12 @@ def build(spec: str, args: argparse.Namespace, command: str) -> Built:
         accepted = ", ".join(f"{k}={v!r}" for k, v in info.kwargs.items()) or "none"
         raise UsageError(f"schedule {info.name!r} has no argument {', '.join(hints)}; it accepts: {accepted}")
     check_warmup_text(args.warmup)
+    warmup = resolve_epoch_warmup(args, info.name)
     try:
         schedule = build_schedule(
             info.name,
             num_training_steps=args.steps,
-            num_warmup_steps=args.warmup,
+            num_warmup_steps=warmup,
             lr_init=args.lr,
             optimizer=AdamLike(args.beta2),
             **kwargs,

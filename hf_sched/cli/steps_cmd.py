@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..warmup import is_epoch_request
 from .arguments import MAX_COUNT
 from .errors import EXIT_OK, UsageError
 from .specs import AdamLike, as_usage_error, check_warmup_text
@@ -48,6 +49,11 @@ def run_steps(args: argparse.Namespace) -> int:
             "(Accelerate splits every batch evenly across the processes)"
         )
     check_warmup_text(args.warmup)
+    if n is None and is_epoch_request(args.warmup):
+        raise UsageError(
+            f"--warmup {args.warmup!r} is given in epochs, which needs the steps per epoch: "
+            "give --examples (and --batch-size), or the warmup in steps"
+        )
     lines: list[str] = []
     num_batches = None
     if n is not None:
@@ -86,14 +92,17 @@ def run_steps(args: argparse.Namespace) -> int:
     _check_counts(args, t, ticks, eff, budget.steps_per_epoch)
     explained = budget.explanation.splitlines()
     if args.max_steps is not None and num_batches is not None:
-        # the core stops at max_steps; show the epoch arithmetic too, and how many epochs that is
-        one = compute_budget(_Loader(num_batches, args.drop_last), num_epochs=1, gradient_accumulation_steps=g,
-                             num_processes=p, dataloader_prepared=False, split_batches=args.split_batches)
-        spe = int(one.steps_per_epoch or 1)
-        lines.extend(one.explanation.splitlines()[:2])
-        lines.append(explained[0])
-        lines.append(f"epochs run = ceil({t:,} / {spe:,} steps per epoch) = {-(-t // spe):,} (the last one may be partial)")
-        explained = explained[1:]
+        # the run stops at max_steps; show the epoch arithmetic too, and how many epochs that is
+        at = next((i for i, ln in enumerate(explained) if ln.startswith("optimizer steps per epoch")), None)
+        spe = budget.steps_per_epoch
+        if at is None or spe is None:  # a budget that stops at max_steps without counting epochs
+            one = compute_budget(_Loader(num_batches, args.drop_last), num_epochs=1, gradient_accumulation_steps=g,
+                                 num_processes=p, dataloader_prepared=False, split_batches=args.split_batches)
+            spe = int(one.steps_per_epoch or 1)
+            explained = explained[:1] + one.explanation.splitlines()[:2] + explained[1:]
+            at = 2
+        explained.insert(at + 1, f"epochs run = ceil({t:,} / {spe:,} steps per epoch) = {-(-t // spe):,} "
+                                 "(the last one may be partial)")
     if args.warmup is not None and args.warmup.strip().lower() == "auto":
         raw = int(round(2.0 / (1.0 - args.beta2)))
         cap = f", capped at {t:,} training steps" if raw > t else ""
