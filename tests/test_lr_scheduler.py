@@ -260,3 +260,51 @@ def test_schedule_specific_kwargs_as_keywords():
     s = get_scheduler("warmupcosine", opt, num_training_steps=10, num_cycles=2.0)
     assert s.schedules[0] == build_schedule("warmupcosine", num_training_steps=10, num_cycles=2.0)
     assert isinstance(s.schedules[0], Cosine)
+
+
+@pytest.mark.parametrize(
+    "change,msg",
+    [
+        ({"base_lrs": []}, r"state_dict\['base_lrs'\] must be a list with one LR per param group \(2\), got 0: \[\]"),
+        ({"base_lrs": [1e-3, -1.0]}, r"state_dict\['base_lrs'\]\[1\] must be a finite LR >= 0, got -1.0"),
+        ({"base_lrs": [float("nan"), 1e-3]}, r"state_dict\['base_lrs'\]\[0\] must be a finite LR >= 0, got nan"),
+        ({"base_lrs": ["1e-3", 1e-3]}, r"state_dict\['base_lrs'\]\[0\] must be a finite LR >= 0, got '1e-3'"),
+        ({"step": 3.7}, r"state_dict\['step'\] must be an integer >= 0, got 3.7"),
+        ({"step": -1}, r"state_dict\['step'\] must be an integer >= 0, got -1"),
+        ({"step": True}, r"state_dict\['step'\] must be an integer >= 0, got True"),
+        ({"schedules": "cosine"}, r"state_dict\['schedules'\] must be a list of schedule specs \(dicts\), got 'cosine'"),
+        ({"schedules": [{"kind": "cosine"}]}, r"the checkpoint has schedules for 1 param groups, the optimizer has 2"),
+        ({"interval": "batch"}, r"state_dict\['interval'\] must be one of \('step', 'epoch'\), got 'batch'"),
+        ({"extra": 1}, r"the ScheduledLR state has unknown keys \['extra'\]"),
+        ({"schedules": None, "drop": "schedules"}, r"the ScheduledLR state is incomplete: missing \['schedules'\]"),
+    ],
+)
+def test_load_state_dict_validates_every_field_and_changes_nothing_when_it_refuses(change, msg):
+    model, opt = _model_and_opt(groups=2)
+    sched = get_scheduler("warmupcosine", opt, num_training_steps=20)
+    for _ in range(5):
+        opt.step()
+        sched.step()
+    good = sched.state_dict()
+    before = (sched.state_dict(), [g["lr"] for g in opt.param_groups], [g["initial_lr"] for g in opt.param_groups])
+    bad = dict(good)
+    change = dict(change)
+    drop = change.pop("drop", None)
+    bad.update(change)
+    if drop:
+        del bad[drop]
+    with pytest.raises(ValueError, match=msg):
+        sched.load_state_dict(bad)
+    after = (sched.state_dict(), [g["lr"] for g in opt.param_groups], [g["initial_lr"] for g in opt.param_groups])
+    assert after == before
+
+
+def test_non_strict_load_of_an_unbuildable_spec_changes_nothing():
+    _, opt = _model_and_opt()
+    sched = get_scheduler("warmupcosine", opt, num_training_steps=20, strict=False)
+    state = sched.state_dict()
+    state["schedules"] = [{"kind": "no-such-kind", "num_training_steps": 10}]
+    before = sched.state_dict()
+    with pytest.raises(ValueError, match="the checkpoint's schedule spec cannot be rebuilt"):
+        sched.load_state_dict(state)
+    assert sched.state_dict() == before
