@@ -18,6 +18,7 @@ from hf_sched.cli.arguments import (
     MAX_CSV_ROWS,
     MAX_DPI,
     MAX_PIXELS,
+    MAX_PLOT_NAMES,
     MAX_SIDE,
     MIN_DPI,
     MIN_FIGURE_INCHES,
@@ -247,6 +248,16 @@ def test_largest_image_and_dpi_are_written(capsys, tmp_path):
     assert png_size(out) == (1200, 675)
 
 
+def test_plot_names_cap(capsys, tmp_path):
+    names = [f"noam:d_model={i}" for i in range(1, MAX_PLOT_NAMES + 2)]
+    code, out, err = run_cli(capsys, "plot", *names, "--out", str(tmp_path / "many.png"))
+    assert code == 2 and out == "" and not list(tmp_path.iterdir())
+    assert err == "hf-sched plot: error: 51 schedule names: plot draws at most 50 in one figure; split them over several plots\n"
+    code, out, err = run_cli(capsys, "plot", *names[:MAX_PLOT_NAMES], "--steps", "100", "--out", str(tmp_path / "many.png"))
+    assert code == 0, err
+    assert "50 schedules over 100 steps" in out
+
+
 def test_dpi_limit_follows_the_size():
     assert [max_dpi(s) for s in [(1200, 675), (400, 300), (100, 100), (20_000, 1250), (5000, 5000)]] == [
         300, 100, 25, 625, 1200]
@@ -259,7 +270,8 @@ def test_every_cap_is_in_the_docs():
     for text in [f"{MAX_CSV_ROWS:,} rows", f"{MAX_PIXELS:,} pixels", f"[{MIN_SIDE}, {MAX_SIDE:,}]",
                  f"[{MIN_DPI}, {MAX_DPI:,}]", "2**53", f"{MAX_COUNT + 1:,}",
                  f"[{TERMINAL_WIDTH[0]}, {TERMINAL_WIDTH[1]:,}]", f"[{TERMINAL_HEIGHT[0]}, {TERMINAL_HEIGHT[1]}]",
-                 f"WIDTH / {MIN_FIGURE_INCHES[0]}", f"HEIGHT / {MIN_FIGURE_INCHES[1]}"]:
+                 f"WIDTH / {MIN_FIGURE_INCHES[0]}", f"HEIGHT / {MIN_FIGURE_INCHES[1]}",
+                 f"at most {MAX_PLOT_NAMES} schedules"]:
         assert text in section, text
 
 

@@ -22,7 +22,9 @@ traceback, a hang or a huge allocation):
 * ``--dpi``: in ``[MIN_DPI, MAX_DPI]`` and at most ``WIDTH / 4`` and ``HEIGHT / 2``: text
   is sized in points (``dpi / 72`` pixels each), so a figure under 4 x 2 inches is
   nothing but its labels (checked by the ``plot`` command, which knows both);
-* ``show --width`` / ``--height``: ``[10, 1000]`` characters and ``[2, 200]`` lines.
+* ``show --width`` / ``--height``: ``[10, 1000]`` characters and ``[2, 200]`` lines;
+* ``plot``: at most :data:`MAX_PLOT_NAMES` schedules in one figure (10 colours repeat
+  long before; 50 take about 2 s, 300 took 10 s).
 
 >>> count("1_000"), count("1e6")
 (1000, 1000000)
@@ -46,6 +48,7 @@ __all__ = [
     "MIN_DPI",
     "MAX_DPI",
     "MIN_FIGURE_INCHES",
+    "MAX_PLOT_NAMES",
     "TERMINAL_WIDTH",
     "TERMINAL_HEIGHT",
     "count",
@@ -72,6 +75,8 @@ MIN_DPI: int = 10
 MAX_DPI: int = 1200
 #: The smallest figure, in inches (width, height), whatever ``--dpi``.
 MIN_FIGURE_INCHES: tuple[int, int] = (4, 2)
+#: The most schedules ``plot`` draws in one figure.
+MAX_PLOT_NAMES: int = 50
 #: Ranges of ``show --width`` (characters) and ``--height`` (lines).
 TERMINAL_WIDTH: tuple[int, int] = (10, 1000)
 TERMINAL_HEIGHT: tuple[int, int] = (2, 200)

@@ -168,7 +168,7 @@ def build_parser(prog: str = "hf-sched") -> argparse.ArgumentParser:
                        description="One image with every named schedule overlaid over the same run,\n"
                        "labelled, with the end of warmup marked (matplotlib).",
                        epilog=_PLOT_EPILOG, formatter_class=fmt)
-    p.add_argument("names", nargs="+", type=schedule_name, metavar="NAME", help="schedule names or aliases")
+    p.add_argument("names", nargs="+", type=schedule_name, metavar="NAME", help="schedule names or aliases (at most 50)")
     _add_schedule_args(p)
     p.add_argument("--out", default="lr.png", metavar="PATH",
                    help="image to write (default lr.png; .svg and .pdf work too); a directory gets lr.png inside")

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .arguments import MIN_FIGURE_INCHES, max_dpi
+from .arguments import MAX_PLOT_NAMES, MIN_FIGURE_INCHES, max_dpi
 from .errors import EXIT_FAILURE, EXIT_OK, UsageError
 from .specs import build
 
@@ -45,6 +45,11 @@ def resolve_out(text: str) -> Path:
 def run_plot(args: argparse.Namespace) -> int:
     """``hf-sched plot``: build every named schedule, draw them in one figure, write it to ``--out``."""
     started = time.perf_counter()
+    if len(args.names) > MAX_PLOT_NAMES:
+        raise UsageError(
+            f"{len(args.names)} schedule names: plot draws at most {MAX_PLOT_NAMES} in one figure; "
+            "split them over several plots"
+        )
     built = [build(spec, args, "plot") for spec in args.names]
     out = resolve_out(args.out)
     imported = time.perf_counter()
