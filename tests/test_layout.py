@@ -217,3 +217,16 @@ def test_every_public_module_has_an_explicit_all(name, path):
         assert all(isinstance(n, str) for n in listed), f"{name}.__all__ holds a non-string"
         missing = sorted(set(listed) - _top_level_names(tree))
         assert not missing, f"{name}.__all__ lists names the module does not define: {missing}"
+
+
+def test_the_pure_modules_import_no_torch_numpy_or_transformers():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, hf_sched, hf_sched.schedules, hf_sched.registry, hf_sched.catalog, hf_sched.schedule;"
+        "hf_sched.schedules.schedule_from_dict(hf_sched.schedules.Cosine(10, 2).to_dict())(3);"
+        "print(sorted(m for m in ('torch', 'numpy', 'transformers', 'accelerate') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
