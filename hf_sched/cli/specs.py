@@ -127,7 +127,7 @@ def check_warmup_text(request: str | None) -> None:
     if not math.isfinite(value):
         raise UsageError(
             f"--warmup {request!r}: must be a whole number of steps, a ratio in [0, 1), a percentage like "
-            f"'10%' or 'auto', got a non-finite number"
+            f"'10%', epochs like '1ep' or 'auto', got a non-finite number"
         )
 
 
