@@ -37,6 +37,7 @@ from transformers import DataCollatorWithPadding, HfArgumentParser, TrainerCallb
 from hf_sched.finetune.data import load_text_classification, tokenize_splits
 from hf_sched.finetune.metrics import compute_metrics
 from hf_sched.finetune.model import load_model_and_tokenizer
+from hf_sched.finetune.threads import use_available_cores
 from hf_sched.lr_scheduler import ScheduledLR
 from hf_sched.integrations.lr_curve import lr_curve_from_log_history
 from hf_sched.integrations.transformers import SchedTrainer, SchedTrainingArguments
@@ -109,6 +110,11 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     """Fine-tune, evaluate, write ``metrics.json``; return what it holds."""
     training_args, data_args = parse_args(argv)
     set_seed(training_args.seed)
+    # accelerate launch / torchrun may have set OMP_NUM_THREADS=1 on their own: use the cores (see finetune/threads.py)
+    threads = use_available_cores(training_args.device.type == "cpu", int(os.environ.get("LOCAL_WORLD_SIZE", "1")),
+                                  announce=print if training_args.process_index == 0 else None)
+    if training_args.process_index == 0:
+        print(f"[hf_sched] torch threads per process: {threads} ({training_args.device.type})", flush=True)
 
     data = load_text_classification(
         data_args.dataset,
@@ -164,6 +170,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         "dataset": data.source,
         "num_train_examples": tokens["train"].num_rows,
         "num_eval_examples": tokens["validation"].num_rows,
+        "torch_threads": threads,
     }
     if trainer.is_world_process_zero():
         os.makedirs(training_args.output_dir, exist_ok=True)

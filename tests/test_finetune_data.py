@@ -403,3 +403,30 @@ def test_tokenize_splits_accepts_a_datasetdict(small_tweets, tokenizer):
 def test_tokenize_splits_bad_max_length(small_tweets, tokenizer, value):
     with pytest.raises(ValueError, match=rf"max_length={value!r} is invalid: it must be an integer >= 8"):
         fd.tokenize_splits(small_tweets, tokenizer, max_length=value)
+
+
+# ----------------------------------------------------------------- broken files (issue 15)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", r"is empty \(0 bytes\)"),
+    (b"text,label\n", r"holds no examples, only a header row \(columns: text, label\)"),
+    ("text,label\ncafé,pos\nthé,neg\n".encode("latin-1"), r"is not valid utf-8 text \(byte 0xe9 at offset 14\).*encoding='latin-1'"),
+    (b"text,label\n,pos\n,neg\n", r"column 'text' of split 'train' in dataset=.* is empty in all 2 rows"),
+    (b"text,label\nhello,\nworld,\n", r"column 'label' of split 'train' in dataset=.* is empty in all 2 rows"),
+])
+def test_broken_csv_files_are_named(tmp_path, content, message):
+    path = tmp_path / "broken.csv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message) as error:
+        fd.load_text_classification(str(path))
+    assert f"dataset={str(path)!r}" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_encoding_reads_a_latin1_csv(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("text,label\ncafé,pos\nthé,neg\nbof,neg\n".encode("latin-1"))
+    data = fd.load_text_classification(str(path), encoding="latin-1", validation_split=0.34)
+    assert sorted(col(data.train, "text") + col(data.validation, "text")) == ["bof", "café", "thé"]
+    with pytest.raises(ValueError, match=r"encoding='klingon' is not a known text encoding"):
+        fd.load_text_classification(str(path), encoding="klingon")

@@ -123,3 +123,11 @@ def test_save_tiny_bert_loads_as_model(tmp_path, small_tweets):
     output = model(**batch)
     assert output.logits.shape == (5, 2)
     assert torch.isfinite(output.loss)
+
+
+def test_model_dir_without_weights_names_model_safetensors(tmp_path):
+    folder = Path(fd.save_tiny_bert(tmp_path / "tiny"))
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(ValueError, match=r"has a config.json but no weights: model.safetensors is missing") as error:
+        fd.load_model_and_tokenizer(str(folder), num_labels=2)
+    assert "pytorch_model.bin" not in str(error.value)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -518,7 +519,93 @@ def test_resume_with_another_budget_is_refused(reference_run, tiny_model, tmp_pa
     result = run(one_process(*args, "--output_dir", str(tmp_path / "out"),
                              "--resume_from_checkpoint", str(reference_dir / "step_4")))
     assert result.returncode == 2, result.stderr
-    assert "num_epochs: 1.5 -> 2.0" in result.stdout
-    assert "cannot resume from --resume_from_checkpoint" in result.stderr
-    assert "num_training_steps: 12 -> 16" in result.stderr
+    # refused like every other change of the run's settings, naming the change (issue 15)
+    assert "cannot resume from" in result.stderr and "written with other settings" in result.stderr
+    assert "num_epochs: 1.5 -> 2.0" in result.stderr
     assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+# --------------------------------------------------------------------------- bad data files (issue 15)
+
+
+def error_line(stderr: str) -> str:
+    """The one error line of a refused run (datasets' progress bars may share stderr)."""
+    lines = [line for line in stderr.replace("\r", "\n").splitlines() if "error:" in line]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+BAD_FILES = [
+    pytest.param("empty.csv", b"", ["is empty (0 bytes)"], id="empty-csv"),
+    pytest.param("header.csv", b"text,label\n", ["holds no examples, only a header row (columns: text, label)"],
+                 id="header-only-csv"),
+    pytest.param("latin1.csv", "text,label\ncafé au lait,pos\nrainy day,neg\n".encode("latin-1"),
+                 ["is not valid utf-8 text (byte 0xe9 at offset 14)", "--encoding latin-1"], id="latin-1-csv"),
+    pytest.param("no_text.csv", b"text,label\n,pos\n,neg\n,pos\n",
+                 ["column 'text' of split 'train'", "is empty in all 3 rows"], id="all-empty-text"),
+    pytest.param("no_labels.csv", b"text,label\nhello,\nworld,\nagain,\n",
+                 ["column 'label' of split 'train'", "is empty in all 3 rows"], id="empty-labels"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "expected"), BAD_FILES)
+def test_bad_data_files_exit_2_with_one_line_naming_the_file(name, content, expected, tmp_path, capsys):
+    path = _write(tmp_path / name, content)
+    with pytest.raises(SystemExit) as exited:
+        load_recipe().main(["--dataset", str(path), "--output_dir", str(tmp_path / "out")])
+    assert exited.value.code == 2
+    err = error_line(capsys.readouterr().err)
+    assert err.startswith("finetune_accelerate.py: error: ") and f"dataset={str(path)!r}" in err
+    for text in expected:
+        assert text in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_latin1_csv_trains_with_encoding(tmp_path, tiny_model):
+    rows = "".join(f"{'très bien' if i % 2 else 'pas terrible'} numéro {i},{'pos' if i % 2 else 'neg'}\n" for i in range(24))
+    path = _write(tmp_path / "latin1.csv", ("text,label\n" + rows).encode("latin-1"))
+    result = run(one_process("--model", str(tiny_model), "--dataset", str(path), "--encoding", "latin-1",
+                             "--max_steps", "1", "--batch_size", "4", "--max_length", "16",
+                             "--output_dir", str(tmp_path / "out")))
+    check_ok(result)
+    metrics = read_metrics(tmp_path / "out")
+    # a 1-step run: the default warmup leaves its one step to train (W = min(ceil(T/10), T-1) = 0)
+    assert metrics["num_training_steps"] == 1 and metrics["num_warmup_steps"] == 0
+    assert metrics["last_step_lr"] == metrics["lr_log"][-1]["lr"] == PEAK_LR
+    assert f"last optimizer step (step 1) trained at LR {PEAK_LR:.3g}" in result.stdout
+
+
+def test_a_model_dir_without_weights_exits_2_naming_model_safetensors(tiny_model, tmp_path, capsys):
+    broken = tmp_path / "no_weights"
+    shutil.copytree(tiny_model, broken)
+    (broken / "model.safetensors").unlink()
+    with pytest.raises(SystemExit) as exited:
+        load_recipe().main(["--model", str(broken), "--max_train_samples", "32", "--max_eval_samples", "8",
+                            "--output_dir", str(tmp_path / "out")])
+    assert exited.value.code == 2
+    err = error_line(capsys.readouterr().err)
+    assert f"--model/model={str(broken)!r} has a config.json but no weights: model.safetensors is missing" in err
+    assert "pytorch_model.bin" not in err
+
+
+def test_int_milestones_are_checked_against_the_real_budget(tiny_model, tmp_path, capsys):
+    # issue 15: multistep milestones used to be checked against a stand-in 10**9-step run
+    args = ["--model", str(tiny_model), "--max_train_samples", "32", "--max_eval_samples", "8", "--max_length", "16",
+            "--lr_scheduler_type", "multistep", "--output_dir", str(tmp_path / "out")]
+    recipe = load_recipe()
+    parsed = recipe.parse_args([*args, "--max_steps", "100", "--lr_scheduler_kwargs", '{"milestones": [50, 75]}'])
+    assert parsed.lr_scheduler_kwargs == {"milestones": [50, 75]}
+    with pytest.raises(SystemExit):
+        recipe.parse_args([*args, "--max_steps", "100", "--lr_scheduler_kwargs", '{"milestones": [150]}'])
+    assert "milestones[0] must be a step in [11, 100]" in capsys.readouterr().err
+    # without --max_steps the budget (32 examples / batch 16 = 2 steps) is known only after loading the data
+    with pytest.raises(SystemExit) as exited:
+        recipe.main([*args, "--lr_scheduler_kwargs", '{"milestones": [5]}'])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --lr_scheduler_kwargs: schedule 'multistep'" in err and "(this run has 2 optimizer steps)" in err

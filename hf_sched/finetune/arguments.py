@@ -9,10 +9,10 @@ ends the program with status 2 and one line naming the flag, the value and what 
 torch is not imported here, so a typo costs no start-up time.
 
 Example:
-    >>> args = parse_args(["--lr_scheduler_type", "cosine", "--max_steps", "100",
+    >>> args = parse_args(["--lr_scheduler_type", "warmup-cosine", "--max_steps", "100",
     ...                    "--lr_scheduler_kwargs", '{"num_cycles": 0.5}'])
     >>> args.lr_scheduler_type, args.lr_scheduler_kwargs, args.eval_batch_size
-    ('cosine', {'num_cycles': 0.5}, 16)
+    ('warmupcosine', {'num_cycles': 0.5}, 16)
 """
 
 from __future__ import annotations

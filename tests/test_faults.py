@@ -1,0 +1,284 @@
+"""Faults a hostile user (or a full disk, or kill -9) inflicts on recipe runs, and what we promise.
+
+One real run of ``recipes/finetune_accelerate.py`` (tiny random BERT, 48 real tweets, 6
+optimizer steps, a checkpoint every 2) is made once; each test copies its output directory
+and damages the newest checkpoint (``step_6``) one way: flipped bytes and a truncation of
+``model.safetensors``, random bytes in ``scheduler.bin``, a missing ``random_states_0.pkl``,
+a truncated ``training_state.json``. We assert that the damage is detected and named, that
+``--resume_from_checkpoint latest`` falls back to ``step_4`` with a notice (and then finishes
+with exactly the weights of the uninterrupted run), that naming the damaged checkpoint is
+refused, and that no message suggests ``weights_only=False``. Then the output-directory lock
+with a live and a stale PID, and a resume with a changed learning rate or weight decay.
+
+The recipe runs in this process (``main(argv)``), so a run costs no new interpreter: the
+whole file takes about 30-60 s here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hf_sched.finetune.checkpoint import (
+    MANIFEST,
+    CheckpointError,
+    choose_checkpoint,
+    verify_checkpoint,
+    write_manifest,
+)
+from hf_sched.finetune.run_lock import LOCK_NAME, RunLock, RunLockError, pid_alive
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "finetune_accelerate.py"
+
+pytestmark = pytest.mark.usefixtures("offline_hf_home")
+
+
+class _Recipe:
+    """The recipe as a module; ``main`` starts from a fresh Accelerate state (several runs per process)."""
+
+    def __init__(self) -> None:
+        spec = importlib.util.spec_from_file_location("finetune_accelerate_faults", RECIPE)
+        self.module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(self.module)
+
+    def main(self, argv: list[str]) -> dict:
+        from accelerate.state import AcceleratorState, GradientState
+
+        AcceleratorState._reset_state(reset_partial_state=True)
+        GradientState._reset_state()
+        return self.module.main(argv)
+
+
+def recipe_module() -> _Recipe:
+    return _Recipe()
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    from hf_sched.finetune.model import save_tiny_bert
+
+    return Path(save_tiny_bert(tmp_path_factory.mktemp("faults_model") / "tiny", seed=0))
+
+
+@pytest.fixture(scope="module")
+def run_args(tiny_model) -> list[str]:
+    return ["--model", str(tiny_model), "--max_train_samples", "48", "--max_eval_samples", "16",
+            "--max_length", "16", "--batch_size", "8", "--max_steps", "6", "--checkpointing_steps", "2",
+            "--seed", "3", "--optim", "adamw_torch"]
+
+
+@pytest.fixture(scope="module")
+def straight_run(tmp_path_factory, run_args) -> Path:
+    """The uninterrupted run: checkpoints step_2, step_4, step_6 and the final model."""
+    output_dir = tmp_path_factory.mktemp("faults") / "straight"
+    recipe_module().main([*run_args, "--output_dir", str(output_dir)])
+    assert sorted(p.name for p in output_dir.glob("step_*")) == ["step_2", "step_4", "step_6"]
+    return output_dir
+
+
+def copy_run(straight_run: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "run"
+    shutil.copytree(straight_run, target)
+    return target
+
+
+def flip_bytes(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 64] = bytes(b ^ 0xFF for b in data[middle:middle + 64])
+    path.write_bytes(bytes(data))
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def random_bytes(path: Path) -> None:
+    path.write_bytes(os.urandom(path.stat().st_size))
+
+
+# damage, file, the problem verify_checkpoint must name
+FAULTS = [
+    pytest.param(flip_bytes, "model.safetensors", "model.safetensors: its SHA-256 differs from the manifest",
+                 id="flipped-bytes-model"),
+    pytest.param(truncate, "model.safetensors", "model.safetensors has", id="truncated-model"),
+    pytest.param(random_bytes, "scheduler.bin", "scheduler.bin: its SHA-256 differs from the manifest",
+                 id="random-bytes-scheduler"),
+    pytest.param(Path.unlink, "random_states_0.pkl", "random_states_0.pkl is missing", id="missing-rng"),
+    pytest.param(truncate, "training_state.json", "training_state.json has", id="truncated-state"),
+]
+
+
+@pytest.mark.parametrize(("damage", "name", "problem"), FAULTS)
+def test_damage_is_detected_named_and_latest_falls_back(damage, name, problem, straight_run, tmp_path):
+    run = copy_run(straight_run, tmp_path)
+    assert verify_checkpoint(run / "step_6") == []
+    damage(run / "step_6" / name)
+    problems = verify_checkpoint(run / "step_6")
+    assert len(problems) == 1 and problems[0].startswith(problem), problems
+    if "has" in problem:
+        assert "truncated" in problems[0]
+
+    notices: list[str] = []
+    chosen = choose_checkpoint(run, "latest", announce=notices.append)
+    assert chosen == run / "step_4"
+    assert notices[0].startswith("notice: --resume_from_checkpoint latest: skipping step_6, it is not complete: ")
+    assert problem in notices[0] and notices[1].endswith("the newest complete checkpoint, step_4")
+
+    with pytest.raises(CheckpointError) as refused:  # named explicitly: refused, never used
+        choose_checkpoint(run, str(run / "step_6"))
+    message = str(refused.value)
+    assert f"--resume_from_checkpoint {str(run / 'step_6')!r} is not a complete checkpoint: {problem}" in message
+    assert "weights_only" not in message and "\n" not in message
+
+
+def test_latest_falls_back_and_then_resumes_exactly(straight_run, run_args, tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    run = copy_run(straight_run, tmp_path)
+    flip_bytes(run / "step_6" / "model.safetensors")
+    (run / "metrics.json").unlink()
+    recipe_module().main([*run_args, "--output_dir", str(run), "--resume_from_checkpoint", "latest"])
+    out = capsys.readouterr().out
+    assert "skipping step_6, it is not complete: model.safetensors: its SHA-256 differs" in out
+    assert f"resumed from {run / 'step_4'} after 4 optimizer steps" in out
+    ours, reference = load_file(str(run / "model.safetensors")), load_file(str(straight_run / "model.safetensors"))
+    import torch
+
+    assert all(torch.equal(ours[k], reference[k]) for k in reference)
+    assert (run / "lr_log.jsonl").read_text() == (straight_run / "lr_log.jsonl").read_text()
+    assert verify_checkpoint(run / "step_6") == []  # rewritten whole by the resumed run
+
+
+def test_explicitly_named_damaged_checkpoint_exits_2_with_one_line(straight_run, run_args, tmp_path, capsys):
+    run = copy_run(straight_run, tmp_path)
+    random_bytes(run / "step_6" / "scheduler.bin")
+    with pytest.raises(SystemExit) as exited:
+        recipe_module().main([*run_args, "--output_dir", str(run), "--resume_from_checkpoint", str(run / "step_6")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert err.startswith("finetune_accelerate.py: error: --resume_from_checkpoint")
+    assert "scheduler.bin: its SHA-256 differs from the manifest (the file is corrupt)" in err
+    assert "weights_only" not in err
+
+
+def test_a_corrupt_file_the_manifest_vouches_for_is_named_not_unpickled(straight_run, run_args, tmp_path, capsys):
+    # Damage from before the manifest was written (e.g. a bad disk): the digest matches, the load fails.
+    run = copy_run(straight_run, tmp_path)
+    folder = run / "step_6"
+    random_bytes(folder / "scheduler.bin")
+    manifest = json.loads((folder / MANIFEST).read_text())
+    write_manifest(folder, manifest["signature"], manifest["completed_steps"])
+    assert verify_checkpoint(folder) == []
+    with pytest.raises(SystemExit) as exited:
+        recipe_module().main([*run_args, "--output_dir", str(run), "--resume_from_checkpoint", str(folder)])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "scheduler.bin is corrupt" in err and "does not unpickle" in err
+    assert "weights_only" not in err
+
+
+def test_latest_with_no_complete_checkpoint_is_refused(straight_run, tmp_path):
+    run = copy_run(straight_run, tmp_path)
+    for folder in run.glob("step_*"):
+        (folder / "random_states_0.pkl").unlink()
+    with pytest.raises(CheckpointError, match=r"no complete checkpoint in .*step_6: random_states_0.pkl is missing"):
+        choose_checkpoint(run, "latest")
+
+
+def test_a_checkpoint_without_manifest_is_not_complete(tmp_path):
+    folder = tmp_path / "step_3"
+    folder.mkdir()
+    (folder / "training_state.json").write_text("{}")
+    assert verify_checkpoint(folder)[0].startswith("no manifest.json")
+
+
+# --------------------------------------------------------------------------- changed settings
+
+
+@pytest.mark.parametrize(("flag", "value", "change"), [
+    ("--learning_rate", "1e-4", "learning_rate: 5e-05 -> 0.0001"),
+    ("--weight_decay", "0.1", "weight_decay: 0.01 -> 0.1"),
+])
+def test_resume_with_a_changed_lr_or_weight_decay_is_refused(flag, value, change, straight_run, run_args, tmp_path,
+                                                             capsys):
+    run = copy_run(straight_run, tmp_path)
+    (run / "metrics.json").unlink()
+    with pytest.raises(SystemExit) as exited:
+        recipe_module().main([*run_args, flag, value, "--output_dir", str(run), "--resume_from_checkpoint", "latest"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "cannot resume from" in err and "written with other settings" in err and change in err
+    assert not (run / "metrics.json").exists()
+
+
+def test_metrics_record_the_lr_and_weight_decay_used(straight_run):
+    metrics = json.loads((straight_run / "metrics.json").read_text())
+    assert metrics["learning_rate"] == 5e-5 and metrics["weight_decay"] == 0.01
+    assert metrics["last_step_lr"] == metrics["lr_log"][-1]["lr"] > 0
+
+
+# --------------------------------------------------------------------------- the lock
+
+
+def test_the_lock_refuses_a_second_run_while_the_first_lives(tmp_path):
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from hf_sched.finetune.run_lock import RunLock; "
+         "lock = RunLock(sys.argv[1]); lock.acquire(); print('locked', flush=True); time.sleep(60)", str(out)],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunLockError) as refused:
+            RunLock(out).acquire()
+        assert f"--output_dir {str(out)!r} is in use by another run (PID {holder.pid}" in str(refused.value)
+        # the recipe says so in one line and exits 2, before loading anything
+        result = subprocess.run([sys.executable, str(RECIPE), "--output_dir", str(out)], capture_output=True,
+                                text=True, cwd=ROOT, timeout=300)
+        assert result.returncode == 2
+        assert result.stderr.strip().count("\n") == 0
+        assert f"error: --output_dir {str(out)!r} is in use by another run (PID {holder.pid}" in result.stderr
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    # killed: its lock file stays, but the lock is gone; the next run takes it over with a notice
+    assert (out / LOCK_NAME).is_file() and not pid_alive(holder.pid)
+    notices: list[str] = []
+    with RunLock(out, announce=notices.append):
+        assert json.loads((out / LOCK_NAME).read_text())["pid"] == os.getpid()
+    assert len(notices) == 1 and f"PID {holder.pid}" in notices[0] and "is gone" in notices[0]
+    assert "taking the lock over" in notices[0]
+    assert not (out / LOCK_NAME).exists()  # released
+
+
+def test_a_stale_lock_file_is_taken_over_by_the_recipe(straight_run, run_args, tmp_path, capsys):
+    run = copy_run(straight_run, tmp_path)
+    (run / "metrics.json").unlink()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (run / LOCK_NAME).write_text(json.dumps({"pid": dead.pid, "host": os.uname().nodename, "started": "then"}))
+    recipe_module().main([*run_args, "--output_dir", str(run), "--resume_from_checkpoint", "latest"])
+    out = capsys.readouterr().out
+    assert f"PID {dead.pid}" in out and "is gone); taking the lock over" in out
+    assert (run / "metrics.json").is_file() and not (run / LOCK_NAME).exists()
+
+
+def test_a_refused_run_leaves_no_output_dir(tmp_path):
+    out = tmp_path / "new"
+    with pytest.raises(CheckpointError):
+        with RunLock(out):
+            assert out.is_dir()
+            raise CheckpointError("refused")
+    assert not out.exists()
