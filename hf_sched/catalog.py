@@ -1,5 +1,11 @@
 """The built-in named schedules: :data:`BUILTINS`, registered by :mod:`hf_sched.registry` when it loads.
 
+Each name is a small factory that turns the registry's arguments (steps, warmup, absolute
+LRs given by the user) into one of the pure shapes of :mod:`hf_sched.schedules`. First
+transformers' and sentence-transformers' names, then the d2l / BERT / one-cycle / SGDR ones.
+The module is long because every factory sits next to its line of the table below; each
+is a few lines.
+
 =================================  ==========================================================
 name (aliases)                     multiplier ``f(s)`` after warmup, ``p = (s-W)/(T-W)``
 =================================  ==========================================================
@@ -16,6 +22,13 @@ cosine_warmup_with_min_lr          transformers' one-step-shifted cosine to a mi
 warmup_stable_decay (wsd)          ``1`` then a decay over the last ``num_decay_steps``
 reduce_lr_on_plateau               torch's ``ReduceLROnPlateau`` (metric-driven)
 greedy                             transformers' ``GreedyLR`` (metric-driven)
+squareroot                         ``(s - W + 1) ** -0.5`` (d2l ``SquareRootScheduler``)
+factor                             ``max(r, factor ** floor((s - W) / k))`` (d2l, ``StepLR``)
+multistep                          ``gamma ** #{milestones <= s}`` (default 50%, 75%)
+d2lcosine                          d2l ``CosineScheduler``: cosine, ``final_lr`` as a ratio
+bert                               linear warmup, then ``1 - s / T`` (google-research/bert)
+onecycle                           torch ``OneCycleLR`` over ``max_lr`` (its own warmup)
+cosine_restarts (sgdr)             SGDR cycles with ``cycle_mul``, ``cycle_decay``, ``cycle_limit``
 =================================  ==========================================================
 
 >>> from hf_sched.registry import build_schedule
@@ -311,19 +324,8 @@ builtin("reduce_lr_on_plateau", _reduce_lr_on_plateau, has_warmup=False, adaptiv
 builtin("greedy", _greedy, has_warmup=False, adaptive=True, needs_total=False)
 
 
-# =========================================================================================
-# Classic schedules and d2l names (issue 7). Appended section: formulas and references in
-# hf_sched/decays.py, inverse_sqrt.py, step_decays.py, cycles.py; the table in docs/schedules_table.md.
-#
-#   squareroot        (s - W + 1) ** -0.5                     d2l SquareRootScheduler
-#   factor            max(r, factor ** floor((s-W)/k))        d2l FactorScheduler, StepLR
-#   multistep         gamma ** #{milestones <= s}             torch MultiStepLR (default 50%, 75%)
-#   d2lcosine         d2l CosineScheduler = Cosine with final_lr / warmup_begin_lr as ratios
-#   bert              linear warmup, then 1 - s/T             google-research/bert
-#   onecycle          torch OneCycleLR / max_lr               super-convergence
-#   cosine_restarts   SGDR cycles with mul / decay / limit    timm CosineLRScheduler
-# =========================================================================================
-
+# -- d2l, BERT, one-cycle and SGDR names (formulas and references with the shapes; the table
+# of every name in docs/schedules_table.md) ------------------------------------------------
 
 
 def _absolute_to_ratio(name: str, value: float, lr_init: float | None) -> float:
