@@ -21,8 +21,10 @@ Per run, beside the first study's record: every evaluation's training and wall s
 in the report **steps to target** (:mod:`study.target`): the first step whose validation
 accuracy reaches the Trainer default's mean final accuracy on the task, and the time to it.
 
-Order: seed 0 of every binary (arm, LR), then seeds 1 and 2, then the three-class task, so a
-study stopped early has the most informative runs. Every finished run is appended to
+Order: seed 0 of every binary (arm, LR), then seeds 1 and 2, then the three-class task; within
+a seed the Trainer default first, then warmupcosine at 2e-4 (the first study's best),
+schedule-free, constant, ... (:data:`study.arms.PRIORITY`), so a study stopped early has the
+most informative runs. Every finished run is appended to
 ``<name>_runs.jsonl`` (:mod:`study.store`): a rerun skips it, so a killed study resumes.
 
 Outputs in ``--out_dir`` (default ``benchmarks/results``), names starting with ``--name``
@@ -87,12 +89,13 @@ def run_key(task: str, arm: str, lr: float, seed: int, config: dict[str, Any]) -
 
 
 def binary_plan(arms: Sequence[str], lrs: Sequence[float], seeds: Sequence[int]) -> list[tuple[str, str, float, int]]:
-    """The binary runs in the order they run: seed-major, so seed 0 of every (arm, LR) comes first.
+    """The binary runs in the order they run: seed-major, so seed 0 of every (arm, LR) comes first,
+    and within a seed in :data:`study.arms.PRIORITY` order (the Trainer default first).
 
     >>> binary_plan(["trainer-default", "wsd"], [5e-5, 2e-4], [0, 1])[:3]
-    [('binary', 'trainer-default', 5e-05, 0), ('binary', 'wsd', 5e-05, 0), ('binary', 'wsd', 0.0002, 0)]
+    [('binary', 'trainer-default', 5e-05, 0), ('binary', 'wsd', 0.0002, 0), ('binary', 'wsd', 5e-05, 0)]
     """
-    return [("binary", arm, lr, s) for s in seeds for arm, lr in _arms.arm_lrs(arms, lrs)]
+    return [("binary", arm, lr, s) for s in seeds for arm, lr in _arms.by_priority(_arms.arm_lrs(arms, lrs))]
 
 
 def parse_arm_lr(text: str) -> tuple[str, float]:

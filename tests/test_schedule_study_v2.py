@@ -123,6 +123,9 @@ def test_arms_lrs_and_plan_order(v2: ModuleType) -> None:
     assert {p[3] for p in first} == {0} and first[0] == ("binary", "trainer-default", 5e-5, 0)
     assert {(p[1], p[2]) for p in first} == {(a, lr) for a, lr in arms.arm_lrs(list(arms.ARMS), [5e-5, 2e-4])}
     assert [p[3] for p in plan] == sorted(p[3] for p in plan)  # seed-major
+    assert [(p[1], p[2]) for p in plan[:3]] == [("trainer-default", 5e-5), ("warmupcosine", 2e-4),
+                                                ("schedulefree", 2e-4)]  # the comparisons that matter first
+    assert plan[13:26] == [("binary", a, lr, 1) for _, a, lr, _ in plan[:13]]  # each seed in the same order
     assert arms.warmup_steps(375) == 38 and arms.warmup_steps(10) == 1
     with pytest.raises(ValueError, match="lr=-1 is invalid"):
         arms.builder(arms.ARMS["wsd"], -1)

@@ -32,7 +32,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-__all__ = ["Arm", "ARMS", "TRAINER_DEFAULT", "SCHEDULE_FREE", "check_arms", "arm_lrs", "builder", "warmup_steps"]
+__all__ = ["Arm", "ARMS", "TRAINER_DEFAULT", "SCHEDULE_FREE", "PRIORITY", "check_arms", "arm_lrs", "by_priority",
+           "builder", "warmup_steps"]
 
 TRAINER_DEFAULT = "trainer-default"
 SCHEDULE_FREE = "schedulefree"
@@ -103,6 +104,28 @@ def arm_lrs(arms: Sequence[str], lrs: Sequence[float]) -> list[tuple[str, float]
     for lr in lrs:
         pairs += [(name, lr) for name in arms if ARMS[name].lrs is None or lr in ARMS[name].lrs]
     return pairs
+
+
+#: The order in which one seed's (arm, LR) pairs run, so that a study stopped early holds the
+#: comparisons it is about: the Trainer default, the first study's best (warmupcosine at 2e-4)
+#: and schedule-free, a constant LR, the main job's current default (warmupcosine at 5e-5), then
+#: the rest. Pairs not listed run after these, in their :func:`arm_lrs` order.
+PRIORITY: tuple[tuple[str, float], ...] = (
+    (TRAINER_DEFAULT, 5e-5), ("warmupcosine", 2e-4), (SCHEDULE_FREE, 2e-4), ("constant", 2e-4),
+    ("warmupcosine", 5e-5), (SCHEDULE_FREE, 5e-5), ("wsd", 2e-4), ("warmuplinear", 2e-4), ("constant", 5e-5),
+    ("wsd", 5e-5), ("warmuplinear", 5e-5), ("warmupconstant", 2e-4), ("warmupconstant", 5e-5),
+)
+
+
+def by_priority(pairs: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
+    """``pairs`` in :data:`PRIORITY` order; pairs not in it follow, in the order given.
+
+    >>> by_priority([("wsd", 5e-5), ("constant", 1e-3), ("trainer-default", 5e-5)])
+    [('trainer-default', 5e-05), ('wsd', 5e-05), ('constant', 0.001)]
+    """
+    rank = {pair: i for i, pair in enumerate(PRIORITY)}
+    order = sorted(range(len(pairs)), key=lambda i: (rank.get((pairs[i][0], float(pairs[i][1])), len(rank)), i))
+    return [pairs[i] for i in order]
 
 
 def warmup_steps(total: int) -> int:
