@@ -1,12 +1,12 @@
 """Cyclic schedules: cosine restarts (hard, SGDR with timm's options) and the one-cycle policy.
 
-=============================  ==============================================================  =================================
-class (kind)                   ``f(s)`` for ``W <= s <= T``                                    same values as
-=============================  ==============================================================  =================================
-``CosineHardRestarts``         ``(1 + cos(pi ((c p) mod 1))) / 2``, ``p = (s-W)/(T-W)``        transformers ``cosine_with_restarts``
-``CosineRestarts``             SGDR cycles with ``cycle_mul``, ``cycle_decay``, ``cycle_limit``  timm ``CosineLRScheduler``
-``OneCycle`` (onecycle)        torch's ``OneCycleLR`` divided by ``max_lr`` (its own warmup)   torch ``OneCycleLR``
-=============================  ==============================================================  =================================
+=======================  ================================================================  =====================================
+class (kind)             ``f(s)`` for ``W <= s <= T``                                      same values as
+=======================  ================================================================  =====================================
+``CosineHardRestarts``   ``(1 + cos(pi ((c p) mod 1))) / 2``, ``p = (s-W)/(T-W)``          transformers ``cosine_with_restarts``
+``CosineRestarts``       SGDR cycles with ``cycle_mul``, ``cycle_decay``, ``cycle_limit``  timm ``CosineLRScheduler``
+``OneCycle`` (onecycle)  torch's ``OneCycleLR`` divided by ``max_lr`` (its own warmup)     torch ``OneCycleLR``
+=======================  ================================================================  =====================================
 
 >>> CosineHardRestarts(num_training_steps=100, num_cycles=2)(50)
 1.0

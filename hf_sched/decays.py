@@ -4,17 +4,17 @@ Each keeps the frame of :class:`~hf_sched.schedule.Schedule` (warmup prefix for 
 the value of ``s = T`` held after ``T``). With ``p = (s - W) / max(1, T - W)`` and
 ``r = min_lr_ratio``:
 
-=========================  =====================================================  ====================================
-class (kind)               ``f(s)`` for ``W <= s <= T``                           same values as
-=========================  =====================================================  ====================================
-``Constant`` (constant)    ``1``                                                  transformers ``constant_with_warmup``
-``Linear`` (linear)        ``r + (1 - r) (1 - p)``                                transformers ``linear``
-``Cosine`` (cosine)        ``r + (1 - r) (1 + cos(2 pi c p)) / 2``                transformers ``cosine``, d2l
-``Polynomial``             ``(1 - e) (1 - p)**power + e``                         transformers ``polynomial``
-``Bert`` (bert)            ``(1 - e) (1 - s / T)**power + e`` (total steps)       google-research/bert
-``CosineWarmupMinLR``      cosine to ``r``, one step ahead                        transformers ``cosine_warmup_with_min_lr``
-``WarmupStableDecay``      ``1``, then a decay over the last ``D`` steps to ``r``  transformers ``warmup_stable_decay``
-=========================  =====================================================  ====================================
+=======================  ======================================================  ==========================================
+class (kind)             ``f(s)`` for ``W <= s <= T``                            same values as
+=======================  ======================================================  ==========================================
+``Constant`` (constant)  ``1``                                                   transformers ``constant_with_warmup``
+``Linear`` (linear)      ``r + (1 - r) (1 - p)``                                 transformers ``linear``
+``Cosine`` (cosine)      ``r + (1 - r) (1 + cos(2 pi c p)) / 2``                 transformers ``cosine``, d2l
+``Polynomial``           ``(1 - e) (1 - p)**power + e``                          transformers ``polynomial``
+``Bert`` (bert)          ``(1 - e) (1 - s / T)**power + e`` (total steps)        google-research/bert
+``CosineWarmupMinLR``    cosine to ``r``, one step ahead                         transformers ``cosine_warmup_with_min_lr``
+``WarmupStableDecay``    ``1``, then a decay over the last ``D`` steps to ``r``  transformers ``warmup_stable_decay``
+=======================  ======================================================  ==========================================
 
 >>> s = Cosine(num_training_steps=100, num_warmup_steps=10)
 >>> s(0), s(5), s(10), s(100), s(1000)

@@ -1,12 +1,12 @@
 """Inverse-square-root decays: ``f`` falls as ``1 / sqrt(step)`` after the warmup.
 
-========================  ===============================================================  ==============================
-class (kind)              ``f(s)`` for ``s >= W``                                          same values as
-========================  ===============================================================  ==============================
-``InverseSqrt``           ``1 / sqrt((s + tau - W) / tau)``, ``tau = timescale``           transformers ``inverse_sqrt``
-``Noam`` (noam)           ``sqrt(W / s)`` (peak 1), or absolute with ``d_model``           Vaswani et al. 2017
-``SquareRoot``            ``(s - W + 1) ** -0.5``                                          d2l ``SquareRootScheduler``
-========================  ===============================================================  ==============================
+===============  ======================================================  =============================
+class (kind)     ``f(s)`` for ``s >= W``                                 same values as
+===============  ======================================================  =============================
+``InverseSqrt``  ``1 / sqrt((s + tau - W) / tau)``, ``tau = timescale``  transformers ``inverse_sqrt``
+``Noam`` (noam)  ``sqrt(W / s)`` (peak 1), or absolute with ``d_model``  Vaswani et al. 2017
+``SquareRoot``   ``(s - W + 1) ** -0.5``                                 d2l ``SquareRootScheduler``
+===============  ======================================================  =============================
 
 None of them needs the total ``T`` to define its curve (the value of ``s = T`` is held
 after ``T``, as for every schedule).
