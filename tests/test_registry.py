@@ -74,11 +74,20 @@ def test_normalize_name():
     assert normalize_name(" Cosine_With-Restarts") == "cosinewithrestarts"
 
 
+def _install_plugin(root, package: str, source: str, entry_point: str) -> None:
+    """A real installed-distribution layout under ``root``: the package and a .dist-info with entry_points.txt."""
+    pkg = root / package
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(textwrap.dedent(source))
+    dist = root / f"{package}-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package.replace('_', '-')}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[hf_sched.schedules]\n{entry_point}\n")
+
+
 def test_entry_point_plugin_is_found(tmp_path):
     """A real installed-distribution layout on sys.path (a .dist-info with entry_points.txt)."""
-    pkg = tmp_path / "my_sched_plugin"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text(textwrap.dedent('''
+    _install_plugin(tmp_path, "my_sched_plugin", '''
         from hf_sched.schedules import Cosine
 
         def quarter_cosine(*, num_training_steps, num_warmup_steps, num_cycles=0.25):
@@ -86,11 +95,7 @@ def test_entry_point_plugin_is_found(tmp_path):
 
         quarter_cosine.description = "cosine over a quarter wave (plugin)"
         quarter_cosine.aliases = ("qcos",)
-    '''))
-    dist = tmp_path / "my_sched_plugin-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-sched-plugin\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[hf_sched.schedules]\nquarter_cosine = my_sched_plugin:quarter_cosine\n")
+    ''', "quarter_cosine = my_sched_plugin:quarter_cosine")
     code = textwrap.dedent('''
         import sys
         sys.path.insert(0, sys.argv[1])
@@ -175,13 +180,7 @@ def test_register_accepts_every_signature_the_registry_can_call():
 
 
 def test_a_plugin_with_a_wrong_signature_is_skipped_with_a_warning(tmp_path):
-    pkg = tmp_path / "bad_sched_plugin"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("def wrong(steps):\n    return None\n")
-    dist = tmp_path / "bad_sched_plugin-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: bad-sched-plugin\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[hf_sched.schedules]\nwrong_one = bad_sched_plugin:wrong\n")
+    _install_plugin(tmp_path, "bad_sched_plugin", "def wrong(steps):\n    return None\n", "wrong_one = bad_sched_plugin:wrong")
     code = textwrap.dedent('''
         import sys, warnings
         sys.path.insert(0, sys.argv[1])
