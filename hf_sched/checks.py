@@ -15,7 +15,7 @@ import math
 import numbers
 from typing import Any, Iterable
 
-__all__ = ["check_int", "check_float", "check_choice"]
+__all__ = ["check_int", "check_float", "check_choice", "check_kwargs"]
 
 
 def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -92,3 +92,44 @@ def _range(name: str, value: int, minimum: int | None, maximum: int | None, what
     if maximum is not None and value > maximum:
         bound = f"<= {maximum}" if minimum is None else f"in [{minimum}, {maximum}]"
         raise ValueError(f"{name} must be {what} {bound}, got {value!r}")
+
+
+def check_kwargs(name: str, value: Any) -> dict[str, Any]:
+    """Schedule keyword arguments as a dict: a dict, ``None`` (no arguments) or a JSON object string.
+
+    The Trainer's ``--lr_scheduler_kwargs``, the recipes' flag, the CLI's ``--kwargs`` and
+    ``get_scheduler(scheduler_specific_kwargs=...)`` all read them here, so a bad value gets
+    the same message everywhere (with ``name`` naming the argument at hand).
+
+    >>> check_kwargs("scheduler_specific_kwargs", '{"num_cycles": 2}')
+    {'num_cycles': 2}
+    >>> check_kwargs("--kwargs", None)
+    {}
+    """
+    example = "'{\"num_cycles\": 2}'"
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        import json
+
+        text = value
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"{name} must be a JSON object such as {example}, got {text!r}: {exc.msg} "
+                f"(line {exc.lineno} column {exc.colno})"
+            ) from None
+        except (RecursionError, ValueError) as exc:  # nested too deeply; an int of more than 4300 digits
+            why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+            raise ValueError(f"{name} must be a JSON object such as {example}; cannot read {text[:40]!r}...: {why}") from None
+        if not isinstance(value, dict):
+            raise ValueError(f"{name} must be a JSON object such as {example}, got a {type(value).__name__}: {text!r}")
+    if not isinstance(value, dict):
+        raise TypeError(
+            f"{name} must be a dict or a JSON object string such as {example}, got {value!r} ({type(value).__name__})"
+        )
+    bad = [k for k in value if not isinstance(k, str)]
+    if bad:
+        raise TypeError(f"{name} keys must be argument names (str), got {bad!r}")
+    return dict(value)

@@ -39,7 +39,6 @@ from a dataloader, epochs, gradient accumulation and an ``Accelerator``.
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import warnings
@@ -51,6 +50,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from .budget import compute_budget
+from .checks import check_kwargs
 from .registry import build_schedule, check_schedule_kwargs, get_info
 from .schedules import Schedule, schedule_from_dict
 from .warmup import epochs_to_steps, is_epoch_request
@@ -465,30 +465,6 @@ class ScheduledLR(LRScheduler):
         return f"ScheduledLR(step={self.optimizer_step}, interval={self.interval!r}, schedules={sched})"
 
 
-def _kwargs_dict(value: Any) -> dict[str, Any]:
-    """``scheduler_specific_kwargs`` as a dict: a dict, ``None``, or a JSON object string."""
-    if value is None:
-        return {}
-    if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"scheduler_specific_kwargs must be a dict or a JSON object string like '{{\"num_cycles\": 2}}', "
-                f"got {value!r} (not JSON: {exc.msg})"
-            ) from None
-        value = parsed
-    if not isinstance(value, dict):
-        raise TypeError(
-            f"scheduler_specific_kwargs must be a dict or a JSON object string like '{{\"num_cycles\": 2}}', "
-            f"got {value!r} ({type(value).__name__})"
-        )
-    bad = [k for k in value if not isinstance(k, str)]
-    if bad:
-        raise TypeError(f"scheduler_specific_kwargs keys must be argument names (str), got {bad!r}")
-    return dict(value)
-
-
 def _has_len(obj: Any) -> bool:
     try:
         len(obj)
@@ -572,7 +548,7 @@ def get_scheduler(
     [1.0]
     """
     info = get_info(name)
-    spec_kwargs = _kwargs_dict(scheduler_specific_kwargs)
+    spec_kwargs = check_kwargs("scheduler_specific_kwargs", scheduler_specific_kwargs)
     overlap = sorted(set(spec_kwargs) & set(kwargs))
     if overlap:
         raise ValueError(f"schedule argument(s) {overlap} given both in scheduler_specific_kwargs and as keywords")

@@ -268,7 +268,7 @@ def _resolve_request(request: Any, total: int, optimizer: Any, steps_per_epoch: 
             )
         return steps
     ratio = float(request)
-    if math.isnan(ratio):
+    if not math.isfinite(ratio):
         raise ValueError(f"warmup ratio must be in [0, 1), got {request!r}")
     if ratio >= 1.0 or ratio < 0.0:
         hint = " (pass an int for a number of steps)" if ratio >= 1.0 and ratio == int(ratio) else ""

@@ -351,7 +351,9 @@ def test_scheduler_specific_kwargs_json_string():
     _, opt = _opt()
     s = get_scheduler("hard-restarts", opt, 1, 10, '{"num_cycles": 2}')
     assert s.schedules[0].num_cycles == 2
-    with pytest.raises(ValueError, match=r"scheduler_specific_kwargs must be a dict or a JSON object string like '\{\"num_cycles\": 2\}', got 'num_cycles=2' \(not JSON"):
+    with pytest.raises(ValueError, match=r"scheduler_specific_kwargs must be a JSON object such as '\{\"num_cycles\": 2\}', got 'num_cycles=2': Expecting value"):
         get_scheduler("hard-restarts", opt, 1, 10, "num_cycles=2")
     with pytest.raises(TypeError, match=r"scheduler_specific_kwargs must be a dict or a JSON object string.*got \[1, 2\] \(list\)"):
         get_scheduler("hard-restarts", opt, 1, 10, [1, 2])
+    with pytest.raises(ValueError, match=r"scheduler_specific_kwargs must be a JSON object such as .*, got a list: '\[1, 2\]'"):
+        get_scheduler("hard-restarts", opt, 1, 10, "[1, 2]")

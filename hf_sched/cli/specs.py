@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..checks import check_kwargs
 from .errors import UsageError
 
 __all__ = [
@@ -85,28 +86,16 @@ def parse_name_spec(spec: str) -> tuple[str, dict[str, Any]]:
 def parse_kwargs(text: str | None) -> dict[str, Any]:
     """``--kwargs`` as a dict: a JSON object, or a UsageError that says why not.
 
+    The checks are :func:`hf_sched.checks.check_kwargs`, shared with ``get_scheduler``
+    and the Trainer's ``--lr_scheduler_kwargs``.
+
     >>> parse_kwargs('{"num_cycles": 2}')
     {'num_cycles': 2}
     """
-    if text is None:
-        return {}
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"--kwargs must be a JSON object such as '{{\"num_cycles\": 2}}', got {text!r}: {exc.msg} "
-            f"(line {exc.lineno} column {exc.colno})"
-        ) from None
-    except (RecursionError, ValueError) as exc:  # nested too deeply; an int of more than 4300 digits
-        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
-        raise UsageError(
-            f"--kwargs must be a JSON object such as '{{\"num_cycles\": 2}}'; cannot read {text[:40]!r}...: {why}"
-        ) from None
-    if not isinstance(value, dict):
-        raise UsageError(
-            f"--kwargs must be a JSON object such as '{{\"num_cycles\": 2}}', got a {type(value).__name__}: {text!r}"
-        )
-    return value
+        return check_kwargs("--kwargs", text)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
 
 
 def check_warmup_text(request: str | None) -> None:
