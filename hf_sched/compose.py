@@ -162,7 +162,7 @@ class Product(Schedule):
         _no_own_warmup(self)
         parts = _parts("factors", self.factors)
         object.__setattr__(self, "factors", parts)
-        object.__setattr__(self, "scale", check_float("scale", self.scale, minimum=0.0))
+        self._check("scale", check_float, minimum=0.0)
         total = max(p.num_training_steps for p in parts)
         if self.num_training_steps != total:
             raise ValueError(

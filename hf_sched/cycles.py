@@ -46,7 +46,7 @@ class CosineHardRestarts(Schedule):
     kind: ClassVar[str] = "cosine_hard_restarts"
 
     def _validate(self) -> None:
-        object.__setattr__(self, "num_cycles", check_float("num_cycles", self.num_cycles, minimum=0.0, min_inclusive=False))
+        self._check("num_cycles", check_float, minimum=0.0, min_inclusive=False)
 
     def _main(self, s: float) -> float:
         p = self._progress(s)
@@ -101,8 +101,8 @@ class OneCycle(Schedule):
         top = 0.5 if self.three_phase else 1.0
         what = "pct_start (with three_phase=True)" if self.three_phase else "pct_start"
         object.__setattr__(self, "pct_start", check_float(what, self.pct_start, minimum=0.0, maximum=top))
-        object.__setattr__(self, "div_factor", check_float("div_factor", self.div_factor, minimum=1.0))
-        object.__setattr__(self, "final_div_factor", check_float("final_div_factor", self.final_div_factor, minimum=1.0))
+        self._check("div_factor", check_float, minimum=1.0)
+        self._check("final_div_factor", check_float, minimum=1.0)
         check_choice("anneal_strategy", self.anneal_strategy, ANNEAL_STRATEGIES)
 
     def _phases(self) -> list[tuple[float, float, float]]:
@@ -192,13 +192,11 @@ class CosineRestarts(Schedule):
         span = max(1, self.num_training_steps - self.num_warmup_steps)
         length = span if self.cycle_steps is None else steps_or_fraction("cycle_steps", self.cycle_steps, span)
         object.__setattr__(self, "cycle_steps", check_int("cycle_steps", length, minimum=1))
-        object.__setattr__(self, "cycle_mul", check_float("cycle_mul", self.cycle_mul, minimum=1.0))
-        object.__setattr__(
-            self, "cycle_decay", check_float("cycle_decay", self.cycle_decay, minimum=0.0, maximum=1.0, min_inclusive=False)
-        )
+        self._check("cycle_mul", check_float, minimum=1.0)
+        self._check("cycle_decay", check_float, minimum=0.0, maximum=1.0, min_inclusive=False)
         if self.cycle_limit is not None:
-            object.__setattr__(self, "cycle_limit", check_int("cycle_limit", self.cycle_limit, minimum=1))
-        object.__setattr__(self, "min_lr_ratio", check_float("min_lr_ratio", self.min_lr_ratio, minimum=0.0, maximum=1.0))
+            self._check("cycle_limit", check_int, minimum=1)
+        self._check("min_lr_ratio", check_float, minimum=0.0, maximum=1.0)
 
     def _cycle_start(self, i: int) -> float:
         m, length = self.cycle_mul, self.cycle_steps

@@ -85,7 +85,7 @@ class Linear(Schedule):
     kind: ClassVar[str] = "linear"
 
     def _validate(self) -> None:
-        object.__setattr__(self, "min_lr_ratio", check_float("min_lr_ratio", self.min_lr_ratio, minimum=0.0, maximum=1.0))
+        self._check("min_lr_ratio", check_float, minimum=0.0, maximum=1.0)
 
     def _main(self, s: float) -> float:
         t = self.num_training_steps
@@ -120,8 +120,8 @@ class Cosine(Schedule):
     kind: ClassVar[str] = "cosine"
 
     def _validate(self) -> None:
-        object.__setattr__(self, "num_cycles", check_float("num_cycles", self.num_cycles, minimum=0.0, min_inclusive=False))
-        object.__setattr__(self, "min_lr_ratio", check_float("min_lr_ratio", self.min_lr_ratio, minimum=0.0, maximum=1.0))
+        self._check("num_cycles", check_float, minimum=0.0, min_inclusive=False)
+        self._check("min_lr_ratio", check_float, minimum=0.0, maximum=1.0)
 
     def _main(self, s: float) -> float:
         # Inlined (no helper calls): this runs on every optimizer step.
@@ -156,10 +156,8 @@ class Polynomial(Schedule):
     kind: ClassVar[str] = "polynomial"
 
     def _validate(self) -> None:
-        object.__setattr__(self, "power", check_float("power", self.power, minimum=0.0, min_inclusive=False))
-        object.__setattr__(
-            self, "end_ratio", check_float("end_ratio", self.end_ratio, minimum=0.0, maximum=1.0, max_inclusive=False)
-        )
+        self._check("power", check_float, minimum=0.0, min_inclusive=False)
+        self._check("end_ratio", check_float, minimum=0.0, maximum=1.0, max_inclusive=False)
 
     def _main(self, s: float) -> float:
         t, w = self.num_training_steps, self.num_warmup_steps
@@ -196,10 +194,8 @@ class Bert(Schedule):
     continuous_warmup: ClassVar[bool] = False
 
     def _validate(self) -> None:
-        object.__setattr__(self, "power", check_float("power", self.power, minimum=0.0, min_inclusive=False))
-        object.__setattr__(
-            self, "end_ratio", check_float("end_ratio", self.end_ratio, minimum=0.0, maximum=1.0, max_inclusive=False)
-        )
+        self._check("power", check_float, minimum=0.0, min_inclusive=False)
+        self._check("end_ratio", check_float, minimum=0.0, maximum=1.0, max_inclusive=False)
 
     def _main(self, s: float) -> float:
         remaining = max(0.0, 1.0 - s / self.num_training_steps)
@@ -231,12 +227,10 @@ class CosineWarmupMinLR(Schedule):
     continuous_warmup: ClassVar[bool] = False
 
     def _validate(self) -> None:
-        object.__setattr__(self, "num_cycles", check_float("num_cycles", self.num_cycles, minimum=0.0, min_inclusive=False))
-        object.__setattr__(self, "min_lr_ratio", check_float("min_lr_ratio", self.min_lr_ratio, minimum=0.0, maximum=1.0))
+        self._check("num_cycles", check_float, minimum=0.0, min_inclusive=False)
+        self._check("min_lr_ratio", check_float, minimum=0.0, maximum=1.0)
         if self.warmup_lr_rate is not None:
-            object.__setattr__(
-                self, "warmup_lr_rate", check_float("warmup_lr_rate", self.warmup_lr_rate, minimum=0.0, maximum=1.0)
-            )
+            self._check("warmup_lr_rate", check_float, minimum=0.0, maximum=1.0)
 
     def _warm(self, s: float) -> float:
         w = float(self.num_warmup_steps)
@@ -298,10 +292,10 @@ class WarmupStableDecay(Schedule):
         object.__setattr__(self, "num_decay_steps", d)
         if self.num_stable_steps is None:
             object.__setattr__(self, "num_stable_steps", t - w - d)
-        object.__setattr__(self, "num_stable_steps", check_int("num_stable_steps", self.num_stable_steps, minimum=0))
+        self._check("num_stable_steps", check_int, minimum=0)
         check_choice("decay_type", self.decay_type, WSD_DECAY_TYPES)
-        object.__setattr__(self, "min_lr_ratio", check_float("min_lr_ratio", self.min_lr_ratio, minimum=0.0, maximum=1.0))
-        object.__setattr__(self, "num_cycles", check_float("num_cycles", self.num_cycles, minimum=0.0, min_inclusive=False))
+        self._check("min_lr_ratio", check_float, minimum=0.0, maximum=1.0)
+        self._check("num_cycles", check_float, minimum=0.0, min_inclusive=False)
 
     def _main(self, s: float) -> float:
         w, st, d = self.num_warmup_steps, self.num_stable_steps, self.num_decay_steps

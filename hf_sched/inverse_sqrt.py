@@ -46,7 +46,7 @@ class InverseSqrt(Schedule):
     def _validate(self) -> None:
         if self.timescale is None:
             object.__setattr__(self, "timescale", self.num_warmup_steps or 10_000)
-        object.__setattr__(self, "timescale", check_int("timescale", self.timescale, minimum=1))
+        self._check("timescale", check_int, minimum=1)
 
     def _main(self, s: float) -> float:
         tau = self.timescale
@@ -90,8 +90,8 @@ class Noam(Schedule):
                 f"noam needs num_warmup_steps >= 1 (its peak is at the end of warmup), got {self.num_warmup_steps}"
             )
         if self.d_model is not None:
-            object.__setattr__(self, "d_model", check_int("d_model", self.d_model, minimum=1))
-        object.__setattr__(self, "factor", check_float("factor", self.factor, minimum=0.0, min_inclusive=False))
+            self._check("d_model", check_int, minimum=1)
+        self._check("factor", check_float, minimum=0.0, min_inclusive=False)
         if self.d_model is None and self.factor != 1.0:
             raise ValueError(f"factor only applies with d_model (absolute Noam rate), got factor={self.factor!r}")
 

@@ -36,7 +36,7 @@ import dataclasses
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from .checks import check_choice, check_float, check_int
 from .warmup import WARMUP_SHAPES, warmup_factor, warmup_factors
@@ -148,7 +148,11 @@ class Schedule:
         self._validate()
 
     def _validate(self) -> None:
-        """Subclass hook: check and normalise the shape's own fields."""
+        """Subclass hook: check and normalise the shape's own fields (see :meth:`_check`)."""
+
+    def _check(self, name: str, check: Callable[..., Any], **bounds: Any) -> None:
+        """Store field ``name`` as ``check(name, value, **bounds)`` returns it (a frozen field, set once)."""
+        object.__setattr__(self, name, check(name, getattr(self, name), **bounds))
 
     # -- evaluation -------------------------------------------------------------------
 

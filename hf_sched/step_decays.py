@@ -122,11 +122,9 @@ class Factor(Schedule):
     kind: ClassVar[str] = "factor"
 
     def _validate(self) -> None:
-        object.__setattr__(
-            self, "factor", check_float("factor", self.factor, minimum=0.0, maximum=1.0, min_inclusive=False)
-        )
-        object.__setattr__(self, "step_size", check_int("step_size", self.step_size, minimum=1))
-        object.__setattr__(self, "min_lr_ratio", check_float("min_lr_ratio", self.min_lr_ratio, minimum=0.0, maximum=1.0))
+        self._check("factor", check_float, minimum=0.0, maximum=1.0, min_inclusive=False)
+        self._check("step_size", check_int, minimum=1)
+        self._check("min_lr_ratio", check_float, minimum=0.0, maximum=1.0)
 
     def _main(self, s: float) -> float:
         n = (s - self.num_warmup_steps) // self.step_size
@@ -188,9 +186,7 @@ class MultiStep(Schedule):
                 )
             steps.append(step)
         object.__setattr__(self, "milestones", tuple(sorted(steps)))
-        object.__setattr__(
-            self, "gamma", check_float("gamma", self.gamma, minimum=0.0, maximum=1.0, min_inclusive=False)
-        )
+        self._check("gamma", check_float, minimum=0.0, maximum=1.0, min_inclusive=False)
 
     def _main(self, s: float) -> float:
         return int_power(self.gamma, bisect_right(self.milestones, s))
