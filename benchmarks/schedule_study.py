@@ -56,7 +56,7 @@ from typing import Any, Iterable, Sequence
 if str(Path(__file__).resolve().parent) not in sys.path:  # the shared study modules live beside this script
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from study.cli_types import learning_rate, model_id, positive_int  # noqa: E402
+from study.cli_types import add_run_arguments, learning_rate, model_id, positive_int  # noqa: E402
 from study.cli_types import seed as seed_arg  # noqa: E402
 from study.divergence import detect_divergence, smooth  # noqa: E402
 from study.loop import evaluation_steps, sort_by_length, train_run, utc_now  # noqa: E402
@@ -522,28 +522,15 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--eval_every", type=positive_int, default=None,
                     help="evaluate every N optimizer steps, at each epoch's end and at the last step; "
                          "default: steps per epoch // 4")
-    ap.add_argument("--max_length", type=positive_int, default=64)
-    ap.add_argument("--batch_size", type=positive_int, default=16)
-    ap.add_argument("--eval_batch_size", type=positive_int, default=64)
     ap.add_argument("--weight_decay", type=float, default=0.01)
-    ap.add_argument("--max_grad_norm", type=float, default=1.0, help="0: no clipping")
     ap.add_argument("--warmup", type=_warmup, default=None,
                     help="warmup request for schedules with warmup (steps, ratio, '10%%', 'auto'); "
                          "default: the registry's 10%%")
-    ap.add_argument("--max_class_share", type=float, default=0.99,
-                    help="a run whose final predictions are at least this share one class counts as diverged")
-    ap.add_argument("--model", default=None, help="model directory or Hub id; default: the offline MiniLM")
-    ap.add_argument("--data_seed", type=seed_arg, default=0, help="seed of the fixed train/validation split")
-    ap.add_argument("--threads", type=positive_int, default=2, help="torch.set_num_threads")
     ap.add_argument("--smooth", type=positive_int, default=None, help="loss plot moving-average window (steps)")
-    ap.add_argument("--out_dir", default=str(RESULTS))
-    ap.add_argument("--name", default=None,
-                    help="file name stem; default schedule_study (schedule_study_quick with --quick)")
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke run (~2 min on MiniLM): 3 schedules, 1 seed, 200/100 examples, 8 steps per run")
-    ap.add_argument("--report-only", "--report_only", dest="report_only", action="store_true",
-                    help="rebuild the markdown table and PNGs from the JSON; train nothing")
-    ap.add_argument("--no_progress", action="store_true", help="no tqdm bar within runs")
+    add_run_arguments(ap, out_dir=str(RESULTS),
+                      name_help="file name stem; default schedule_study (schedule_study_quick with --quick)",
+                      quick_help="smoke run (~2 min on MiniLM): 3 schedules, 1 seed, 200/100 examples, 8 steps per run",
+                      report_help="rebuild the markdown table and PNGs from the JSON; train nothing")
     return ap
 
 

@@ -56,7 +56,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:  # the shared study mod
 
 from study import arms as _arms  # noqa: E402
 from study import report as _report  # noqa: E402
-from study.cli_types import learning_rate, model_id, positive_int, seed  # noqa: E402
+from study.cli_types import add_run_arguments, learning_rate, model_id, positive_int, seed  # noqa: E402
 from study.loop import sort_by_length, train_run, utc_now  # noqa: E402
 from study.stats import machine_info  # noqa: E402
 from study.store import FORMAT, append_run, key_id, load_runs  # noqa: E402
@@ -176,22 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--epochs", type=positive_int, default=None, help="default 3")
     ap.add_argument("--max_steps", type=positive_int, default=None, help="cap on optimizer steps per run")
     ap.add_argument("--eval_every", type=positive_int, default=None, help="evaluate every N steps; default 25")
-    ap.add_argument("--max_length", type=positive_int, default=64)
-    ap.add_argument("--batch_size", type=positive_int, default=16)
-    ap.add_argument("--eval_batch_size", type=positive_int, default=64)
-    ap.add_argument("--max_grad_norm", type=float, default=1.0, help="0: no clipping")
-    ap.add_argument("--max_class_share", type=float, default=0.99,
-                    help="a run whose final predictions are at least this share one class counts as diverged")
-    ap.add_argument("--model", default=None, help="model directory or Hub id; default: the offline MiniLM")
-    ap.add_argument("--data_seed", type=seed, default=0, help="seed of the fixed train/validation split")
-    ap.add_argument("--threads", type=positive_int, default=2, help="torch.set_num_threads")
-    ap.add_argument("--out_dir", default=str(RESULTS))
-    ap.add_argument("--name", default=None, help="file name stem; default schedule_study_v2 (…_quick with --quick)")
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke run: 4 arms, 1 seed, 200/100 examples, 8 steps per run, both tasks")
-    ap.add_argument("--report-only", "--report_only", dest="report_only", action="store_true",
-                    help="rebuild the JSON, markdown and PNGs from the JSONL; train nothing")
-    ap.add_argument("--no_progress", action="store_true", help="no tqdm bar within runs")
+    add_run_arguments(ap, out_dir=str(RESULTS),
+                      name_help="file name stem; default schedule_study_v2 (schedule_study_v2_quick with --quick)",
+                      quick_help="smoke run: 4 arms, 1 seed, 200/100 examples, 8 steps per run, both tasks",
+                      report_help="rebuild the JSON, markdown and PNGs from the JSONL; train nothing")
     return ap
 
 

@@ -11,7 +11,7 @@ import math
 import os
 from typing import Callable
 
-__all__ = ["positive_int", "seed", "learning_rate", "model_id"]
+__all__ = ["positive_int", "seed", "learning_rate", "model_id", "add_run_arguments"]
 
 
 def _number(text: str, kind: Callable[[str], float], what: str, ok: Callable[[float], bool], rule: str) -> float:
@@ -53,3 +53,23 @@ def model_id(model: str | None, default: str) -> str:
     if os.path.exists(model) or model.startswith((".", "/", "~")):
         raise ValueError(f"--model {model!r} is not a model directory (give a directory or a Hub id like 'org/name')")
     return model  # a Hub id: checked when the first run loads it
+
+
+def add_run_arguments(ap: argparse.ArgumentParser, *, out_dir: str, name_help: str, quick_help: str,
+                      report_help: str) -> None:
+    """Add the flags both studies share: sizes, clipping, the stuck threshold, model, split seed, threads,
+    where to write, ``--quick``, ``--report-only`` and ``--no_progress``."""
+    ap.add_argument("--max_length", type=positive_int, default=64)
+    ap.add_argument("--batch_size", type=positive_int, default=16)
+    ap.add_argument("--eval_batch_size", type=positive_int, default=64)
+    ap.add_argument("--max_grad_norm", type=float, default=1.0, help="0: no clipping")
+    ap.add_argument("--max_class_share", type=float, default=0.99,
+                    help="a run whose final predictions are at least this share one class counts as diverged")
+    ap.add_argument("--model", default=None, help="model directory or Hub id; default: the offline MiniLM")
+    ap.add_argument("--data_seed", type=seed, default=0, help="seed of the fixed train/validation split")
+    ap.add_argument("--threads", type=positive_int, default=2, help="torch.set_num_threads")
+    ap.add_argument("--out_dir", default=out_dir)
+    ap.add_argument("--name", default=None, help=name_help)
+    ap.add_argument("--quick", action="store_true", help=quick_help)
+    ap.add_argument("--report-only", "--report_only", dest="report_only", action="store_true", help=report_help)
+    ap.add_argument("--no_progress", action="store_true", help="no tqdm bar within runs")
