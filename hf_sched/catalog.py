@@ -307,19 +307,19 @@ def _greedy(
     )
 
 
-builtin("constantlr", _constantlr, aliases=("constant",), has_warmup=False)
-builtin("warmupconstant", _warmupconstant, aliases=("constant_with_warmup",))
+builtin("constantlr", _constantlr, aliases=("constant",), has_warmup=False, needs_total=False)
+builtin("warmupconstant", _warmupconstant, aliases=("constant_with_warmup",), needs_total=False)
 builtin("warmuplinear", _warmuplinear, aliases=("linear",))
 builtin("warmupcosine", _warmupcosine, aliases=("cosine",))
 builtin(
     "warmupcosinewithhardrestarts", _hard_restarts, aliases=("hard-restarts", "cosine_with_restarts", "cosine_hard_restarts")
 )
-builtin("noam", _noam)
+builtin("noam", _noam, needs_total=False)
 builtin("polynomial", _polynomial)
 builtin("inverse_sqrt", _inverse_sqrt, needs_total=False)
 builtin("cosine_with_min_lr", _cosine_with_min_lr)
 builtin("cosine_warmup_with_min_lr", _cosine_warmup_with_min_lr)
-builtin("warmup_stable_decay", _warmup_stable_decay, aliases=("wsd",))
+builtin("warmup_stable_decay", _warmup_stable_decay, aliases=("wsd",), needs_total=False)
 builtin("reduce_lr_on_plateau", _reduce_lr_on_plateau, has_warmup=False, adaptive=True, needs_total=False)
 builtin("greedy", _greedy, has_warmup=False, adaptive=True, needs_total=False)
 
