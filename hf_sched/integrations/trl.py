@@ -19,7 +19,7 @@ two lines (``SchedArgumentsMixin`` + their config, ``SchedTrainerMixin`` + their
 SFT and DPO are the ones tested here.
 
 >>> args = SchedSFTConfig(output_dir="/tmp/hf_sched_doc", lr_scheduler_type="hard-restarts",
-...     lr_scheduler_kwargs='{"num_cycles": 2}', max_length=32, report_to=[])
+...     lr_scheduler_kwargs='{"num_cycles": 2}', max_length=32, use_cpu=True, report_to=[])
 >>> args.lr_scheduler_type, args.lr_scheduler_kwargs, args.max_length
 ('warmupcosinewithhardrestarts', {'num_cycles': 2}, 32)
 """
