@@ -150,7 +150,8 @@ def hinted_scheduler(
     >>> s.schedules[0].num_warmup_steps, s.get_last_lr()
     (2, [0.0])
     """
-    from ..registry import build_schedule, get_info
+    from ..lr_scheduler import get_scheduler
+    from ..registry import get_info
 
     try:
         info = get_info(name)
@@ -161,24 +162,11 @@ def hinted_scheduler(
             f"{param}={name!r} is metric-driven (stepped with an eval metric), which this helper cannot do; "
             "pick a schedule of the step"
         )
-    request = warmup
-    if not info.has_warmup and request is not None:
-        from ..warmup import resolve_warmup
-
-        if resolve_warmup(request, num_training_steps, optimizer):
-            warnings.warn(
-                f"schedule {info.name!r} has no warmup phase; ignoring the warmup request {request!r}. "
-                "Use 'warmupconstant' for warmup then a constant LR",
-                stacklevel=3,
-            )
-        request = None
-    lr_init = optimizer.defaults.get("lr") if hasattr(optimizer, "defaults") else None
-    schedule = build_schedule(
-        info.name,
-        num_training_steps=num_training_steps,
-        num_warmup_steps=request,
-        lr_init=None if lr_init is None else float(lr_init),
-        optimizer=optimizer,
-        **dict(scheduler_kwargs or {}),
+    # get_scheduler resolves the warmup and checks the arguments; the schedules it built move
+    # into the hinted scheduler, which takes the optimizer over (one ScheduledLR per optimizer).
+    plain = get_scheduler(
+        info.name, optimizer, num_warmup_steps=warmup, num_training_steps=num_training_steps,
+        scheduler_specific_kwargs=dict(scheduler_kwargs or {}),
     )
+    schedule = plain.schedules[0] if all(s is plain.schedules[0] for s in plain.schedules) else list(plain.schedules)
     return HintedScheduledLR(optimizer, schedule, strict=strict, opt_out=opt_out, total=total, flag=flag, where=where)
