@@ -213,6 +213,22 @@ def test_fit_takes_any_name_with_kwargs_and_leaves_nothing_patched(model_dir, lr
         model.fit([(loader(), losses.MultipleNegativesRankingLoss(model))], scheduler="noam", show_progress_bar=False)
 
 
+def test_fit_with_a_remainder_batch_schedules_the_steps_the_trainer_takes(model_dir, lrs_used, caplog):
+    # 50 pairs, batch 16: fit's own t_total is 2 * (50 // 16) = 6, its Trainer takes 2 * ceil(50 / 16) = 8 steps
+    examples = [InputExample(texts=[f"question {i}", f"an answer {i}"]) for i in range(50)]
+    model = make_model(model_dir)
+    with caplog.at_level("WARNING", logger="hf_sched"):
+        sched = fit_with_schedule(model, [(torch.utils.data.DataLoader(examples, batch_size=16),
+                                           losses.MultipleNegativesRankingLoss(model))],
+                                  scheduler="warmuplinear", epochs=2, optimizer_params={"lr": PEAK},
+                                  show_progress_bar=False)
+    assert any("computes t_total=6" in r.getMessage() and "takes 8 optimizer steps" in r.getMessage()
+               for r in caplog.records)
+    assert sched.schedules[0].num_training_steps == sched.optimizer_step == len(lrs_used) == 8
+    assert lrs_used == pytest.approx([PEAK * min(k, (8 - k) / 7) for k in range(8)], rel=1e-12, abs=1e-18)
+    assert lrs_used[-1] > 0  # no step past the schedule's end
+
+
 def test_fit_errors_name_the_argument_and_unpatch(model_dir):
     model = make_model(model_dir)
     objectives = [(loader(), losses.MultipleNegativesRankingLoss(model))]

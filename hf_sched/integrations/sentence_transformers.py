@@ -20,6 +20,8 @@ sentence-transformers is where the names ``warmupcosine`` & co. come from, but i
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
@@ -34,6 +36,8 @@ __all__ = [
     "SchedSentenceTransformerTrainer",
     "fit_with_schedule",
 ]
+
+logger = logging.getLogger(__name__)
 
 _FIT_TOTAL = (
     "The total comes from epochs/steps_per_epoch, the DataLoaders' batch size and length and the number of "
@@ -77,9 +81,11 @@ def fit_with_schedule(
     transformers name); ``scheduler_kwargs`` its arguments (``{"num_cycles": 2}``);
     ``warmup_steps`` any warmup request: steps (``int``), a ratio in ``[0, 1)``, ``"10%"``,
     ``"auto"``; ``None`` means 10% of the steps (not fit's own default of 10,000 steps).
-    The schedule runs over the ``t_total`` that ``fit`` computes:
-    ``epochs * min(len(dataset) // batch_size) * len(train_objectives)`` (or
-    ``steps_per_epoch``). ``lr(s) = base_lr * f(s)`` after ``s`` optimizer steps.
+    The schedule runs over the optimizer steps the run really takes:
+    ``epochs * len(train_objectives) * min(ceil(len(dataset) / batch_size))`` (fit's own
+    ``t_total`` rounds each dataset down, so with a remainder batch its last steps would run
+    past the schedule's end; a warning says when the two differ), or ``steps_per_epoch``
+    when given. ``lr(s) = base_lr * f(s)`` after ``s`` optimizer steps.
 
     With ``checkpoint_path=..., resume_from_checkpoint=True`` (fit's own arguments) a
     checkpoint whose schedule differs is refused, unless ``strict_resume=False``: then
@@ -119,14 +125,23 @@ def fit_with_schedule(
         check_schedule_kwargs(info.name, kwargs)
     except ValueError as exc:
         raise ValueError(f"scheduler_kwargs={kwargs!r} is invalid: {exc}") from None
+    train_objectives = list(train_objectives)
     checkpoint_path = fit_kwargs.get("checkpoint_path")
+    steps = _steps_fit_takes(train_objectives, fit_kwargs.get("epochs", 1), fit_kwargs.get("steps_per_epoch"))
     used: list[HintedScheduledLR] = []
 
     def _get_scheduler(optimizer: Any, scheduler: str, warmup_steps: Any, t_total: int) -> HintedScheduledLR:
+        total = int(t_total) if steps is None else steps
+        if total != int(t_total):
+            logger.warning(
+                f"fit_with_schedule: model.fit computes t_total={int(t_total)} (each dataset rounded down to whole "
+                f"batches) but its Trainer takes {total} optimizer steps (a remainder batch is a step); the schedule "
+                f"runs over {total}"
+            )
         sched = hinted_scheduler(
             info.name,
             optimizer,
-            num_training_steps=int(t_total),
+            num_training_steps=total,
             warmup=request,
             scheduler_kwargs=kwargs,
             strict=strict_resume,
@@ -146,3 +161,25 @@ def fit_with_schedule(
     finally:
         del vars(model)["_get_scheduler"]
     return used[-1]
+
+
+def _steps_fit_takes(objectives: list[Any], epochs: Any, steps_per_epoch: Any) -> Optional[int]:
+    """Optimizer steps of ``model.fit``'s Trainer: ``epochs * n * min(ceil(len_i / b))``, or ``None``.
+
+    ``fit`` trains with one batch size (the last DataLoader's), round robin over the ``n``
+    objectives for as many batches as the smallest dataset has, remainder batches included
+    (``dataloader_drop_last`` is off). ``None`` when that cannot be read (unsized data, or
+    ``steps_per_epoch``, which ``fit`` turns into ``max_steps`` itself).
+    """
+    if steps_per_epoch or not objectives or isinstance(epochs, bool) or not isinstance(epochs, int):
+        return None
+    try:
+        batch_size = None
+        for loader, _ in objectives:
+            batch_size = getattr(loader, "batch_size", None) or getattr(loader.batch_sampler, "batch_size", None)
+        if not batch_size:
+            return None
+        per_epoch = len(objectives) * min(math.ceil(len(loader.dataset) / batch_size) for loader, _ in objectives)
+    except (TypeError, AttributeError, ValueError):
+        return None
+    return epochs * per_epoch if per_epoch > 0 else None
