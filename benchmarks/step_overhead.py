@@ -81,6 +81,10 @@ class _NoOpOptimizer(torch.optim.Optimizer):
         super().__init__(groups, {"lr": 1e-3})
 
     def step(self, closure: Any = None) -> None:  # type: ignore[override]
+        return self.update()
+
+    def update(self) -> None:
+        """The parameter update: nothing."""
         return None
 
 
@@ -91,7 +95,7 @@ def _hooks_only_step(opt: torch.optim.Optimizer) -> None:
     same in every row: timing it only adds noise."""
     for pre in opt._optimizer_step_pre_hooks.values():
         pre(opt, (), {})
-    opt.step.__wrapped__(opt)  # the no-op update itself
+    _NoOpOptimizer.update(opt)  # the update itself (nothing); not opt.step: schedulers may wrap it
     opt._opt_called = True  # what torch's LRScheduler wrapper of opt.step records (no order warning)
     for post in opt._optimizer_step_post_hooks.values():
         post(opt, (), {})

@@ -184,6 +184,7 @@ class ScheduledLR(LRScheduler):
         self.optimizer = optimizer
         self.schedules = schedules
         self.interval = interval
+        self._by_calls = interval == "epoch"
         self.strict = strict
         if last_epoch == -1:
             for group in groups:
@@ -194,7 +195,7 @@ class ScheduledLR(LRScheduler):
                 if "initial_lr" not in group:
                     raise KeyError(f"param_groups[{i}] has no 'initial_lr': cannot start at last_epoch={last_epoch}")
         self.base_lrs = [float(g["initial_lr"]) for g in groups]
-        self._step_count = 0
+        self._step_count = 0  # torch's attribute; Accelerate adds to it between synced steps (unused here)
         self._calls_without_steps = 0
         self._written = -1
         self._last_values: float | list[float] = 0.0
@@ -233,10 +234,10 @@ class ScheduledLR(LRScheduler):
         self._count = s
         if self._fast:  # inlined _write for the common case: this runs on every optimizer step
             self._written = s
-            v = self._call0(s)
-            for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            v = self._values = self._call0(s)
+            # ``optimizer`` is the innermost one, whose param_groups the wrappers share
+            for group, base in zip(optimizer.param_groups, self.base_lrs):
                 group["lr"] = base * v
-            self._values = v
         else:
             self._write()
 
@@ -266,13 +267,18 @@ class ScheduledLR(LRScheduler):
         (any number of calls per optimizer step is harmless). ``interval="epoch"``: one call
         advances the schedule by one.
         """
+        # Fast path (every optimizer step, any number of calls): the hook already wrote the LRs.
+        if self._written != self._count or self._by_calls or epoch is not None or not self._count:
+            self._step_slow(epoch)
+        self._last_values = self._values
+
+    def _step_slow(self, epoch: int | None) -> None:
         if epoch is not None:
             raise TypeError(
                 "ScheduledLR.step() takes no epoch: it counts optimizer steps itself "
                 "(or step() calls with interval='epoch')"
             )
-        self._step_count += 1
-        if self.interval == "epoch":
+        if self._by_calls:
             self._count += 1
         elif self._count == 0 and self._handles:
             self._calls_without_steps += 1
@@ -283,11 +289,10 @@ class ScheduledLR(LRScheduler):
                     "at the schedule's first value. If your optimizer steps without torch's step hooks, build the "
                     "scheduler with interval='epoch' and call step() once per optimizer step",
                     UserWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
         if self._written != self._count:
             self._write()
-        self._last_values = self._values
 
     def _write(self) -> None:
         s = self._count
