@@ -68,6 +68,30 @@ def test_lazy_names_resolve_to_their_modules():
         integ.Nope  # noqa: B018
 
 
+# ---------------------------------------------------------------------------- the mechanism
+
+
+def test_the_mixins_must_come_first():
+    from transformers import Trainer, TrainingArguments
+
+    from hf_sched.integrations import SchedArgumentsMixin, SchedTrainerMixin, SchedTrainingArguments
+
+    with pytest.raises(TypeError, match=r"Args: put SchedArgumentsMixin first in the bases, before TrainingArguments"):
+        @dataclass
+        class Args(TrainingArguments, SchedArgumentsMixin):
+            pass
+    with pytest.raises(TypeError, match=r"MyTrainer: put SchedTrainerMixin first in the bases, before Trainer"):
+        class MyTrainer(Trainer, SchedTrainerMixin):
+            pass
+
+    @dataclass
+    class MoreArgs(SchedTrainingArguments):  # a subclass of a ready class is fine
+        extra: int = 1
+
+    args = MoreArgs(output_dir="unused_out", lr_scheduler_type="hard-restarts", warmup_steps=0.1, report_to=[])
+    assert (args.lr_scheduler_type, args.extra, args.get_warmup_steps(30)) == ("warmupcosinewithhardrestarts", 1, 3)
+
+
 # ---------------------------------------------------------------------------- Seq2Seq
 
 

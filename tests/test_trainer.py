@@ -16,7 +16,6 @@ import pickle
 import struct
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest

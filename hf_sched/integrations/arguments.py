@@ -175,6 +175,21 @@ def _check_warmup_steps(steps: Any) -> Union[int, float, None]:
     return int(steps)
 
 
+def _check_mixin_first(cls: type, mixin: type, base: type) -> None:
+    """Refuse ``class C(Base, Mixin)``: the mixin must come before every ``base`` class in the MRO.
+
+    Put second, the base's fields and methods would win over hf_sched's in silence.
+    """
+    mro = cls.__mro__
+    late = [c for c in mro[: mro.index(mixin)] if issubclass(c, base) and not issubclass(c, mixin)]
+    if late:
+        raise TypeError(
+            f"{cls.__name__}: put {mixin.__name__} first in the bases, before {late[0].__name__} "
+            f"(e.g. class {cls.__name__}({mixin.__name__}, {late[0].__name__})); after it, {late[0].__name__}'s "
+            f"fields and methods would override hf_sched's"
+        )
+
+
 @dataclass
 class SchedArgumentsMixin:
     """hf_sched's schedule fields for any ``TrainingArguments`` subclass (put it first in the bases).
@@ -256,6 +271,12 @@ class SchedArgumentsMixin:
             "embeddings d**(L + 1), the head the full LR (hf_sched.optim.param_groups). Unset: no layer decay."
         },
     )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from transformers import TrainingArguments
+
+        _check_mixin_first(cls, SchedArgumentsMixin, TrainingArguments)
 
     def __post_init__(self) -> None:
         self.lr_scheduler_type = SchedulerName.parse(self.lr_scheduler_type)

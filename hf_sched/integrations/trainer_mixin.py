@@ -44,7 +44,7 @@ from transformers.utils import logging as hf_logging
 
 from ..lr_scheduler import ScheduledLR, get_scheduler
 from ..registry import get_info
-from .arguments import STRICT_RESUME_FLAG, SchedArgumentsMixin, parse_scheduler_kwargs
+from .arguments import STRICT_RESUME_FLAG, SchedArgumentsMixin, _check_mixin_first, parse_scheduler_kwargs
 from .lr_curve import LRCurveCallback
 from .resume import resume_refusal, resume_warning, schedule_change
 
@@ -78,6 +78,12 @@ class SchedTrainerMixin:
     >>> [c.__name__ for c in MyTrainer.__mro__[:3]]
     ['MyTrainer', 'SchedTrainerMixin', 'Trainer']
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from transformers import Trainer
+
+        _check_mixin_first(cls, SchedTrainerMixin, Trainer)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[call-arg]
