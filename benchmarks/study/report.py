@@ -110,7 +110,7 @@ def render_markdown(rows: Sequence[dict[str, Any]], config: dict[str, Any], targ
     lines = [
         "# Schedule study v2",
         "",
-        describe_setup(config) + f" per task, evaluation every {config['eval_every']} steps.",
+        describe_setup(config) + f", the same on each task; evaluation every {config['eval_every']} steps.",
         "Mean ± sd over seeds (sd needs 2+ seeds); diverged runs are included in the means. "
         "**Target** = the Trainer default's mean final accuracy on the task; **steps to target** = the first "
         "evaluated step at or above it (mean over the seeds that reached it, `k/n` = seeds that did); "
