@@ -2,7 +2,8 @@
 
 Real runs on a tiny random GPT-2 (n_embd 32, 2 layers, the MiniLM tokenizer's vocabulary,
 ``eos_token`` ``[SEP]``): SFT over a ``text`` column (48 rows, batch 4: 12 optimizer steps),
-DPO over (prompt, chosen, rejected) triples (32 rows: 8 steps).
+DPO over (prompt, chosen, rejected) triples and a reward model (GPT-2 with a one-output
+head) over (chosen, rejected) pairs (32 rows: 8 steps each).
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from datasets import Dataset  # noqa: E402
 from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, PrinterCallback, ProgressCallback  # noqa: E402
 
 import lr_closed_forms as cf  # noqa: E402
-from hf_sched.integrations.trl import SchedDPOConfig, SchedDPOTrainer, SchedSFTConfig, SchedSFTTrainer  # noqa: E402
+from hf_sched.integrations.trl import (  # noqa: E402
+    SchedDPOConfig,
+    SchedDPOTrainer,
+    SchedRewardConfig,
+    SchedRewardTrainer,
+    SchedSFTConfig,
+    SchedSFTTrainer,
+)
 
 PEAK = 1e-3
 
@@ -156,3 +164,21 @@ def test_dpo_hard_restarts_every_step(tmp_path, tokenizer):
     f = cf.hard_restarts(total, warmup, num_cycles=2)
     assert [lr for _, lr in logged(trainer)] == pytest.approx([PEAK * f(k) for k in range(total)], rel=1e-12, abs=1e-18)
     assert any("rewards/margins" in h for h in trainer.state.log_history)  # DPO's own loss and metrics ran
+
+
+def test_reward_trainer_warmupcosine_every_step(tmp_path, tokenizer):
+    from transformers import GPT2ForSequenceClassification
+
+    torch.manual_seed(0)
+    model = GPT2ForSequenceClassification(GPT2Config(
+        vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=64, num_labels=1,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id))
+    pairs = Dataset.from_dict({"chosen": [f"a good answer {i}" for i in range(32)],
+                               "rejected": [f"bad {i}" for i in range(32)]})
+    args = SchedRewardConfig(output_dir=str(tmp_path), lr_scheduler_type="warmupcosine", **COMMON)
+    trainer = SchedRewardTrainer(model=model, args=args, train_dataset=pairs, processing_class=tokenizer)
+    trainer.remove_callback(PrinterCallback)
+    trainer.train()
+    f = cf.warmupcosine(8, cf.default_warmup(8))
+    assert [lr for _, lr in logged(trainer)] == pytest.approx([PEAK * f(k) for k in range(8)], rel=1e-12, abs=1e-18)
+    assert any("margin" in h for h in trainer.state.log_history)  # the reward trainer's own metrics ran

@@ -16,7 +16,7 @@ TRL                          hf_sched config             hf_sched trainer
 The other TRL trainers that build their scheduler through ``Trainer.create_scheduler``
 (``KTOTrainer``, ``GRPOTrainer``, ``RLOOTrainer``, ``DistillationTrainer``) take the same
 two lines (``SchedArgumentsMixin`` + their config, ``SchedTrainerMixin`` + their trainer): in
-TRL 1.16 none of them overrides ``create_scheduler``. SFT and DPO are the ones tested here.
+TRL 1.16 none of them overrides ``create_scheduler``. SFT, DPO and Reward are the ones tested here.
 
 >>> args = SchedSFTConfig(output_dir="/tmp/hf_sched_doc", lr_scheduler_type="hard-restarts",
 ...     lr_scheduler_kwargs='{"num_cycles": 2}', max_length=32, use_cpu=True, report_to=[])
