@@ -30,7 +30,7 @@ from transformers import (
 from transformers.trainer_utils import SchedulerType
 
 from hf_sched.lr_scheduler import ScheduledLR
-from hf_sched.integrations.arguments import SchedulerName
+from hf_sched.integrations.scheduler_name import SchedulerName
 from hf_sched.integrations.lr_curve import LRCurveCallback, lr_curve_from_log_history, save_lr_curve
 from hf_sched.integrations.transformers import SchedTrainer, SchedTrainingArguments
 

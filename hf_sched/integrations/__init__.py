@@ -30,7 +30,7 @@ from typing import Any
 # public name -> module that defines it (imported on first use)
 _LAZY = {
     "SchedArgumentsMixin": "arguments",
-    "SchedulerName": "arguments",
+    "SchedulerName": "scheduler_name",
     "SchedTrainerMixin": "trainer_mixin",
     "SchedTrainingArguments": "transformers",
     "SchedTrainer": "transformers",

@@ -13,7 +13,8 @@ command line (``HfArgumentParser``) and in code::
 Fields it adds or redeclares (everything else is the base class's):
 
 ==============================  ==================================================================
-``lr_scheduler_type``           any registry name or alias (stored as :class:`SchedulerName`)
+``lr_scheduler_type``           any registry name or alias (stored as a
+                                :class:`~hf_sched.integrations.scheduler_name.SchedulerName`)
 ``lr_scheduler_kwargs``         dict or JSON, checked against the schedule when the args are made
 ``warmup_steps``                transformers 5.x's meaning: ``>= 1`` steps, ``< 1`` a ratio
                                 ``ceil(r * T)``; unset (``None``) = use ``warmup``/``warmup_ratio``
@@ -42,7 +43,6 @@ ignore the default ratio; an explicit request for them warns.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import numbers
@@ -50,71 +50,15 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from ..registry import available_schedules, canonical_name, check_schedule_kwargs, get_info, normalize_name
+from ..registry import available_schedules, check_schedule_kwargs, get_info
 from ..warmup import DEFAULT_WARMUP_RATIO, resolve_warmup
+from .scheduler_name import SchedulerName, transformers_names
 
-__all__ = ["SchedulerName", "SchedArgumentsMixin", "parse_scheduler_kwargs", "STRICT_RESUME_FLAG"]
+__all__ = ["SchedArgumentsMixin", "parse_scheduler_kwargs", "STRICT_RESUME_FLAG"]
 
 # Total steps used to check schedule arguments before the real total is known.
 _PROBE_TOTAL = 1_000_000
 STRICT_RESUME_FLAG = "--lr_scheduler_strict_resume false (lr_scheduler_strict_resume=False)"
-
-
-@functools.lru_cache(maxsize=1)
-def _transformers_names() -> dict[str, str]:
-    from transformers.trainer_utils import SchedulerType
-
-    return {normalize_name(t.value): t.value for t in SchedulerType}
-
-
-class SchedulerName(str):
-    """A schedule name stored in ``TrainingArguments.lr_scheduler_type``.
-
-    A plain ``str`` (it compares, hashes, pickles and serialises as one) that also has the
-    ``.value`` of transformers' ``SchedulerType`` enum, which ``transformers.modelcard``
-    and other code read. Transformers' own names keep their spelling (``"linear"``,
-    ``"reduce_lr_on_plateau"``), so the Trainer's checks against ``SchedulerType`` still
-    match; other names are stored in their canonical form (``"hard-restarts"`` ->
-    ``"warmupcosinewithhardrestarts"``).
-
-    >>> from transformers.trainer_utils import SchedulerType
-    >>> SchedulerName.parse("Warmup-Cosine"), SchedulerName.parse("cosine").value
-    ('warmupcosine', 'cosine')
-    >>> SchedulerName.parse("reduce_lr_on_plateau") == SchedulerType.REDUCE_ON_PLATEAU
-    True
-    """
-
-    __slots__ = ()
-
-    @property
-    def value(self) -> str:
-        """The name as a plain ``str`` (what ``SchedulerType.value`` gives)."""
-        return str.__str__(self)
-
-    @property
-    def canonical(self) -> str:
-        """The registry's canonical name (``"linear"`` -> ``"warmuplinear"``)."""
-        return canonical_name(self.value)
-
-    @classmethod
-    def parse(cls, name: Any) -> "SchedulerName":
-        """Validate ``name`` (a str or a ``SchedulerType``) and return its stored form.
-
-        Raises ``ValueError`` naming ``lr_scheduler_type``, the value, the closest match
-        and every available name.
-        """
-        try:
-            key = normalize_name(name)
-            canonical = canonical_name(name)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"lr_scheduler_type={name!r} is invalid: {exc}") from None
-        return cls(_transformers_names().get(key, canonical))
-
-    def __repr__(self) -> str:
-        return repr(self.value)
-
-    def __reduce__(self) -> tuple[Any, tuple[str]]:
-        return (SchedulerName, (self.value,))
 
 
 def _names_help() -> str:
@@ -195,7 +139,8 @@ class SchedArgumentsMixin:
     """hf_sched's schedule fields for any ``TrainingArguments`` subclass (put it first in the bases).
 
     * ``lr_scheduler_type`` (``str``, default ``"linear"``): any registry name or alias,
-      case-insensitive, ``-``/``_`` ignored. Stored as a :class:`SchedulerName`.
+      case-insensitive, ``-``/``_`` ignored. Stored as a
+      :class:`~hf_sched.integrations.scheduler_name.SchedulerName`.
     * ``lr_scheduler_kwargs`` (``dict`` or JSON string): checked at construction against
       the arguments the schedule accepts, and by building it once on a probe run, so a
       typo fails here, not an hour into training.
@@ -301,7 +246,7 @@ class SchedArgumentsMixin:
         # hand them values they know, then put ours back.
         saved = (self.lr_scheduler_type, self.warmup_steps, self.warmup_ratio)
         name = saved[0]
-        self.lr_scheduler_type = name.value if name.value in _transformers_names().values() else "linear"
+        self.lr_scheduler_type = name.value if name.value in transformers_names().values() else "linear"
         self.warmup_steps = 0
         self.warmup_ratio = None  # type: ignore[assignment]
         super().__post_init__()  # type: ignore[misc]
