@@ -118,12 +118,17 @@ def test_strict_resume_false_continues_with_the_checkpoints_schedule(tmp_path, u
     assert [lr for _, lr in model.lrs] == pytest.approx([PEAK * f(k - 1) for k in range(13, 25)], rel=1e-12, abs=1e-18)
 
 
-def test_one_scheduler_hooks_the_optimizer():
+def test_one_scheduler_hooks_the_optimizer_and_it_pickles():
+    import pickle
+
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     config = lr_scheduler_config(lr_run.make_trainer("unused_out"), opt, "warmuplinear", num_training_steps=10)
     assert len(opt._optimizer_step_post_hooks) == 1
     opt.step()
     assert config["scheduler"].optimizer_step == 1 and opt.param_groups[0]["lr"] == pytest.approx(1.0)  # warmup 1
+    opt2, sched2 = pickle.loads(pickle.dumps((opt, config["scheduler"])))
+    opt2.step()
+    assert sched2.optimizer_step == 2 and opt2.param_groups[0]["lr"] == pytest.approx(8 / 9)
 
 
 def test_bad_arguments_name_the_parameter():

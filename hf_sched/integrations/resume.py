@@ -101,6 +101,11 @@ class HintedScheduledLR(ScheduledLR):
         self._resume_where = where
         super().__init__(optimizer, schedule, **kwargs)
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["_resume_where"] = None  # a closure over the tool's trainer: not pickled ("the checkpoint")
+        return state
+
     def load_state_dict(self, state_dict: dict[str, Any], strict: Optional[bool] = None) -> None:  # type: ignore[override]
         strict = self.strict if strict is None else strict
         specs = state_dict.get("schedules") if isinstance(state_dict, dict) else None
