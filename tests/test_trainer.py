@@ -216,8 +216,8 @@ def test_parser_bad_name_says_what_was_meant():
     [
         ('{"num_cycle": 2}', "got unknown argument(s) 'num_cycle'; it accepts: num_cycles (default 0.5)"),
         ('{"min_lr": 1e-6}', "schedule 'warmupcosine' got unknown argument(s) 'min_lr'"),
-        ('{num_cycles: 2}', "lr_scheduler_kwargs='{num_cycles: 2}' is not valid JSON"),
-        ("[1, 2]", "lr_scheduler_kwargs=[1, 2] is invalid: it must be a dict or a JSON object string"),
+        ('{num_cycles: 2}', "lr_scheduler_kwargs must be a JSON object such as '{\"num_cycles\": 2}', got '{num_cycles: 2}'"),
+        ("[1, 2]", "lr_scheduler_kwargs must be a JSON object such as '{\"num_cycles\": 2}', got a list: '[1, 2]'"),
         ('{"num_cycles": -1}', "num_cycles must be a number > 0, got -1"),
     ],
 )
@@ -304,8 +304,8 @@ def test_warmup_auto_reads_beta2_from_the_optimizer():
         ({"max_steps": 10, "warmup_steps": 20}, "warmup of 20 steps is longer than the 10 training steps"),
         ({"lr_scheduler_type": "noam", "warmup_steps": 0}, "noam needs num_warmup_steps >= 1"),
         ({"lr_scheduler_type": "cosine_with_min_lr"}, "needs one of min_lr"),
-        ({"lr_scheduler_kwargs": "num_cycles=2"}, "lr_scheduler_kwargs='num_cycles=2' is not valid JSON"),
-        ({"lr_scheduler_kwargs": {1: 2}}, "lr_scheduler_kwargs keys must be strings"),
+        ({"lr_scheduler_kwargs": "num_cycles=2"}, "lr_scheduler_kwargs must be a JSON object such as '{\"num_cycles\": 2}', got 'num_cycles=2'"),
+        ({"lr_scheduler_kwargs": {1: 2}}, "lr_scheduler_kwargs keys must be argument names (str)"),
         ({"lr_scheduler_type": 3}, "lr_scheduler_type=3 is invalid: schedule name must be a string"),
         ({"layer_decay": 0.0}, "layer_decay=0.0 is invalid: it must be a number in (0, 1]"),
         ({"layer_decay": 1.5}, "layer_decay=1.5 is invalid"),
@@ -653,3 +653,45 @@ def test_recipe_end_to_end(tmp_path):
     assert 0.0 <= metrics["eval"]["eval_accuracy"] <= 1.0 and 0.0 <= metrics["eval"]["eval_f1"] <= 1.0
     assert len(metrics["lr_curve"]) == 6
     assert (out / "lr_curve.png").read_bytes()[:8] == PNG_SIGNATURE
+
+
+# ---------------------------------------------------------------------------- budget-dependent arguments
+
+
+def test_epoch_warmup_and_step_milestones_use_the_real_budget(tmp_path):
+    """'1ep' is the Trainer's optimizer steps per epoch; int milestones are checked against the
+    real total (not a made-up million-step run) once the dataloader gives it."""
+    # 40 examples / batch 4 = 10 batches, accumulation 2 -> 5 optimizer steps per epoch, 3 epochs = 15
+    args = make_args(tmp_path, num_train_epochs=3, gradient_accumulation_steps=2, warmup="1ep")
+    trainer = make_trainer(args)
+    trainer.train()
+    s = trainer.lr_scheduler.schedules[0]
+    assert (s.num_training_steps, s.num_warmup_steps) == (15, 5)
+    assert [lr for _, lr in logged(trainer)] == pytest.approx([PEAK * s(k) for k in range(15)], abs=1e-15)
+
+    args = make_args(tmp_path, num_train_epochs=3, lr_scheduler_type="multistep",
+                     lr_scheduler_kwargs='{"milestones": [6, 9], "gamma": 0.5}', warmup_steps=0)
+    trainer = make_trainer(args, data=make_data(40))
+    trainer.train()
+    lrs = [lr for _, lr in logged(trainer)]
+    assert lrs == pytest.approx([PEAK] * 6 + [PEAK / 2] * 3 + [PEAK / 4] * 21, abs=1e-15)
+
+
+def test_milestones_that_fit_no_run_are_refused_at_parse_time_and_beyond_the_real_total_at_train(tmp_path):
+    with pytest.raises(ValueError, match=r"lr_scheduler_type='multistep' cannot be built from these arguments.*milestones"):
+        SchedTrainingArguments(output_dir="unused", lr_scheduler_type="multistep",
+                               lr_scheduler_kwargs='{"milestones": [-5]}', report_to=[])
+    with pytest.raises(ValueError, match=r"cannot be built from these arguments with max_steps=40.*milestones\[0\]"):
+        SchedTrainingArguments(output_dir="unused", lr_scheduler_type="multistep", max_steps=40,
+                               lr_scheduler_kwargs='{"milestones": [50, 75]}', report_to=[])
+    # without max_steps they wait for the real total, and are checked against it
+    args = make_args(tmp_path, lr_scheduler_type="multistep", lr_scheduler_kwargs='{"milestones": [50, 75]}')
+    with pytest.raises(ValueError, match=r"milestones\[0\] must be a step in \[3, 15\].*got 50"):
+        make_trainer(args).train()
+
+
+def test_one_step_trainer_run_trains_at_the_peak(tmp_path):
+    trainer = make_trainer(make_args(tmp_path, max_steps=1, lr_scheduler_type="warmuplinear"))
+    trainer.train()
+    assert trainer.lr_scheduler.schedules[0].num_warmup_steps == 0
+    assert logged(trainer) == [(1, PEAK)]

@@ -50,14 +50,18 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from ..checks import check_kwargs
 from ..registry import available_schedules, check_schedule_kwargs, get_info
-from ..warmup import DEFAULT_WARMUP_RATIO, resolve_warmup
+from ..warmup import DEFAULT_WARMUP_RATIO, epochs_to_steps, is_epoch_request, resolve_warmup
 from .scheduler_name import SchedulerName, transformers_names
 
 __all__ = ["SchedArgumentsMixin", "parse_scheduler_kwargs", "STRICT_RESUME_FLAG"]
 
 # Total steps used to check schedule arguments before the real total is known.
 _PROBE_TOTAL = 1_000_000
+# Run lengths a schedule is tried on before training, when max_steps does not give the total:
+# arguments that fit none of them are wrong for any run.
+_PROBE_TOTALS = [_PROBE_TOTAL, 10**4, 1000, 100, 10, 2]
 STRICT_RESUME_FLAG = "--lr_scheduler_strict_resume false (lr_scheduler_strict_resume=False)"
 
 
@@ -74,25 +78,12 @@ def parse_scheduler_kwargs(value: Any) -> dict[str, Any]:
     >>> parse_scheduler_kwargs('{"num_cycles": 2}'), parse_scheduler_kwargs(None)
     ({'num_cycles': 2}, {})
     """
-    if value is None:
+    if isinstance(value, str) and not value.strip():
         return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value) if value.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"lr_scheduler_kwargs={value!r} is not valid JSON ({exc.msg} at character {exc.pos}); "
-                'give a JSON object such as \'{"num_cycles": 2}\''
-            ) from None
-    if not isinstance(value, dict):
-        raise ValueError(
-            f"lr_scheduler_kwargs={value!r} is invalid: it must be a dict or a JSON object string such as "
-            '\'{"num_cycles": 2}\''
-        )
-    bad = [k for k in value if not isinstance(k, str)]
-    if bad:
-        raise ValueError(f"lr_scheduler_kwargs keys must be strings, got {bad!r}")
-    return dict(value)
+    try:
+        return check_kwargs("lr_scheduler_kwargs", value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _check_warmup_steps(steps: Any) -> Union[int, float, None]:
@@ -277,11 +268,14 @@ class SchedArgumentsMixin:
                 )
             if not (isinstance(self.warmup, str) and self.warmup.strip().lower() == "auto"):
                 try:
-                    resolve_warmup(self.warmup, _PROBE_TOTAL)
+                    if is_epoch_request(self.warmup):  # its steps are known once the dataloader is
+                        epochs_to_steps(self.warmup, 1)
+                    else:
+                        resolve_warmup(self.warmup, _PROBE_TOTAL)
                 except (TypeError, ValueError) as exc:
                     raise ValueError(
                         f"warmup={self.warmup!r} is invalid: {exc}. Allowed: 'auto', a percentage in [0, 100) "
-                        "like '10%', a ratio in [0, 1) or a whole number of steps"
+                        "like '10%', epochs like '1ep' or '0.5ep', a ratio in [0, 1) or a whole number of steps"
                     ) from None
         explicit = self.warmup_steps is not None or self.warmup is not None
         if explicit and self.warmup_ratio != DEFAULT_WARMUP_RATIO:
@@ -294,7 +288,7 @@ class SchedArgumentsMixin:
             asked = (self.warmup_steps or 0) > 0 or self.warmup_ratio not in (0.0, DEFAULT_WARMUP_RATIO)
             if self.warmup is not None:
                 text = str(self.warmup).strip().lower()
-                asked = asked or text == "auto" or resolve_warmup(self.warmup, _PROBE_TOTAL) > 0
+                asked = asked or text == "auto" or is_epoch_request(text) or resolve_warmup(self.warmup, _PROBE_TOTAL) > 0
             if asked:
                 warnings.warn(
                     f"lr_scheduler_type={self.lr_scheduler_type.value!r} has no warmup phase; ignoring the warmup "
@@ -303,34 +297,52 @@ class SchedArgumentsMixin:
                 )
 
     def _probe_schedule(self, info: Any) -> None:
-        """Build the schedule once on a throw-away optimizer to check the argument values."""
+        """Check the schedule's arguments as far as they can be checked before training.
+
+        With ``max_steps`` the run's total is known: the schedule is built once on a
+        throw-away optimizer with it, so every value is checked. Without it the total comes
+        from the dataloader in ``create_scheduler``, where the schedule is built against the
+        real budget; here it is built for a range of totals, and refused only if it fits none
+        (so step milestones such as ``[50, 75]`` wait for the real total instead of being
+        judged against a made-up one).
+        """
         import torch
 
         from ..lr_scheduler import get_scheduler
 
         max_steps = getattr(self, "max_steps", -1)
-        total = max_steps if max_steps and max_steps > 0 else _PROBE_TOTAL
+        known = bool(max_steps and max_steps > 0)
+        totals = [max_steps] if known else _PROBE_TOTALS
+        warmup = self.schedule_warmup_request()
+        if is_epoch_request(warmup):
+            warmup = None  # its steps need the dataloader: resolved in create_scheduler
         # The optimizer's own checks (lr > 0, betas < 1) are not this check's business:
         # build it with valid values, then write the arguments' values in.
         probe = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
         probe.defaults["lr"] = probe.param_groups[0]["lr"] = float(self.learning_rate)  # type: ignore[attr-defined]
         probe.param_groups[0]["betas"] = (self.adam_beta1, self.adam_beta2)  # type: ignore[attr-defined]
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                get_scheduler(
-                    info.name,
-                    probe,
-                    num_warmup_steps=self.warmup_request(),
-                    num_training_steps=None if info.adaptive else total,
-                    scheduler_specific_kwargs=self.lr_scheduler_kwargs,
-                )
-        except (TypeError, ValueError) as exc:
-            where = f" with max_steps={max_steps}" if total == max_steps else ""
-            raise ValueError(
-                f"lr_scheduler_type={self.lr_scheduler_type.value!r} cannot be built from these arguments{where} "
-                f"(warmup {self.warmup_request()!r}, lr_scheduler_kwargs={self.lr_scheduler_kwargs!r}): {exc}"
-            ) from None
+        first: Exception | None = None
+        for total in totals:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    get_scheduler(
+                        info.name,
+                        probe,
+                        num_warmup_steps=warmup,
+                        num_training_steps=None if info.adaptive else total,
+                        scheduler_specific_kwargs=self.lr_scheduler_kwargs,
+                    )
+                return  # fits a run of this length: the real total decides in create_scheduler
+            except (TypeError, ValueError) as exc:
+                first = first or exc
+                if info.adaptive:
+                    break
+        where = f" with max_steps={max_steps}" if known else ""
+        raise ValueError(
+            f"lr_scheduler_type={self.lr_scheduler_type.value!r} cannot be built from these arguments{where} "
+            f"(warmup {self.warmup_request()!r}, lr_scheduler_kwargs={self.lr_scheduler_kwargs!r}): {first}"
+        ) from None
 
     # -- warmup -----------------------------------------------------------------------
 
@@ -352,6 +364,20 @@ class SchedArgumentsMixin:
             return self.warmup
         return self.warmup_ratio
 
+    def schedule_warmup_request(self) -> Union[int, float, str, None]:
+        """What the schedule is given: :meth:`warmup_request`, or ``None`` when no warmup
+        field was touched, which means the default 10% but never the whole run (so a
+        ``max_steps=1`` run trains at the peak LR, not at LR 0).
+
+        >>> from hf_sched.integrations.transformers import SchedTrainingArguments
+        >>> a = SchedTrainingArguments(output_dir="/tmp/hf_sched_doc")
+        >>> a.warmup_request(), a.schedule_warmup_request(), a.get_warmup_steps(1), a.get_warmup_steps(30)
+        (0.1, None, 0, 3)
+        """
+        request = self.warmup_request()
+        untouched = self.warmup_steps is None and self.warmup is None and self.warmup_ratio == DEFAULT_WARMUP_RATIO
+        return None if untouched and request == DEFAULT_WARMUP_RATIO else request
+
     def get_warmup_steps(self, num_training_steps: int, optimizer: Any = None) -> int:
         """Warmup steps for a run of ``num_training_steps`` optimizer steps.
 
@@ -363,10 +389,9 @@ class SchedArgumentsMixin:
         >>> SchedTrainingArguments(output_dir="/tmp/hf_sched_doc", warmup="10%").get_warmup_steps(35)
         4
         """
-        request = self.warmup_request()
-        if request is None:
+        if self.warmup_request() is None:
             return 0
-        return resolve_warmup(request, num_training_steps, optimizer)
+        return resolve_warmup(self.schedule_warmup_request(), num_training_steps, optimizer)
 
     def set_lr_scheduler(  # type: ignore[override]
         self,

@@ -137,7 +137,7 @@ class SchedTrainerMixin:
         if isinstance(args, SchedArgumentsMixin):
             return (
                 args.lr_scheduler_type.value,
-                args.warmup_request(),
+                args.schedule_warmup_request(),
                 dict(args.lr_scheduler_kwargs or {}),
                 bool(args.lr_scheduler_strict_resume),
             )
@@ -149,6 +149,13 @@ class SchedTrainerMixin:
         if isinstance(kwargs, str):
             kwargs = parse_scheduler_kwargs(kwargs)
         return name, request, dict(kwargs or {}), True
+
+    def set_initial_training_values(self, args: Any, dataloader: Any, *rest: Any, **kw: Any) -> Any:
+        """transformers' own budget, with its optimizer steps per epoch kept for warmup in epochs."""
+        values = super().set_initial_training_values(args, dataloader, *rest, **kw)  # type: ignore[misc]
+        # (num_train_epochs, num_update_steps_per_epoch, ...): per epoch only if the data has a length
+        self._hf_sched_steps_per_epoch = values[1] if _has_len(dataloader) else None
+        return values
 
     def create_scheduler(self, num_training_steps: int, optimizer: Optional[torch.optim.Optimizer] = None) -> Any:
         """Build the scheduler from the registry for a run of ``num_training_steps`` steps.
@@ -170,6 +177,7 @@ class SchedTrainerMixin:
                 num_warmup_steps=request,
                 num_training_steps=num_training_steps,
                 scheduler_specific_kwargs=kwargs,
+                steps_per_epoch=getattr(self, "_hf_sched_steps_per_epoch", None),
                 strict=strict,
             )
             self._created_lr_scheduler = True
@@ -258,3 +266,11 @@ class SchedTrainerMixin:
         warnings.warn(msg, UserWarning, stacklevel=4)
         logger.warning(f"hf_sched: {msg}")
         return True
+
+
+def _has_len(obj: Any) -> bool:
+    try:
+        len(obj)
+    except TypeError:
+        return False
+    return True
