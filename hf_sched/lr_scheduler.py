@@ -563,6 +563,13 @@ def get_scheduler(
             f"give the warmup once: num_warmup_steps={num_warmup_steps!r} and warmup={warmup!r} were both set"
         )
     request = num_warmup_steps if num_warmup_steps is not None else warmup
+    if isinstance(request, (str, dict)) and str(request).lstrip().startswith("{"):
+        which = "num_warmup_steps (the third argument)" if num_warmup_steps is not None else "warmup"
+        raise ValueError(
+            f"{which}={request!r} looks like schedule arguments, not a warmup: pass them as "
+            "scheduler_specific_kwargs (the fifth argument, a dict or a JSON string) or as keywords, "
+            "e.g. get_scheduler(name, optimizer, num_warmup_steps, num_training_steps, {'num_cycles': 2})"
+        )
 
     if info.adaptive:
         spec_kwargs = check_schedule_kwargs(info.name, spec_kwargs)

@@ -357,3 +357,9 @@ def test_scheduler_specific_kwargs_json_string():
         get_scheduler("hard-restarts", opt, 1, 10, [1, 2])
     with pytest.raises(ValueError, match=r"scheduler_specific_kwargs must be a JSON object such as .*, got a list: '\[1, 2\]'"):
         get_scheduler("hard-restarts", opt, 1, 10, "[1, 2]")
+
+
+def test_schedule_arguments_in_the_warmup_slot_are_named():
+    _, opt = _opt()
+    with pytest.raises(ValueError, match=r"num_warmup_steps \(the third argument\)='\{\"num_cycles\": 2\}' looks like schedule arguments, not a warmup: pass them as scheduler_specific_kwargs"):
+        get_scheduler("hard-restarts", opt, '{"num_cycles": 2}', 10)
