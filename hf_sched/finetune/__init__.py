@@ -8,6 +8,11 @@ and none imports torch, transformers, datasets or evaluate at module level, exce
   files or Hub datasets, split and tokenised.
 * :mod:`hf_sched.finetune.model` - the offline MiniLM classifier and a tiny random BERT.
 * :mod:`hf_sched.finetune.metrics` - offline ``evaluate`` metrics and ``compute_metrics``.
+* :mod:`hf_sched.finetune.arguments` - the Accelerate recipe's flags, checked before anything loads.
+* :mod:`hf_sched.finetune.checkpoint` - checkpoint manifests: written last, verified on resume.
+* :mod:`hf_sched.finetune.run_lock` - one run per output directory.
+* :mod:`hf_sched.finetune.threads` - undo a launcher's one-thread default on CPU.
+* :mod:`hf_sched.finetune.lr_curve` - the LR-curve PNG of a run.
 
 Example:
     >>> from hf_sched.finetune.metrics import compute_metrics
