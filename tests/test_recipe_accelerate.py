@@ -609,3 +609,14 @@ def test_int_milestones_are_checked_against_the_real_budget(tiny_model, tmp_path
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "argument --lr_scheduler_kwargs: schedule 'multistep'" in err and "(this run has 2 optimizer steps)" in err
+
+
+def test_warmup_in_epochs_uses_the_recipes_steps_per_epoch(tiny_model, tmp_path):
+    """--warmup 0.5ep: half of the 8 optimizer steps of an epoch (accumulation counted)."""
+    output_dir = tmp_path / "run"
+    args = [a for a in RUN_ARGS if a not in ("--checkpointing_steps", "4")]
+    result = run(one_process("--model", str(tiny_model), "--batch_size", "16", *args, "--warmup", "0.5ep",
+                             "--output_dir", str(output_dir)))
+    check_ok(result)
+    assert f"total optimizer steps: {TOTAL_STEPS}, warmup steps: 4" in result.stdout
+    assert read_metrics(output_dir)["num_warmup_steps"] == 4

@@ -94,12 +94,19 @@ def _checkpointing_steps(text: str) -> int | str:
 
 
 def _warmup(text: str) -> int | float | str:
-    """A warmup request as ``hf_sched.warmup.resolve_warmup`` takes it: steps, ratio, '10%', 'auto'."""
-    from hf_sched.warmup import resolve_warmup
+    """A warmup request as ``hf_sched.warmup.resolve_warmup`` takes it: steps, ratio, '10%',
+    epochs ('1ep', '0.5ep': the recipe's optimizer steps per epoch) or 'auto'."""
+    from hf_sched.warmup import epochs_to_steps, is_epoch_request, resolve_warmup
 
     value = text.strip()
     if value.lower() == "auto":
         return "auto"
+    if is_epoch_request(value):
+        try:  # the format; the steps come with the budget
+            epochs_to_steps(value, 1)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+        return value
     request: int | float | str = value
     if not value.endswith("%"):
         try:
@@ -110,7 +117,7 @@ def _warmup(text: str) -> int | float | str:
             except ValueError:
                 raise argparse.ArgumentTypeError(
                     f"{text!r} is not a warmup: give a number of steps (10), a ratio in [0, 1) (0.1), "
-                    "a percentage ('10%') or 'auto'"
+                    "a percentage ('10%'), epochs ('1ep', '0.5ep') or 'auto'"
                 ) from None
     try:  # the format and range; steps longer than the run are checked once the budget is known
         resolve_warmup(request, 2**62)
@@ -150,7 +157,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     g.add_argument("--lr_scheduler_type", default=DEFAULT_SCHEDULE,
                    help="any hf_sched registry name or alias (hf-sched list shows them)")
     g.add_argument("--warmup", type=_warmup, default=None,
-                   help="warmup: steps (100), a ratio (0.1), a percentage ('10%%') or 'auto' (2/(1-beta2) steps); "
+                   help="warmup: steps (100), a ratio (0.1), a percentage ('10%%'), epochs ('1ep', '0.5ep') or 'auto' (2/(1-beta2) steps); "
                    "default: 10%% of the training steps for schedules with warmup")
     g.add_argument("--lr_scheduler_kwargs", default=None, metavar="JSON",
                    help='schedule arguments as a JSON object, e.g. \'{"num_cycles": 2}\'')
