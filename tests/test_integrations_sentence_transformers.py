@@ -25,17 +25,10 @@ from hf_sched.integrations.sentence_transformers import (  # noqa: E402
     fit_with_schedule,
 )
 
+pytestmark = pytest.mark.usefixtures("frozen_gc")
+
 PEAK = 1e-3
 N = 48
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _short_gc():
-    import gc
-
-    gc.freeze()
-    yield
-    gc.unfreeze()
 
 
 @pytest.fixture(scope="module")

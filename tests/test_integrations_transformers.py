@@ -27,17 +27,10 @@ import lr_closed_forms as cf
 from hf_sched.integrations.transformers import SchedSeq2SeqTrainer, SchedSeq2SeqTrainingArguments
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("frozen_gc")
+
 PEAK = 1e-3
 VOCAB = 64
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _short_gc():
-    import gc
-
-    gc.freeze()
-    yield
-    gc.unfreeze()
 
 
 # ---------------------------------------------------------------------------- import cost

@@ -28,16 +28,9 @@ from hf_sched.integrations.trl import (  # noqa: E402
     SchedSFTTrainer,
 )
 
+pytestmark = pytest.mark.usefixtures("frozen_gc")
+
 PEAK = 1e-3
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _short_gc():
-    import gc
-
-    gc.freeze()
-    yield
-    gc.unfreeze()
 
 
 @pytest.fixture(scope="module")

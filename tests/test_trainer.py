@@ -39,23 +39,14 @@ _spec = importlib.util.spec_from_file_location("trainer_ddp_script", REPO / "tes
 ddp_script = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ddp_script)
 
+pytestmark = pytest.mark.usefixtures("frozen_gc")
+
 PEAK = 1e-3
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CANONICAL = ["constantlr", "warmupconstant", "warmuplinear", "warmupcosine", "warmupcosinewithhardrestarts", "noam"]
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _short_gc():
-    """Every train() runs gc.collect(); freezing the (never garbage) objects of the imports
-    keeps that a few ms instead of half a second. Unfrozen again after this module."""
-    import gc
-
-    gc.freeze()
-    yield
-    gc.unfreeze()
 
 
 
