@@ -24,6 +24,9 @@ checkpoint whose schedule differs from the one you built.
 ``transformers.get_scheduler`` and any registry name, and can compute the step budget
 from a dataloader, epochs, gradient accumulation and an ``Accelerator``.
 
+(The module is long because both halves carry their contract in docstrings and every
+argument check in code; they share the state format and stay together.)
+
 >>> import torch
 >>> opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
 >>> sched = get_scheduler("warmupcosine", opt, num_training_steps=100)
