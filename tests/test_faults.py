@@ -73,7 +73,7 @@ def tiny_model(tmp_path_factory) -> Path:
 def run_args(tiny_model) -> list[str]:
     return ["--model", str(tiny_model), "--max_train_samples", "48", "--max_eval_samples", "16",
             "--max_length", "16", "--batch_size", "8", "--max_steps", "6", "--checkpointing_steps", "2",
-            "--seed", "3", "--optim", "adamw_torch"]
+            "--seed", "3", "--optim", "adamw_torch", "--learning_rate", "5e-5"]
 
 
 @pytest.fixture(scope="module")
