@@ -571,7 +571,7 @@ def test_a_latin1_csv_trains_with_encoding(tmp_path, tiny_model):
     path = _write(tmp_path / "latin1.csv", ("text,label\n" + rows).encode("latin-1"))
     result = run(one_process("--model", str(tiny_model), "--dataset", str(path), "--encoding", "latin-1",
                              "--max_steps", "1", "--batch_size", "4", "--max_length", "16",
-                             "--output_dir", str(tmp_path / "out")))
+                             "--learning_rate", str(PEAK_LR), "--output_dir", str(tmp_path / "out")))
     check_ok(result)
     metrics = read_metrics(tmp_path / "out")
     # a 1-step run: the default warmup leaves its one step to train (W = min(ceil(T/10), T-1) = 0)
