@@ -22,7 +22,7 @@ import json
 import math
 import os
 import sys
-from typing import Any
+from typing import Any, Callable
 
 __all__ = ["PROG", "DEFAULT_SCHEDULE", "OPTIMIZERS", "build_parser", "parse_args", "schedule_problem"]
 
@@ -47,24 +47,24 @@ def _int_at_least(minimum: int, hint: str = "") -> Any:
     return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; it must be a number > 0") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"got {text}; it must be a finite number > 0")
-    return value
+def _finite_float(rule: str) -> Callable[[str], float]:
+    """An argparse type for a finite float ``> 0`` (``rule=">"``) or ``>= 0`` (``rule=">="``)."""
+    allowed = f"a number {rule} 0"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number; it must be {allowed}") from None
+        if not (math.isfinite(value) and (value > 0 if rule == ">" else value >= 0)):
+            raise argparse.ArgumentTypeError(f"got {text}; it must be a finite number {rule} 0")
+        return value
+
+    return parse
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; it must be a number >= 0") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"got {text}; it must be a finite number >= 0")
-    return value
+_positive_float = _finite_float(">")
+_non_negative_float = _finite_float(">=")
 
 
 def _sample_count(text: str) -> int | None:
@@ -157,7 +157,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     g.add_argument("--lr_scheduler_type", default=DEFAULT_SCHEDULE,
                    help="any hf_sched registry name or alias (hf-sched list shows them)")
     g.add_argument("--warmup", type=_warmup, default=None,
-                   help="warmup: steps (100), a ratio (0.1), a percentage ('10%%'), epochs ('1ep', '0.5ep') or 'auto' (2/(1-beta2) steps); "
+                   help="warmup: steps (100), a ratio (0.1), a percentage ('10%%'), epochs ('1ep', '0.5ep') or 'auto' "
+                   "(2/(1-beta2) steps); "
                    "default: 10%% of the training steps for schedules with warmup")
     g.add_argument("--lr_scheduler_kwargs", default=None, metavar="JSON",
                    help='schedule arguments as a JSON object, e.g. \'{"num_cycles": 2}\'')

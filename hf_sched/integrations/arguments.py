@@ -185,8 +185,9 @@ class SchedArgumentsMixin:
     warmup: Optional[str] = field(
         default=None,
         metadata={
-            "help": "Warmup as one request: 'auto' (2/(1-beta2) steps for Adam), a percentage '10%%', a ratio "
-            "'0.06' or steps '100'. Overrides --warmup_ratio; cannot be combined with --warmup_steps."
+            "help": "Warmup as one request: 'auto' (2/(1-beta2) steps for Adam), a percentage '10%%', epochs "
+            "'1ep' or '0.5ep', a ratio '0.06' or steps '100'. Overrides --warmup_ratio; cannot be combined with "
+            "--warmup_steps."
         },
     )
     lr_scheduler_strict_resume: bool = field(
