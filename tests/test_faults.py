@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -30,6 +31,7 @@ import pytest
 from hf_sched.finetune.checkpoint import (
     MANIFEST,
     CheckpointError,
+    _check_loadable,
     choose_checkpoint,
     verify_checkpoint,
     write_manifest,
@@ -102,8 +104,10 @@ def truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
-def random_bytes(path: Path) -> None:
-    path.write_bytes(os.urandom(path.stat().st_size))
+def random_bytes(path: Path, seed: int = 0) -> None:
+    """Seeded, so a failure reproduces: torch raises other errors for other random bytes."""
+    rng = random.Random(seed)
+    path.write_bytes(bytes(rng.getrandbits(8) for _ in range(path.stat().st_size)))
 
 
 # damage, file, the problem verify_checkpoint must name
@@ -186,6 +190,22 @@ def test_a_corrupt_file_the_manifest_vouches_for_is_named_not_unpickled(straight
     err = capsys.readouterr().err
     assert "scheduler.bin is corrupt" in err and "does not unpickle" in err
     assert "weights_only" not in err
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_bytes_in_a_pickle_are_described_alike_whatever_torch_raises(seed, tmp_path):
+    # torch raises UnpicklingError (advising weights_only=False), IndexError, KeyError or
+    # UnicodeDecodeError depending on the bytes; the message is ours every time.
+    folder = tmp_path / "step_1"
+    folder.mkdir()
+    (folder / "random_states_0.pkl").write_bytes(b"")
+    (folder / "scheduler.bin").write_bytes(b"0" * 600)
+    random_bytes(folder / "scheduler.bin", seed)
+    with pytest.raises(CheckpointError) as caught:
+        _check_loadable(folder, {"files": ["scheduler.bin"]}, 0)
+    message = str(caught.value)
+    assert "scheduler.bin is corrupt (" in message and "it does not unpickle as plain tensors and numbers" in message
+    assert "weights_only" not in message
 
 
 def test_latest_with_no_complete_checkpoint_is_refused(straight_run, tmp_path):

@@ -35,6 +35,7 @@ import hashlib
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -283,11 +284,18 @@ def save_checkpoint(accelerator: Any, output_dir: str | os.PathLike, name: str, 
     return final
 
 
-def _describe_load_error(exc: BaseException) -> str:
+def _describe_load_error(exc: BaseException, relative: str) -> str:
+    """What is wrong with a file that does not load, in our words for a pickle.
+
+    torch's own text for a damaged pickle varies with the bytes (``pop from empty list``,
+    ``KeyError: 133``, advice to set ``weights_only=False``): a ``.bin`` file is described
+    the same way whatever it raised, and no advice to unpickle unsafely is ever passed on.
+    """
+    name = type(exc).__name__
     text = " ".join(str(exc).split())
-    if "weights_only" in text or "pickle" in text.lower() or len(text) > 300:
-        text = "it does not unpickle as plain tensors and numbers"  # never pass on advice to unpickle unsafely
-    return f"{type(exc).__name__}: {text}"
+    if relative.endswith(".bin") or "weights_only" in text or "pickle" in text.lower():
+        return f"{name}: it does not unpickle as plain tensors and numbers"
+    return f"{name}: {text[:300]}"
 
 
 def _check_loadable(root: Path, manifest: dict[str, Any], process_index: int) -> None:
@@ -306,14 +314,16 @@ def _check_loadable(root: Path, manifest: dict[str, Any], process_index: int) ->
     for relative in manifest["files"]:
         path = root / relative
         try:
-            if relative.endswith(".safetensors"):
-                with safe_open(str(path), framework="pt") as handle:
-                    list(handle.keys())
-            elif relative.endswith(".bin"):
-                torch.load(path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch warns about the "protocol" of random bytes
+                warnings.simplefilter("ignore")
+                if relative.endswith(".safetensors"):
+                    with safe_open(str(path), framework="pt") as handle:
+                        list(handle.keys())
+                elif relative.endswith(".bin"):
+                    torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # safetensors, pickle and torch raise many types for a damaged file
             raise CheckpointError(
-                f"cannot resume from {str(root)!r}: {relative} is corrupt ({_describe_load_error(exc)})"
+                f"cannot resume from {str(root)!r}: {relative} is corrupt ({_describe_load_error(exc, relative)})"
             ) from None
 
 
@@ -344,8 +354,10 @@ def load_checkpoint(accelerator: Any, folder: str | os.PathLike, signature: dict
     _check_loadable(root, manifest, accelerator.process_index)
     try:
         accelerator.load_state(str(root))  # model, optimizer, scheduler, sampler and RNG states
-    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, KeyError, OSError) as exc:
+    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, KeyError, IndexError, OSError) as exc:
         named = next((f for f in manifest["files"] if f in str(exc)), None)
         where = f"{named} is corrupt" if named else "one of its files is corrupt"
-        raise CheckpointError(f"cannot resume from {str(root)!r}: {where} ({_describe_load_error(exc)})") from None
+        raise CheckpointError(
+            f"cannot resume from {str(root)!r}: {where} ({_describe_load_error(exc, named or '')})"
+        ) from None
     return state
