@@ -98,6 +98,7 @@ def _innermost_optimizer(optimizer: Optimizer) -> Optimizer:
 def _count_step_eager(sched: "ScheduledLR") -> None:
     sched._count += 1
     sched._write()
+    sched._fresh = True
 
 
 # A compiled optimizer step (torch.compile) runs the hook eagerly, through a graph break:
@@ -236,13 +237,15 @@ class ScheduledLR(LRScheduler):
         s = self._count + 1
         self._count = s
         if self._fast:  # inlined _write for the common case: this runs on every optimizer step
-            self._written = s
-            v = self._values = self._call0(s)
+            # (``_written`` is not kept here: ``_fresh`` says these LRs are the count's)
+            # inside [W, T] the shape itself (Schedule.__call__'s checks cannot fail for this int)
+            v = self._values = self._main0(s) if self._lo <= s <= self._hi else self._call0(s)
             # ``optimizer`` is the innermost one, whose param_groups the wrappers share
             for group, base in zip(optimizer.param_groups, self.base_lrs):
                 group["lr"] = base * v
         else:
             self._write()
+        self._fresh = True
 
     def _after_optimizer_step_eager(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         _count_step(self)
@@ -260,6 +263,7 @@ class ScheduledLR(LRScheduler):
     @last_epoch.setter
     def last_epoch(self, value: int) -> None:
         self._count = int(value)
+        self._fresh = False
 
     # -- stepping ---------------------------------------------------------------------
 
@@ -270,8 +274,9 @@ class ScheduledLR(LRScheduler):
         (any number of calls per optimizer step is harmless). ``interval="epoch"``: one call
         advances the schedule by one.
         """
-        # Fast path (every optimizer step, any number of calls): the hook already wrote the LRs.
-        if self._written != self._count or self._by_calls or epoch is not None or not self._count:
+        # Fast path (every optimizer step, any number of calls): the hook already wrote the LRs
+        # of this count (``_fresh``; anything else that moves the count clears it).
+        if not self._fresh or epoch is not None:
             self._step_slow(epoch)
         self._last_values = self._values
 
@@ -320,7 +325,13 @@ class ScheduledLR(LRScheduler):
     def _refresh(self) -> None:
         """Recompute the cached dispatch flags (after schedules or the optimizer changed)."""
         self._shared = all(s is self._schedules[0] for s in self._schedules)
-        self._call0 = self._schedules[0].__call__
+        first = self._schedules[0]
+        self._call0 = first.__call__
+        if type(first).__call__ is Schedule.__call__:  # the frame's __call__: [W, T] is the shape
+            self._lo, self._hi, self._main0 = first.num_warmup_steps, first.num_training_steps, first._main
+        else:  # a composite with its own __call__: always through it
+            self._lo, self._hi, self._main0 = 1, 0, first.__call__
+        self._fresh = False
         groups = getattr(self, "optimizer", None)
         tensor_lr = groups is not None and any(isinstance(g["lr"], torch.Tensor) for g in groups.param_groups)
         self._fast = self._shared and not tensor_lr
@@ -358,7 +369,7 @@ class ScheduledLR(LRScheduler):
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_handles"] = []
-        for key in ("_call0", "_fast", "_shared"):
+        for key in ("_call0", "_main0", "_lo", "_hi", "_fast", "_shared", "_fresh"):
             state.pop(key, None)
         return state
 
