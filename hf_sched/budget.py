@@ -37,6 +37,7 @@ __all__ = [
     "training_steps",
     "compute_budget",
     "is_prepared_dataloader",
+    "has_len",
 ]
 
 
@@ -119,7 +120,7 @@ def _resolve(
         t = check_int("max_steps", max_steps, minimum=1)
         lines.append(f"max_steps = {t} (overrides epochs)")
         # steps per epoch still matter for warmup in epochs, when the data has a length
-        if dataloader is not None and num_batches is None and not _has_len(dataloader):
+        if dataloader is not None and num_batches is None and not has_len(dataloader):
             return t, None, None, lines
         if dataloader is None and num_batches is None:
             return t, None, None, lines
@@ -164,7 +165,12 @@ def _resolve(
     return t, spe, b, lines
 
 
-def _has_len(dataloader: Any) -> bool:
+def has_len(dataloader: Any) -> bool:
+    """Whether ``len(dataloader)`` works (an ``IterableDataset``'s loader or a streaming dataset has none).
+
+    >>> has_len([1, 2]), has_len(iter([1, 2]))
+    (True, False)
+    """
     try:
         len(dataloader)
     except TypeError:

@@ -32,10 +32,13 @@ argument check in code; they share the state format and stay together.)
 >>> sched = get_scheduler("warmupcosine", opt, num_training_steps=100)
 >>> sched.get_last_lr(), sched.schedules[0].num_warmup_steps
 ([0.0], 10)
->>> for _ in range(10):
+>>> for _ in range(9):
 ...     opt.step()          # no scheduler.step() at all: the LR still follows the steps
->>> round(opt.param_groups[0]["lr"], 12), sched.optimizer_step
-(0.0009, 10)
+>>> round(opt.param_groups[0]["lr"], 12), sched.optimizer_step   # step 10 trains at peak * f(9)
+(0.0009, 9)
+>>> opt.step()
+>>> round(opt.param_groups[0]["lr"], 12)                         # f(10) = 1: warmup done
+0.001
 >>> sched.step(); sched.step(); sched.get_last_lr()   # any number of calls: same step
 [0.001]
 """
@@ -52,7 +55,7 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from .budget import compute_budget
+from .budget import compute_budget, has_len
 from .checks import check_kwargs
 from .registry import build_schedule, check_schedule_kwargs, get_info
 from .schedules import Schedule, schedule_from_dict
@@ -484,13 +487,6 @@ class ScheduledLR(LRScheduler):
         return f"ScheduledLR(step={self.optimizer_step}, interval={self.interval!r}, schedules={sched})"
 
 
-def _has_len(obj: Any) -> bool:
-    try:
-        len(obj)
-    except TypeError:
-        return False
-    return True
-
 
 def _epoch_milestones(kwargs: dict[str, Any], steps_per_epoch: int | None) -> dict[str, Any]:
     """Turn ``"2ep"`` entries of ``milestones`` (or ``num_stable_steps`` / ``num_decay_steps``) into steps."""
@@ -600,7 +596,7 @@ def get_scheduler(
     spe = steps_per_epoch
     unbounded = False
     if num_training_steps is None:
-        no_len = dataloader is not None and not _has_len(dataloader)
+        no_len = dataloader is not None and not has_len(dataloader)
         if (dataloader is None and num_batches is None and max_steps is None) or (no_len and max_steps is None):
             if info.needs_total:
                 where = f"the dataloader ({type(dataloader).__name__}) has no length, so " if no_len else ""

@@ -42,6 +42,7 @@ from typing import Any, Optional
 import torch
 from transformers.utils import logging as hf_logging
 
+from ..budget import has_len
 from ..lr_scheduler import ScheduledLR, get_scheduler
 from ..registry import get_info
 from .arguments import STRICT_RESUME_FLAG, SchedArgumentsMixin, _check_mixin_first, parse_scheduler_kwargs
@@ -154,7 +155,7 @@ class SchedTrainerMixin:
         """transformers' own budget, with its optimizer steps per epoch kept for warmup in epochs."""
         values = super().set_initial_training_values(args, dataloader, *rest, **kw)  # type: ignore[misc]
         # (num_train_epochs, num_update_steps_per_epoch, ...): per epoch only if the data has a length
-        self._hf_sched_steps_per_epoch = values[1] if _has_len(dataloader) else None
+        self._hf_sched_steps_per_epoch = values[1] if has_len(dataloader) else None
         return values
 
     def create_scheduler(self, num_training_steps: int, optimizer: Optional[torch.optim.Optimizer] = None) -> Any:
@@ -266,11 +267,3 @@ class SchedTrainerMixin:
         warnings.warn(msg, UserWarning, stacklevel=4)
         logger.warning(f"hf_sched: {msg}")
         return True
-
-
-def _has_len(obj: Any) -> bool:
-    try:
-        len(obj)
-    except TypeError:
-        return False
-    return True
