@@ -56,6 +56,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from .budget import compute_budget, has_len
+from .group_steps import PARTS_WARNING, PER_GROUP, WHOLE, GroupStepCounter, protocol_of, tensor_ids, write_group_lrs
 from .checks import check_kwargs
 from .registry import build_schedule, check_schedule_kwargs, get_info
 from .schedules import Schedule, schedule_from_dict
@@ -70,6 +71,7 @@ INTERVALS = ("step", "epoch")
 # step() calls with no optimizer step seen before we say the optimizer's steps are invisible
 _SILENT_CALLS = 50
 _OWNER_ATTR = "_hf_sched_scheduler"
+_PROBING = "probing"  # the first step looked whole; the second tells whether a group is stepped in parts
 
 
 def describe_spec_change(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -87,18 +89,24 @@ def _innermost_optimizer(optimizer: Optimizer) -> Optimizer:
     """The torch optimizer that really steps: through Accelerate's / DeepSpeed's wrappers.
 
     ``AcceleratedOptimizer`` (and the DeepSpeed/FSDP wrappers built on it) hold the user's
-    optimizer as ``.optimizer`` and call its ``step()``; hooks must sit on that one.
+    optimizer as ``.optimizer`` and call its ``step()``; hooks must sit on that one. The
+    chain may pass through objects that are no torch optimizer (DeepSpeed's
+    ``DeepSpeedZeroOptimizer`` between Accelerate's wrapper and the user's AdamW): the
+    deepest torch optimizer found along ``.optimizer`` is the one.
     """
-    inner = optimizer
+    inner, node = optimizer, optimizer
     for _ in range(8):
-        nxt = getattr(inner, "optimizer", None)
-        if not isinstance(nxt, Optimizer) or nxt is inner:
+        node = getattr(node, "optimizer", None)
+        if node is None or node is inner:
             break
-        inner = nxt
+        if isinstance(node, Optimizer) and hasattr(node, "_optimizer_step_post_hooks"):
+            inner = node
     return inner
 
 
-def _count_step_eager(sched: "ScheduledLR") -> None:
+def _count_step_eager(sched: "ScheduledLR", groups: Any) -> None:
+    if sched._protocol is not WHOLE and sched._group_step(groups):
+        return
     sched._count += 1
     sched._write()
     sched._fresh = True
@@ -224,11 +232,18 @@ class ScheduledLR(LRScheduler):
         old = previous() if previous is not None else None
         if old is not None and old is not self:
             old._detach()
+        # The groups as built, to recognise them when a wrapper steps them one at a time (group_steps.py).
+        self._built_groups = list(inner.param_groups)
+        self._protocol: str | None = None
+        self._group_counter: GroupStepCounter | None = None
+        self._probe: tuple[int, ...] | None = None
         tensor_lr = any(isinstance(g["lr"], torch.Tensor) for g in inner.param_groups)
         # Tensor LRs are what a torch.compile'd optimizer step needs; there the hook must run
         # eagerly (see _count_step). Float LRs recompile a compiled step anyway: plain hook.
         hook = self._after_optimizer_step_eager if tensor_lr else self._after_optimizer_step
-        self._handles = [inner.register_step_post_hook(hook)]
+        self._handles = [inner.register_step_post_hook(hook),
+                         # loading the optimizer's state makes new group dicts: know them again
+                         inner.register_load_state_dict_post_hook(self._after_optimizer_load)]
         setattr(inner, _OWNER_ATTR, weakref.ref(self))
 
     def _detach(self) -> None:
@@ -237,6 +252,8 @@ class ScheduledLR(LRScheduler):
         self._handles = []
 
     def _after_optimizer_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        if self._protocol is not WHOLE and self._group_step(optimizer.param_groups):
+            return
         s = self._count + 1
         self._count = s
         if self._fast:  # inlined _write for the common case: this runs on every optimizer step
@@ -250,8 +267,48 @@ class ScheduledLR(LRScheduler):
             self._write()
         self._fresh = True
 
+    def _after_optimizer_load(self, optimizer: Any) -> None:
+        self._built_groups = list(optimizer.param_groups)
+        self._forget_protocol()
+
     def _after_optimizer_step_eager(self, optimizer: Any, args: Any, kwargs: Any) -> None:
-        _count_step(self)
+        _count_step(self, optimizer.param_groups)
+
+    def _group_step(self, groups: list[dict[str, Any]]) -> bool:
+        """Count a step of an optimizer stepped group by group (DeepSpeed ZeRO); ``False`` if it is not one.
+
+        The protocol is judged at the first step (:func:`~hf_sched.group_steps.protocol_of`).
+        Per group, each group's steps are counted and its LR written; the scheduler's step is
+        the largest count, and once every group has stepped the LRs are this count's.
+        """
+        if self._protocol is None:
+            if protocol_of(groups, len(self.base_lrs)) == WHOLE:
+                # One more step decides: the same tensors again (a whole step), or others (a group
+                # stepped in parts: DeepSpeed ZeRO-3 sub-groups, which the hooks cannot count).
+                self._protocol, self._probe = _PROBING, tensor_ids(groups)
+                return False
+            self._protocol = PER_GROUP
+            self._group_counter = GroupStepCounter(self._built_groups, start=self._count)
+        elif self._protocol is _PROBING:
+            self._protocol = WHOLE
+            if tensor_ids(groups) != self._probe:
+                warnings.warn(PARTS_WARNING.format(group="0"), RuntimeWarning, stacklevel=3)
+            self._probe = None
+            return False
+        counter = self._group_counter
+        if counter is None:
+            return False
+        write_group_lrs(counter.step(groups), counter, self.base_lrs, self.schedules)
+        self._count = counter.count
+        if counter.in_step:
+            self._fresh = False
+        else:  # every group has taken this step: the LRs in the groups are this count's
+            s = self._count
+            values = [f(s) for f in self.schedules]
+            self._values = values if not self._shared else values[0]
+            self._written = s
+            self._fresh = True
+        return True
 
     @property
     def optimizer_step(self) -> int:
@@ -267,6 +324,12 @@ class ScheduledLR(LRScheduler):
     def last_epoch(self, value: int) -> None:
         self._count = int(value)
         self._fresh = False
+        self._forget_protocol()
+
+    def _forget_protocol(self) -> None:
+        """Judge the stepping protocol again at the next step (the count was set from outside)."""
+        if getattr(self, "_protocol", None) is not None:
+            self._protocol, self._group_counter, self._probe = None, None, None
 
     # -- stepping ---------------------------------------------------------------------
 
@@ -372,7 +435,8 @@ class ScheduledLR(LRScheduler):
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_handles"] = []
-        for key in ("_call0", "_main0", "_lo", "_hi", "_fast", "_shared", "_fresh"):
+        for key in ("_call0", "_main0", "_lo", "_hi", "_fast", "_shared", "_fresh", "_built_groups", "_protocol",
+                    "_group_counter", "_probe"):
             state.pop(key, None)
         return state
 
@@ -478,6 +542,7 @@ class ScheduledLR(LRScheduler):
             else:
                 group["initial_lr"] = base
         self._count = step
+        self._forget_protocol()
         self._refresh()
         self._write()
         self._last_values = self._values

@@ -1,0 +1,156 @@
+"""Counting optimizer steps when the optimizer is stepped one param group at a time.
+
+:class:`~hf_sched.lr_scheduler.ScheduledLR` counts the optimizer's own ``step()`` calls (a
+step post-hook). Most wrappers call the torch optimizer's ``step()`` once per training
+step, with every param group in ``param_groups``. DeepSpeed's ZeRO optimizers do not:
+
+* ZeRO stage 1 and 2 (``DeepSpeedZeroOptimizer._optimizer_step``) set
+  ``param_groups = [group_i]`` and call ``step()`` once **per group**;
+* ZeRO stage 3 keeps the list but empties every group's ``params`` except the one being
+  stepped, again one ``step()`` per group (per *sub-group* when a group is larger than
+  ``sub_group_size``).
+
+Counted naively, ``G`` groups make ``G`` steps per training step, and writing LRs by
+position puts group 0's LR into whichever group is current. This module tells the two
+protocols apart at the first step and, for the per-group one, counts each group's own
+steps: group ``g`` trains its ``k``-th step at ``base_g * f_g(k - 1)``, and the scheduler's
+step is the largest group count (all groups agree after every training step).
+
+A group stepped in parts (several different tensors under one group, DeepSpeed ZeRO-3 with
+a group larger than ``sub_group_size``) cannot be counted right from the hooks: that is
+reported once, with the fix, rather than trained silently wrong.
+
+>>> groups = [{"params": [1], "lr": 0.0}, {"params": [2], "lr": 0.0}]
+>>> protocol_of(groups, 2), protocol_of(groups[:1], 2)
+('whole', 'per_group')
+>>> zero3 = [{"params": []}, {"params": [7]}]
+>>> protocol_of(zero3, 2)
+'per_group'
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable, Sequence
+
+__all__ = ["WHOLE", "PER_GROUP", "protocol_of", "tensor_ids", "GroupStepCounter", "write_group_lrs", "PARTS_WARNING"]
+
+#: every ``step()`` call steps every group: one call is one training step
+WHOLE = "whole"
+#: each ``step()`` call steps some of the groups (DeepSpeed ZeRO): count per group
+PER_GROUP = "per_group"
+
+PARTS_WARNING = (
+    "param group {group} of the optimizer was stepped in parts (different tensors in successive step() calls): "
+    "DeepSpeed ZeRO-3 splits a group larger than zero_optimization.sub_group_size into sub-groups and steps "
+    "each one, so hf_sched counts more optimizer steps than were taken and the schedule runs ahead. Set "
+    "sub_group_size above the largest param group's size (e.g. 1e9, DeepSpeed's default) or build the "
+    "scheduler with interval='epoch' and call step() once per training step"
+)
+
+
+def _active(group: dict[str, Any]) -> bool:
+    return bool(group["params"])
+
+
+def protocol_of(groups: Sequence[dict[str, Any]], num_groups: int) -> str:
+    """How the optimizer is being stepped, judged in the post-hook of its first ``step()``.
+
+    ``groups`` is ``optimizer.param_groups`` at that moment, ``num_groups`` the number the
+    scheduler was built for. Fewer groups than that (ZeRO 1/2), or of several groups exactly
+    one with parameters (ZeRO-3), is :data:`PER_GROUP`; anything else :data:`WHOLE`.
+    """
+    if len(groups) < num_groups:
+        return PER_GROUP
+    if num_groups > 1 and sum(1 for g in groups if _active(g)) == 1:
+        return PER_GROUP
+    return WHOLE
+
+
+def tensor_ids(groups: Sequence[dict[str, Any]]) -> tuple[int, ...]:
+    """The identities of the tensors in ``groups`` (what one ``step()`` call stepped).
+
+    >>> a, b = object(), object()
+    >>> tensor_ids([{"params": [a]}]) == tensor_ids([{"params": [a]}]) != tensor_ids([{"params": [b]}])
+    True
+    """
+    return tuple(id(p) for g in groups for p in g["params"])
+
+
+class GroupStepCounter:
+    """Per-group step counts for an optimizer stepped group by group.
+
+    Args:
+        groups: the full ``param_groups`` list (the group dicts; matched by identity).
+        start: the steps already taken (every group starts there).
+
+    >>> g0, g1 = {"params": [1], "lr": 0.0}, {"params": [2], "lr": 0.0}
+    >>> c = GroupStepCounter([g0, g1], start=0)
+    >>> [i for i, _ in c.step([g0])], c.counts, c.in_step     # ZeRO 1/2: one group per call
+    ([0], [1, 0], True)
+    >>> [i for i, _ in c.step([g1])], c.counts, c.count, c.in_step
+    ([1], [1, 1], 1, False)
+    """
+
+    def __init__(self, groups: Sequence[dict[str, Any]], start: int) -> None:
+        self._index = {id(g): i for i, g in enumerate(groups)}
+        self.counts = [int(start)] * len(groups)
+        self._tensors: list[tuple[int, ...] | None] = [None] * len(groups)
+        self._warned = False
+
+    @property
+    def count(self) -> int:
+        """The scheduler's step: the most steps any group has taken."""
+        return max(self.counts)
+
+    @property
+    def in_step(self) -> bool:
+        """Whether some groups have stepped and others not yet (inside one training step)."""
+        return min(self.counts) != max(self.counts)
+
+    def step(self, groups: Sequence[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+        """Count a ``step()`` call that stepped the active ones of ``groups``; return ``(index, group)`` of each.
+
+        Raises:
+            RuntimeError: a group that is not one of the scheduler's (the optimizer's groups
+                were replaced after the scheduler was built).
+        """
+        stepped = []
+        for group in groups:
+            if not _active(group):
+                continue
+            i = self._index.get(id(group))
+            if i is None:
+                raise RuntimeError(
+                    "the optimizer stepped a param group that is not one of those the scheduler was built for "
+                    f"({len(self.counts)} groups): build the scheduler after the optimizer's groups are final "
+                    "(after accelerator.prepare / deepspeed.initialize)"
+                )
+            ids = tensor_ids([group])
+            seen = self._tensors[i]
+            if seen is None:
+                self._tensors[i] = ids
+            elif seen != ids and not self._warned:
+                self._warned = True
+                warnings.warn(PARTS_WARNING.format(group=i), RuntimeWarning, stacklevel=4)
+            self.counts[i] += 1
+            stepped.append((i, group))
+        return stepped
+
+
+def write_group_lrs(stepped: Sequence[tuple[int, dict[str, Any]]], counter: GroupStepCounter,
+                    bases: Sequence[float], schedules: Sequence[Callable[[int], float]]) -> None:
+    """Write ``base_i * f_i(count_i)`` into each group just stepped (tensor LRs in place).
+
+    >>> g = {"params": [1], "lr": 0.5}
+    >>> c = GroupStepCounter([g], start=0)
+    >>> write_group_lrs(c.step([g]), c, [2.0], [lambda s: s / 10]); g["lr"]
+    0.2
+    """
+    for i, group in stepped:
+        value = bases[i] * schedules[i](counter.counts[i])
+        current = group["lr"]
+        if hasattr(current, "fill_"):
+            current.fill_(value)  # a tensor LR: in place, as ScheduledLR does
+        else:
+            group["lr"] = value
