@@ -173,6 +173,22 @@ def test_summarise_steps_to_target_and_ratio() -> None:
     assert all(r["reached"] is None for r in no_target)
 
 
+def test_paired_difference_against_the_default_on_the_same_seeds() -> None:
+    runs = [_run("binary", "trainer-default", 5e-5, 0, [0.86]), _run("binary", "trainer-default", 5e-5, 1, [0.88]),
+            _run("binary", "wsd", 2e-4, 0, [0.89]), _run("binary", "wsd", 2e-4, 1, [0.87]),
+            _run("binary", "wsd", 2e-4, 2, [0.99]),  # seed 2 has no default run: not paired
+            _run("binary", "constant", 2e-4, 3, [0.70])]
+    by = {r["arm"]: r for r in report.summarise(runs, {"binary": 0.87})}
+    assert by["wsd"]["paired_delta"] == pytest.approx((0.03 - 0.01) / 2)
+    assert (by["wsd"]["paired_wins"], by["wsd"]["paired_n"]) == (1, 2) and by["wsd"]["paired_delta_sd"] > 0
+    assert by["trainer-default"]["paired_delta"] is None and by["constant"]["paired_n"] == 0
+    md = report.render_markdown(list(by.values()), {"model": "m", "train": 1, "eval": 1, "data_seed": 0,
+                                                    "max_length": 8, "batch_size": 1, "epochs": 1,
+                                                    "max_steps": None, "eval_every": 1},
+                                {"binary": {"target": 0.87, "seeds": [0, 1]}}, [])
+    assert "| +0.0100 ± 0.0283 (1/2 higher) |" in md
+
+
 def test_pick_three_class_arms_and_missing() -> None:
     runs = [_run("binary", "trainer-default", 5e-5, 0, [0.86]),
             _run("binary", "wsd", 2e-4, 0, [0.89]), _run("binary", "warmupcosine", 2e-4, 0, [0.90]),

@@ -4,7 +4,10 @@ Per (task, arm, peak LR): final and best validation accuracy, final F1 (binary t
 positive class; three-class task: macro), diverged/stuck runs, and **steps to target**
 (:mod:`study.target`): how many seeds reached the task's target (the Trainer default's mean
 final accuracy), the mean first step at which they did, and the mean training / wall
-seconds to it. ``vs default`` is that mean step over the Trainer default's own.
+seconds to it. ``vs default`` is that mean step over the Trainer default's own. **Paired
+difference**: the seed fixes the head's init, dropout and the data order, so an arm's final
+accuracy minus the Trainer default's *on the same seed*, averaged over the seeds both ran, is
+less noisy than the difference of the means; ``wins`` counts the seeds where the arm ended higher.
 
 >>> rows = summarise([{"task": "binary", "arm": "wsd", "lr": 2e-4, "seed": 0, "diverged": False,
 ...     "final": {"accuracy": 0.9, "f1": 0.8}, "best": {"accuracy": 0.91}, "wall_time_s": 10.0,
@@ -64,7 +67,24 @@ def summarise(runs: Sequence[dict[str, Any]], targets: dict[str, float]) -> list
         ref = next((r for r in rows if r["task"] == row["task"] and r["arm"] == TRAINER_DEFAULT), None)
         ok = ref is not None and ref["steps_to_target"] and row["steps_to_target"] is not None
         row["steps_vs_default"] = row["steps_to_target"] / ref["steps_to_target"] if ok else None
+        _paired(row, groups, ref)
     return rows
+
+
+def _paired(row: dict[str, Any], groups: dict[tuple[str, str, float], list[dict[str, Any]]],
+            ref: dict[str, Any] | None) -> None:
+    """Add ``paired_delta`` (+ ``_sd``), ``paired_wins`` and ``paired_n``: final accuracy minus the
+    Trainer default's on the same seeds (``None`` for the default itself or without shared seeds)."""
+    row["paired_delta"] = row["paired_delta_sd"] = row["paired_wins"] = None
+    row["paired_n"] = 0
+    if ref is None or row is ref:
+        return
+    mine = {r["seed"]: r["final"]["accuracy"] for r in groups[(row["task"], row["arm"], row["lr"])]}
+    theirs = {r["seed"]: r["final"]["accuracy"] for r in groups[(ref["task"], ref["arm"], ref["lr"])]}
+    diffs = [mine[s] - theirs[s] for s in sorted(mine) if s in theirs]
+    if diffs:
+        row["paired_delta"], row["paired_delta_sd"] = mean_sd(diffs)
+        row["paired_wins"], row["paired_n"] = sum(d > 0 for d in diffs), len(diffs)
 
 
 def pick_three_class_arms(rows: Sequence[dict[str, Any]], count: int = 2) -> list[tuple[str, float]]:
@@ -100,6 +120,11 @@ def missing_runs(plan: Sequence[tuple[str, str, float, int]], done: set[tuple[st
     return [{"task": t, "arm": a, "lr": lr, "seeds": s} for (t, a, lr), s in out.items()]
 
 
+def _signed(value: float, sd: float | None) -> str:
+    """``+0.0057 ± 0.0050`` (the sign always shown)."""
+    return f"{value:+.4f}" + ("" if sd is None else f" ± {sd:.4f}")
+
+
 def _opt(value: float | None, sd: float | None, digits: int) -> str:
     return "–" if value is None else fmt(value, sd, digits)
 
@@ -115,22 +140,27 @@ def render_markdown(rows: Sequence[dict[str, Any]], config: dict[str, Any], targ
         "**Target** = the Trainer default's mean final accuracy on the task; **steps to target** = the first "
         "evaluated step at or above it (mean over the seeds that reached it, `k/n` = seeds that did); "
         "**vs default** = that over the Trainer default's own steps to target; **train s** = training seconds "
-        "to it (evaluations excluded), **wall s** = from the run's start.",
+        "to it (evaluations excluded), **wall s** = from the run's start. **Δ vs default (paired)** = final "
+        "accuracy minus the Trainer default's on the same seed (same init, dropout and data order), mean ± sd "
+        "over the seeds both ran, and on how many of them the arm ended higher.",
         *notes,
     ]
     for task in [t for t in TASKS if any(r["task"] == t for r in rows)]:
         target = targets.get(task)
         head = f"target {target['target']:.4f} (seeds {target['seeds']})" if target else "no target yet"
         lines += ["", f"## {task} ({F1_NAMES[task]}; {head})", "",
-                  f"| arm | peak LR | runs | final acc | best acc | final {F1_NAMES[task]} | reached | steps to target "
-                  "| vs default | train s to target | wall s to target | run wall (s) | diverged |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  f"| arm | peak LR | runs | final acc | Δ vs default (paired) | best acc | final {F1_NAMES[task]} | "
+                  "reached | steps to target | vs default | train s to target | wall s to target | run wall (s) | "
+                  "diverged |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in (r for r in rows if r["task"] == task):
             reached = "–" if r["reached"] is None else f"{r['reached']}/{r['n']}"
             ratio = "–" if r["steps_vs_default"] is None else f"{r['steps_vs_default']:.2f}x"
+            paired = ("–" if r.get("paired_delta") is None else
+                      f"{_signed(r['paired_delta'], r['paired_delta_sd'])} ({r['paired_wins']}/{r['paired_n']} higher)")
             lines.append(
                 f"| {r['arm']} | {r['lr']:g} | {r['n']} | {fmt(r['final_accuracy'], r['final_accuracy_sd'])} | "
-                f"{fmt(r['best_accuracy'], r['best_accuracy_sd'])} | {fmt(r['final_f1'], r['final_f1_sd'])} | "
+                f"{paired} | {fmt(r['best_accuracy'], r['best_accuracy_sd'])} | {fmt(r['final_f1'], r['final_f1_sd'])} | "
                 f"{reached} | {_opt(r['steps_to_target'], r['steps_to_target_sd'], 0)} | {ratio} | "
                 f"{_opt(r['train_s_to_target'], r['train_s_to_target_sd'], 0)} | "
                 f"{_opt(r['wall_s_to_target'], r['wall_s_to_target_sd'], 0)} | "
