@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from launched import run_launched
 import torch
 
 from hf_sched import compute_budget, get_scheduler, training_steps
@@ -166,7 +167,7 @@ def test_budget_equals_a_real_accelerate_loop_two_processes(tmp_path, split, aft
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
            "--num_machines", "1", "--main_process_port", "0", "--mixed_precision", "no", "--dynamo_backend", "no",
            str(SCRIPT), str(out)] + (["--split_batches"] if split else []) + (["--after_prepare"] if after_prepare else [])
-    proc = subprocess.run(cmd, env=_env(), timeout=900, capture_output=True, text=True)  # a busy 2-core box is slow
+    proc = run_launched(cmd, env=_env(), timeout=900)  # a busy 2-core box is slow
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["num_processes"] == 2

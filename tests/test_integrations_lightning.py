@@ -10,12 +10,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from launched import run_launched
 import torch
 
 pytest.importorskip("lightning")
@@ -158,8 +158,8 @@ def test_two_processes_ddp_gloo_give_the_same_curve(tmp_path):
     fit(tmp_path / "one", one)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     start = time.time()
-    proc = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "two"), "--devices", "2", "--batch_size", "2"],
-                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    proc = run_launched([sys.executable, str(SCRIPT), str(tmp_path / "two"), "--devices", "2", "--batch_size", "2"],
+                        env=env, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     two = json.loads((tmp_path / "two" / "lrs.json").read_text())
     print(f"two-process Lightning run: {time.time() - start:.1f} s")

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import pytest
+from launched import run_launched
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "finetune_accelerate.py"
@@ -83,7 +84,7 @@ def two_processes(*args: str) -> list[str]:
 
 
 def run(command: list[str], timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess:
-    return subprocess.run(command, env=recipe_env(), capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return run_launched(command, env=recipe_env(), timeout=timeout, cwd=ROOT)
 
 
 def check_ok(result: subprocess.CompletedProcess) -> None:
@@ -500,7 +501,7 @@ def test_split_batches_on_two_processes_gives_the_same_lr_curve(reference_run, t
 
 @pytest.mark.slow
 def test_default_model_and_data_run(tmp_path):
-    """The default command (offline MiniLM, offline tweets, warmupcosine), cut to 3 steps."""
+    """The default command (offline MiniLM, offline tweets, warmuplinear), cut to 3 steps."""
     output_dir = tmp_path / "default"
     result = run(one_process("--max_train_samples", "64", "--max_eval_samples", "32", "--max_steps", "3",
                              "--output_dir", str(output_dir)))

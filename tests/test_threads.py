@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from launched import run_launched
 
 from hf_sched.finetune.threads import available_cores, launcher_default_threads, launcher_name
 
@@ -75,7 +76,7 @@ def launch(tiny_model: Path, output_dir: Path, omp: str | None) -> tuple[subproc
     command = [sys.executable, "-m", "accelerate.commands.launch", str(RECIPE), "--model", str(tiny_model),
                "--max_train_samples", "32", "--max_eval_samples", "8", "--max_length", "16", "--max_steps", "2",
                "--output_dir", str(output_dir)]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    result = run_launched(command, env=env, cwd=ROOT, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
     return result, json.loads((output_dir / "metrics.json").read_text())
 

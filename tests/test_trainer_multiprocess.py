@@ -11,11 +11,11 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from launched import run_launched
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "tests" / "scripts" / "trainer_ddp.py"
@@ -43,7 +43,7 @@ def _run_two_processes(out: Path, *, per_device: int, accum: int, epochs: float,
         "--per_device_train_batch_size", str(per_device), "--gradient_accumulation_steps", str(accum),
         "--num_train_epochs", str(epochs), "--lr_scheduler_type", name,
     ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
+    proc = run_launched(cmd, env=env, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads((out / "lr_log.json").read_text())
 
