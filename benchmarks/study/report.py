@@ -216,7 +216,7 @@ def plot_accuracy(path: str | os.PathLike, rows: Sequence[dict[str, Any]], targe
         ax.set_xticklabels([f"{r['arm']}\n{r['lr']:g}" for r in mine], rotation=45, ha="right", fontsize=8)
         lows = [r[k] - (r[k + "_sd"] or 0.0) for r in mine for k in ("final_accuracy", "final_f1")]
         ax.set_ylim(max(0.0, min(lows) - 0.05), 1.0)
-        ax.set_title(f"{task}: final accuracy (solid) and {F1_NAMES[task]} (hatched)", fontsize=9)
+        ax.set_title(f"{task}: final accuracy (solid)\nand {F1_NAMES[task]} (hatched)", fontsize=9)  # narrow panels
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=7, loc="upper right")
     axes[0][0].set_ylabel("validation score (mean ± sd over seeds)")
