@@ -381,8 +381,8 @@ def run_child(kind: str, cfg: dict[str, Any], *, threads: int, log_dir: Path, in
     return {"kind": kind, "index": index, "total_wall_s": wall, "peak_rss_mib": rss_kib / 1024,
             "peak_cuda_mib": raw.get("peak_cuda_mib"), "own_train_time_s": raw.get("own_train_time_s"),
             "own_wall_time_s": raw.get("own_wall_time_s"), "own_accuracy": raw.get("own_accuracy"),
-            "optimizer": raw.get("optimizer"), "tokens_per_step": _per_step_tokens(raw),
-            **summary}
+            "optimizer": raw.get("optimizer"), "torch_threads": raw.get("torch_threads"),
+            "tokens_per_step": _per_step_tokens(raw), **summary}
 
 
 def _per_step_tokens(raw: dict[str, Any]) -> list[int]:
@@ -416,7 +416,8 @@ def compare(runs: list[dict[str, Any]]) -> dict[str, Any]:
     trainer_tokens = [r["tokens_per_step"] for r in runs if r["kind"] == "trainer"]
     same = bool(recipe_tokens and trainer_tokens and recipe_tokens[0] == trainer_tokens[0])
     headline = ratio["loop_examples_per_s"]
-    return {"median": medians, "ratio": ratio, "same_batches": same,
+    threads = {kind: sorted({r.get("torch_threads") for r in runs if r["kind"] == kind}, key=str) for kind in KINDS}
+    return {"median": medians, "ratio": ratio, "same_batches": same, "torch_threads": threads,
             "target": "recipe loop examples/s >= 1.0x the Trainer's",
             "target_met": headline is not None and headline >= 1.0}
 
@@ -518,7 +519,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 runs.append(run)
                 print(f"[{len(runs)}/{2 * repeats}] {kind:<8} loop {run['loop_examples_per_s']:7.2f} ex/s, steady "
                       f"{_fmt(run['steady_examples_per_s'], '7.2f')} ex/s, train loop {run['train_loop_s']:6.1f}s, "
-                      f"total {run['total_wall_s']:6.1f}s, peak RSS {run['peak_rss_mib']:6.0f} MiB", flush=True)
+                      f"total {run['total_wall_s']:6.1f}s, peak RSS {run['peak_rss_mib']:6.0f} MiB, "
+                      f"torch threads {run['torch_threads']}", flush=True)
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
@@ -538,6 +540,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"{text:<26}{_fmt(med['recipe'][field], '>12' + spec)}{_fmt(med['trainer'][field], '>12' + spec)}"
               f"{_fmt(ratio[field], '>15.2f')}x")
     headline = ratio["loop_examples_per_s"]
+    print(f"torch threads each child trained with: recipe {result['torch_threads']['recipe']}, "
+          f"Trainer {result['torch_threads']['trainer']}")
     print(f"\nrecipe / Trainer train-loop examples/s = {_fmt(headline, '.2f')}x (target >= 1.0x): "
           f"{'PASS' if result['target_met'] else 'MISS'}; same batches on both sides: {result['same_batches']}")
     trainer_optim = next((r["optimizer"] for r in runs if r["kind"] == "trainer" and r.get("optimizer")), None)

