@@ -49,6 +49,7 @@ RUN_ARGS = [
     "--num_epochs", "1.5",
     "--checkpointing_steps", "4",
     "--learning_rate", str(PEAK_LR),
+    "--lr_scheduler_type", "warmupcosine",  # the expected values below are cosine's (the default is warmuplinear)
     "--seed", "7",
 ]
 RUN_TIMEOUT_S = 600
@@ -345,7 +346,8 @@ BAD_ARGUMENTS = [
                  "{num_cycles: 2}"], id="kwargs-not-json"),
     pytest.param(["--lr_scheduler_kwargs", "[2]"], ["--lr_scheduler_kwargs", "must be a JSON object"],
                  id="kwargs-not-object"),
-    pytest.param(["--lr_scheduler_kwargs", '{"num_cylces": 2}'], ["--lr_scheduler_kwargs", "'num_cylces'",
+    pytest.param(["--lr_scheduler_type", "warmupcosine", "--lr_scheduler_kwargs", '{"num_cylces": 2}'],
+                 ["--lr_scheduler_kwargs", "'num_cylces'",
                  "it accepts: num_cycles"], id="kwargs-unknown"),
     pytest.param(["--lr_scheduler_type", "cosine_with_min_lr"], ["--lr_scheduler_kwargs", "'cosine_with_min_lr'",
                  "min_lr"], id="kwargs-missing"),
@@ -597,7 +599,7 @@ def test_a_model_dir_without_weights_exits_2_naming_model_safetensors(tiny_model
 def test_int_milestones_are_checked_against_the_real_budget(tiny_model, tmp_path, capsys):
     # issue 15: multistep milestones used to be checked against a stand-in 10**9-step run
     args = ["--model", str(tiny_model), "--max_train_samples", "32", "--max_eval_samples", "8", "--max_length", "16",
-            "--lr_scheduler_type", "multistep", "--output_dir", str(tmp_path / "out")]
+            "--lr_scheduler_type", "multistep", "--num_epochs", "1", "--output_dir", str(tmp_path / "out")]
     recipe = load_recipe()
     parsed = recipe.parse_args([*args, "--max_steps", "100", "--lr_scheduler_kwargs", '{"milestones": [50, 75]}'])
     assert parsed.lr_scheduler_kwargs == {"milestones": [50, 75]}
