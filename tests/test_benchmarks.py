@@ -404,3 +404,22 @@ def test_step_overhead_quick_writes_json(tmp_path: Path) -> None:
     assert "hf_sched ScheduledLR" in data["us_per_step_median"]
     assert {"scheduledlr_vs_transformers", "scheduledlr_vs_bare"} <= set(data["ratios"])
     assert "ScheduledLR / transformers" in proc.stdout
+
+
+# --------------------------------------------------------------------------- main_job_defaults
+
+
+def test_main_job_defaults_quick_runs_the_recipe_per_seed_and_resumes(tmp_path: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, str(BENCHMARKS / "main_job_defaults.py"), "--quick", "--seeds", "3", "4",
+               "--out_dir", str(tmp_path)]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = _strict_json(tmp_path / "main_job_defaults_quick.json")
+    assert data["configs"]["old"]["seeds"] == data["configs"]["new"]["seeds"] == [3, 4]
+    assert data["paired"]["seeds"] == [3, 4] and len(data["paired"]["differences"]) == 2
+    runs = (tmp_path / "main_job_defaults_quick_runs.jsonl").read_text().splitlines()
+    assert len(runs) == 4 and all(json.loads(r)["num_training_steps"] == 2 for r in runs)
+    assert "| `new`: 3 epochs, warmuplinear" in (tmp_path / "main_job_defaults_quick.md").read_text()
+    again = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert again.returncode == 0 and "0 runs to go, 4 already in" in again.stdout
