@@ -54,6 +54,7 @@ if __package__ in (None, ""):  # run as a script from a checkout: make hf_sched 
 
 from hf_sched.finetune.arguments import PROG, parse_args
 from hf_sched.finetune.checkpoint import CheckpointError, choose_checkpoint, load_checkpoint, save_checkpoint
+from hf_sched.finetune.process_group import end_process_group
 from hf_sched.finetune.run_lock import RunLock, RunLockError
 
 LR_LOG = "lr_log.jsonl"
@@ -368,8 +369,7 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
         say(f"done in {metrics['wall_time_s']:.1f}s: accuracy {metrics['accuracy']}, f1 {metrics['f1']} "
             f"(majority class {metrics['majority_baseline_accuracy']:.4f}); wrote metrics.json, lr_curve.png, "
             f"{LR_LOG} and the model to {output_dir}")
-    accelerator.wait_for_everyone()
-    accelerator.end_training()  # closes the trackers and the process group
+    end_process_group(accelerator)  # every rank waits, then the trackers and the process group close
     return metrics
 
 

@@ -37,6 +37,7 @@ from transformers import DataCollatorWithPadding, HfArgumentParser, TrainerCallb
 from hf_sched.finetune.data import load_text_classification, tokenize_splits
 from hf_sched.finetune.metrics import compute_metrics
 from hf_sched.finetune.model import load_model_and_tokenizer
+from hf_sched.finetune.process_group import end_process_group
 from hf_sched.finetune.threads import use_available_cores
 from hf_sched.lr_scheduler import ScheduledLR
 from hf_sched.integrations.lr_curve import lr_curve_from_log_history
@@ -183,9 +184,9 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         if trainer.is_world_process_zero():
             trainer.create_model_card(model_name=os.path.basename(os.path.normpath(training_args.output_dir)))
     # Under torchrun, every rank waits here and the process group is destroyed before the interpreter
-    # exits: a gloo rank left to shut down on its own can abort (SIGABRT) while its peer still talks to it.
-    trainer.accelerator.wait_for_everyone()
-    trainer.accelerator.end_training()
+    # exits: a gloo rank left to shut down on its own can abort (SIGABRT) while its peer still talks to it,
+    # or hang (the DDP model's reducer would destroy the group later, with the GIL held; process_group.py).
+    end_process_group(trainer.accelerator)
     return result
 
 

@@ -1,9 +1,12 @@
 """Run a launcher (``accelerate launch``, ``torchrun``, a DDP script) so that a timeout leaves no process behind.
 
 ``subprocess.run(..., timeout=)`` kills only the process it started: the ranks a launcher
-started live on as orphans (one did here, for hours, after a hung two-process test). This
-starts the command in its own session and, on a timeout, kills the whole process group
-before raising ``subprocess.TimeoutExpired`` with what the command had printed.
+started live on as orphans (one did here, for hours, after a hung two-process test). Killing
+the launcher's process group is not enough either: torch's elastic agent starts every rank in
+a session of its own, and a rank that outlives its launcher is re-parented to init. So every
+command gets a tag in its environment, which all its descendants inherit; on a timeout every
+process carrying the tag is killed (read from ``/proc/<pid>/environ``), then the launcher's
+group, and ``subprocess.TimeoutExpired`` is raised with what the command had printed.
 """
 
 from __future__ import annotations
@@ -11,19 +14,50 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import uuid
+from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["run_launched"]
+__all__ = ["TAG_VARIABLE", "run_launched", "kill_tagged"]
+
+#: the environment variable that marks every process of one launch
+TAG_VARIABLE = "HF_SCHED_TEST_LAUNCH"
+
+
+def kill_tagged(tag: str) -> list[int]:
+    """SIGKILL every process whose environment holds ``TAG_VARIABLE=tag``; return their PIDs."""
+    needle = f"{TAG_VARIABLE}={tag}".encode()
+    killed = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone meanwhile, or not ours
+            continue
+        if needle in environ.split(b"\0"):
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+            except ProcessLookupError:
+                pass
+    return killed
 
 
 def run_launched(command: Sequence[str], *, timeout: float, **kwargs: Any) -> subprocess.CompletedProcess:
-    """``subprocess.run(command, capture_output=True, text=True, timeout=timeout, **kwargs)``, group-safe."""
+    """``subprocess.run(command, capture_output=True, text=True, timeout=timeout, **kwargs)``, tree-safe."""
+    tag = uuid.uuid4().hex
+    env = {**(kwargs.pop("env", None) or os.environ), TAG_VARIABLE: tag}
     with subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          start_new_session=True, **kwargs) as proc:
+                          start_new_session=True, env=env, **kwargs) as proc:
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, err = proc.communicate()
+            kill_tagged(tag)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            out, err = proc.communicate(timeout=60)
             raise subprocess.TimeoutExpired(proc.args, timeout, output=out, stderr=err) from None
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

@@ -12,6 +12,7 @@ and none imports torch, transformers, datasets or evaluate at module level, exce
 * :mod:`hf_sched.finetune.checkpoint` - checkpoint manifests: written last, verified on resume.
 * :mod:`hf_sched.finetune.run_lock` - one run per output directory.
 * :mod:`hf_sched.finetune.threads` - undo a launcher's one-thread default on CPU.
+* :mod:`hf_sched.finetune.process_group` - end a multi-process run without gloo's teardown hang.
 * :mod:`hf_sched.finetune.lr_curve` - the LR-curve PNG of a run.
 
 Example:

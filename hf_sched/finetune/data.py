@@ -10,6 +10,10 @@ padding (pad per batch with ``transformers.DataCollatorWithPadding``).
 
 datasets is imported inside the functions, so importing this module is cheap.
 
+(The module is long because every way a user's file can be wrong, empty, header-only, not
+UTF-8, a column missing or of the wrong type, one class only, is checked here and answered in
+one line naming the file and column; the checks share the loading steps and stay with them.)
+
 Example:
     >>> from hf_sched.finetune.data import load_text_classification
     >>> data = load_text_classification(max_train_samples=100, max_eval_samples=20)

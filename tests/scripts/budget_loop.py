@@ -19,6 +19,7 @@ from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration
 
 from hf_sched import get_scheduler, training_steps
+from hf_sched.finetune.process_group import end_process_group
 
 GRID = [
     # examples, batch size, grad accum, epochs, max_steps
@@ -89,8 +90,7 @@ def main(out: str, split_batches: bool, after_prepare: bool = False) -> None:
     if acc.is_main_process:
         with open(out, "w") as fh:
             json.dump({"num_processes": acc.num_processes, "rows": rows}, fh)
-    acc.wait_for_everyone()
-    acc.end_training()
+    end_process_group(acc)
 
 
 if __name__ == "__main__":

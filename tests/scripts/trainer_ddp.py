@@ -115,17 +115,18 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _close_process_group() -> None:
-    """Wait for every rank, then destroy the process group, as ``recipes/finetune_trainer.py`` does.
+    """Free the DDP reducers, wait for every rank, destroy the process group, as ``recipes/finetune_trainer.py`` does.
 
     Left to interpreter shutdown, a gloo rank that finishes first can abort ("terminate called
-    without an active exception", SIGABRT) while its peer still talks to it: about 1 run in 5
-    under torchrun here. Same calls as the recipe: the Trainer's Accelerate state (a singleton).
+    without an active exception", SIGABRT) while its peer still talks to it (about 1 run in 5
+    under torchrun here), or hang in the group's destructor (hf_sched/finetune/process_group.py).
+    Same call as the recipe, on the Trainer's Accelerate state (a singleton).
     """
     from accelerate import PartialState
 
-    state = PartialState()
-    state.wait_for_everyone()
-    state.destroy_process_group()
+    from hf_sched.finetune.process_group import end_process_group
+
+    end_process_group(PartialState())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,55 @@
+"""End of a multi-process run: no DDP reducer is left to free the process group with the GIL held."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from launched import run_launched
+
+from hf_sched.finetune.process_group import end_process_group, release_ddp_reducers
+
+SCRIPT = Path(__file__).parent / "scripts" / "process_group_end.py"
+
+
+def _launch(tmp_path: Path, mode: str) -> list[dict]:
+    out = tmp_path / mode
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--main_process_port", "0", "--mixed_precision", "no", "--dynamo_backend", "no",
+           str(SCRIPT), str(out), mode]
+    proc = run_launched(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [json.loads(Path(f"{out}.rank{r}.json").read_text()) for r in (0, 1)]
+
+
+def test_two_processes_end_process_group_destroys_the_group_while_the_ddp_model_lives(tmp_path):
+    for rank in _launch(tmp_path, "ours"):
+        assert rank["ddp_model_alive"] == "DistributedDataParallel"
+        assert not rank["reducer_left"], rank   # the group is no longer the reducer's to free
+        assert not rank["group_initialized"]
+
+
+def test_two_processes_plain_end_training_leaves_the_group_to_the_ddp_model(tmp_path):
+    """Why end_process_group exists: after Accelerate's own end_training the DDP reducer still
+    holds the group, and frees it when the model goes, with the GIL held (the hang)."""
+    for rank in _launch(tmp_path, "plain"):
+        assert rank["reducer_left"], rank
+        assert not rank["group_initialized"]
+
+
+def test_one_process_nothing_to_release_and_nothing_to_destroy():
+    from accelerate import Accelerator
+
+    acc = Accelerator(cpu=True)
+    assert release_ddp_reducers() == 0
+    end_process_group(acc)   # no process group: only the (absent) trackers are closed
+
+
+@pytest.mark.parametrize("path", ["recipes/finetune_accelerate.py", "recipes/finetune_trainer.py",
+                                  "tests/scripts/budget_loop.py", "tests/scripts/trainer_ddp.py"])
+def test_every_multi_process_script_ends_through_end_process_group(path):
+    text = (Path(__file__).parents[1] / path).read_text()
+    assert "end_process_group(" in text and ".end_training()" not in text and "destroy_process_group()" not in text
