@@ -25,7 +25,7 @@ def _launch(tmp_path: Path, mode: str) -> list[dict]:
     return [json.loads(Path(f"{out}.rank{r}.json").read_text()) for r in (0, 1)]
 
 
-def test_two_processes_end_process_group_destroys_the_group_while_the_ddp_model_lives(tmp_path):
+def test_two_processes_end_process_group_frees_the_reducer_before_the_group_goes(tmp_path):
     for rank in _launch(tmp_path, "ours"):
         assert rank["ddp_model_alive"] == "DistributedDataParallel"
         assert not rank["reducer_left"], rank   # the group is no longer the reducer's to free
