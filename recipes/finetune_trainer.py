@@ -34,6 +34,7 @@ if __package__ in (None, ""):  # run as a script from a checkout: make hf_sched 
 
 from transformers import DataCollatorWithPadding, HfArgumentParser, TrainerCallback, set_seed
 
+from hf_sched.dash_values import accept_dash_values
 from hf_sched.finetune.data import load_text_classification, tokenize_splits
 from hf_sched.finetune.metrics import compute_metrics
 from hf_sched.finetune.model import load_model_and_tokenizer
@@ -97,13 +98,17 @@ class PrintSchedule(TrainerCallback):
 
 
 def parse_args(argv: Optional[list[str]] = None) -> tuple[SchedTrainingArguments, ModelDataArgs]:
-    """Parse the command line (or one ``.json`` file of arguments)."""
+    """Parse the command line (or one ``.json`` file of arguments); a bad value exits 2 with one line."""
     parser = HfArgumentParser((SchedTrainingArguments, ModelDataArgs), description=__doc__.split("\n\n")[0])
+    accept_dash_values(parser)  # --warmup -1ep gets --warmup's own message on Python < 3.13 too
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        training_args, data_args = parser.parse_json_file(os.path.abspath(argv[0]))
-    else:
-        training_args, data_args = parser.parse_args_into_dataclasses(args=argv)
+    try:  # the arguments' own checks (__post_init__) raise: say them as argparse's errors, not as a traceback
+        if len(argv) == 1 and argv[0].endswith(".json"):
+            training_args, data_args = parser.parse_json_file(os.path.abspath(argv[0]))
+        else:
+            training_args, data_args = parser.parse_args_into_dataclasses(args=argv)
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
     return training_args, data_args
 
 

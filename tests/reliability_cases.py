@@ -262,6 +262,9 @@ def _cli_cases() -> list[Case]:
         ["steps", "--examples", "100", "--epochs", "1e300"],
         ["show", "warmupcosine", "--warmup", "1ep"],
         ["show", "warmupcosine", "--steps-per-epoch", "100", "--warmup=-1ep"],
+        ["show", "warmupcosine", "--steps-per-epoch", "100", "--warmup", "-1ep"],
+        ["show", "warmupcosine", "--warmup", "-10%"],
+        ["show", "warmupcosine", "--lr", "-1e-3"],
         ["show", "warmupcosine", "--steps-per-epoch", "100", "--warmup", "xep"],
         ["show", "warmupcosine", "--kwargs", "{num_cycles: 2}"],
     ]
@@ -279,6 +282,8 @@ def _recipe_argument_cases() -> list[Case]:
         ["--lr_scheduler_type", "multistep", "--max_steps", "100", "--lr_scheduler_kwargs", '{"milestones": [50, 150]}'],
         ["--lr_scheduler_kwargs", "num_cycles=2"],
         ["--warmup", "xep"],
+        ["--warmup", "-1ep"],
+        ["--learning_rate", "-1e-3"],
     ]
     import shlex
 

@@ -646,6 +646,20 @@ def test_recipe_end_to_end(tmp_path):
     assert (out / "lr_curve.png").read_bytes()[:8] == PNG_SIGNATURE
 
 
+@pytest.mark.parametrize("argv,expected", [
+    (["--warmup", "-1ep"], "warmup='-1ep' is invalid: warmup in epochs must be a finite number of epochs >= 0"),
+    (["--lr_scheduler_type", "nope"], "lr_scheduler_type='nope' is invalid: unknown schedule name 'nope'. Did you mean 'noam'?"),
+])
+def test_recipe_bad_arguments_exit_2_with_one_line(tmp_path, argv, expected):
+    cmd = [sys.executable, str(REPO / "recipes" / "finetune_trainer.py"), "--output_dir", str(tmp_path / "out"), *argv]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("finetune_trainer.py: error: ") and expected in last, last
+
+
 # ---------------------------------------------------------------------------- budget-dependent arguments
 
 

