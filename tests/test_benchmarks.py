@@ -423,3 +423,18 @@ def test_main_job_defaults_quick_runs_the_recipe_per_seed_and_resumes(tmp_path: 
     assert "| `new`: 3 epochs, warmuplinear" in (tmp_path / "main_job_defaults_quick.md").read_text()
     again = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     assert again.returncode == 0 and "0 runs to go, 4 already in" in again.stdout
+
+
+# --------------------------------------------------------------------------- teardown_hangs
+
+
+def test_teardown_hangs_one_launch_per_ending_writes_the_table(tmp_path: Path) -> None:
+    out = tmp_path / "teardown.json"
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "teardown_hangs.py"), "--quick", "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = _strict_json(out)
+    assert set(data["results"]) == {"bare", "ours"}
+    assert all(r["launches"] == 1 and r["failed"] == 0 for r in data["results"].values())
+    assert data["results"]["ours"]["hung"] == 0   # the bare ending may hang (that is what it measures)
+    assert "| ours | 1 | 0 | 0 |" in proc.stdout

@@ -4,7 +4,9 @@
 trains a tiny DDP model for a few steps, then ends the run one of two ways:
 
 * ``ours``: ``hf_sched.finetune.process_group.end_process_group(accelerator)``;
-* ``plain``: ``accelerator.wait_for_everyone(); accelerator.end_training()``.
+* ``plain``: ``accelerator.wait_for_everyone(); accelerator.end_training()``;
+* ``bare``: the same, then return at once, as an ordinary script does: the DDP model is freed
+  right away (``benchmarks/teardown_hangs.py`` counts how often that hangs; nothing recorded).
 
 With the DDP model still alive, it records whether the model still holds its C++ reducer,
 the one holder of the process group that frees it with the GIL held (the teardown hang), and
@@ -37,6 +39,10 @@ def main(out: str, mode: str) -> None:
         sched.step()
         opt.zero_grad()
     rank = acc.process_index
+    if mode == "bare":
+        acc.wait_for_everyone()
+        acc.end_training()
+        return
     if mode == "ours":
         end_process_group(acc)
     else:
