@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # the shared study modules live beside this script
+    sys.path.insert(0, str(HERE))
+
+from study.stats import fmt, mean_sd  # noqa: E402
+from study.store import append_run, key_id, load_runs  # noqa: E402
+
 RECIPE = HERE.parent / "recipes" / "finetune_accelerate.py"
 RESULTS = HERE / "results"
 
@@ -57,9 +62,7 @@ def recipe_command(config: str, seed: int, output_dir: str, extra: Sequence[str]
 
 
 def _mean_sd(values: Sequence[float]) -> tuple[float | None, float | None]:
-    if not values:
-        return None, None
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+    return mean_sd(values) if values else (None, None)
 
 
 def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -99,8 +102,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
              "|---|" + "---:|" * (len(seeds) + 3)]
     for name, c in summary["configs"].items():
         cells = [f"{c['accuracy'][s]:.3f}" if s in c["accuracy"] else "–" for s in seeds]
-        mean = "–" if c["accuracy_mean"] is None else (
-            f"{c['accuracy_mean']:.4f}" + ("" if c["accuracy_sd"] is None else f" ± {c['accuracy_sd']:.4f}"))
+        mean = "–" if c["accuracy_mean"] is None else fmt(c["accuracy_mean"], c["accuracy_sd"])
         f1 = "–" if c["f1_mean"] is None else f"{c['f1_mean']:.4f}"
         wall = "–" if c["wall_time_s_mean"] is None else f"{c['wall_time_s_mean']:.0f}"
         lines.append(f"| `{name}`: {c['what']} | " + " | ".join(cells) + f" | {mean} | {f1} | {wall} |")
@@ -110,12 +112,6 @@ def render_markdown(summary: dict[str, Any]) -> str:
         lines += ["", f"new - old, paired by seed: {p['mean']:+.4f}{sd} over seeds {p['seeds']} "
                       f"(new higher on {p['higher']} of {len(p['differences'])})."]
     return "\n".join(lines) + "\n"
-
-
-def _load(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -129,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     name = "main_job_defaults_quick" if args.quick else "main_job_defaults"
     runs_path = out_dir / f"{name}_runs.jsonl"
-    runs = _load(runs_path)
+    runs = load_runs(runs_path)
     done = {(r["config"], r["seed"]) for r in runs}
     scratch = tempfile.mkdtemp(prefix="main_job_defaults_")
     extra: list[str] = []
@@ -149,12 +145,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if proc.returncode != 0:
             raise SystemExit(f"{config} seed {seed}: the recipe failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
         metrics = json.loads(Path(output_dir, "metrics.json").read_text())
-        run = {"config": config, "seed": seed, "accuracy": metrics["accuracy"], "f1": metrics["f1"],
+        run = {"key_id": key_id({"config": config, "seed": seed}), "config": config, "seed": seed, "accuracy": metrics["accuracy"], "f1": metrics["f1"],
                "wall_time_s": round(time.perf_counter() - start, 1), "train_time_s": metrics.get("train_time_s"),
                "num_training_steps": metrics["num_training_steps"], "torch_threads": metrics.get("torch_threads"),
                "majority_fraction": metrics.get("majority_baseline_accuracy")}
-        with runs_path.open("a") as handle:
-            handle.write(json.dumps(run) + "\n")
+        append_run(runs_path, run)
         runs.append(run)
         print(f"[{i}/{len(plan)}] {config} seed {seed}: accuracy {run['accuracy']:.4f}, f1 {run['f1']:.4f}, "
               f"{run['num_training_steps']} steps, {run['wall_time_s']:.0f} s", flush=True)

@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORKER = ROOT / "tests" / "scripts" / "process_group_end.py"
 sys.path.insert(0, str(ROOT / "tests"))
-from launched import run_launched  # noqa: E402  (kills every process of a launch on a timeout)
+from launched import run_launched, two_process_command  # noqa: E402  (kills every process of a launch on a timeout)
 
 __all__ = ["ENDINGS", "launch", "main"]
 
@@ -48,12 +48,9 @@ ENDINGS = ("bare", "ours")
 
 def launch(ending: str, out: str, timeout: float) -> tuple[str, float]:
     """One two-process launch; return ("ok" | "hang" | "exit N", seconds)."""
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--main_process_port", "0", "--mixed_precision", "no", "--dynamo_backend", "no",
-           str(WORKER), out, ending]
     started = time.perf_counter()
     try:
-        proc = run_launched(cmd, timeout=timeout, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        proc = run_launched(two_process_command(WORKER, out, ending), timeout=timeout, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
     except subprocess.TimeoutExpired:
         return "hang", time.perf_counter() - started
     return ("ok" if proc.returncode == 0 else f"exit {proc.returncode}"), time.perf_counter() - started

@@ -18,10 +18,25 @@ import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["TAG_VARIABLE", "run_launched", "kill_tagged"]
+__all__ = ["TAG_VARIABLE", "two_process_command", "run_launched", "kill_tagged"]
 
 #: the environment variable that marks every process of one launch
 TAG_VARIABLE = "HF_SCHED_TEST_LAUNCH"
+
+
+def two_process_command(script: str | os.PathLike, *args: str) -> list[str]:
+    """``accelerate launch`` of ``script`` on 2 CPU processes (gloo), on a free port.
+
+    ``--main_process_port 0``: two launches at once (``pytest -n 2``) never meet on 29500.
+
+    >>> two_process_command("x.py", "out")[-2:]
+    ['x.py', 'out']
+    """
+    import sys
+
+    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+            "--num_machines", "1", "--main_process_port", "0", "--mixed_precision", "no", "--dynamo_backend", "no",
+            str(script), *args]
 
 
 def kill_tagged(tag: str) -> list[int]:

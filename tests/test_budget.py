@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from launched import run_launched
+from launched import run_launched, two_process_command
 import torch
 
 from hf_sched import compute_budget, get_scheduler, training_steps
@@ -163,10 +163,8 @@ def test_budget_equals_a_real_accelerate_loop_two_processes(tmp_path, split, aft
     """On 2 processes AcceleratedScheduler steps the scheduler twice per optimizer step: the
     LR still follows the optimizer's steps, with or without ``accelerator=``."""
     out = tmp_path / "two.json"
-    # --main_process_port 0: a free port, so two launches at once (pytest -n 2) never meet on 29500
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--main_process_port", "0", "--mixed_precision", "no", "--dynamo_backend", "no",
-           str(SCRIPT), str(out)] + (["--split_batches"] if split else []) + (["--after_prepare"] if after_prepare else [])
+    cmd = two_process_command(SCRIPT, str(out), *(["--split_batches"] if split else []),
+                              *(["--after_prepare"] if after_prepare else []))
     proc = run_launched(cmd, env=_env(), timeout=900)  # a busy 2-core box is slow
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())

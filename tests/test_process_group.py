@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
-from launched import run_launched
+from launched import run_launched, two_process_command
 
 from hf_sched.finetune.process_group import end_process_group, release_ddp_reducers
 
@@ -17,10 +16,7 @@ SCRIPT = Path(__file__).parent / "scripts" / "process_group_end.py"
 
 def _launch(tmp_path: Path, mode: str) -> list[dict]:
     out = tmp_path / mode
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--main_process_port", "0", "--mixed_precision", "no", "--dynamo_backend", "no",
-           str(SCRIPT), str(out), mode]
-    proc = run_launched(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    proc = run_launched(two_process_command(SCRIPT, str(out), mode), env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return [json.loads(Path(f"{out}.rank{r}.json").read_text()) for r in (0, 1)]
 
