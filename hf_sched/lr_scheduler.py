@@ -58,9 +58,11 @@ from torch.optim.lr_scheduler import LRScheduler
 from .budget import compute_budget, has_len
 from .group_steps import PARTS_WARNING, PER_GROUP, WHOLE, GroupStepCounter, protocol_of, tensor_ids, write_group_lrs
 from .checks import check_kwargs
-from .registry import build_schedule, check_schedule_kwargs, get_info
+from .registry import build_schedule, get_info
 from .schedules import Schedule, schedule_from_dict
 from .warmup import epochs_to_steps, is_epoch_request
+from .metric_schedulers import metric_scheduler  # hf_sched issue 24 hook
+from .schedule_free import is_schedule_free, schedule_free_scheduler  # hf_sched issue 24 hook
 
 __all__ = ["ScheduledLR", "get_scheduler", "describe_spec_change", "INTERVALS"]
 
@@ -646,12 +648,6 @@ def get_scheduler(
             "e.g. get_scheduler(name, optimizer, num_warmup_steps, num_training_steps, {'num_cycles': 2})"
         )
 
-    if info.adaptive:
-        spec_kwargs = check_schedule_kwargs(info.name, spec_kwargs)
-        if request not in (None, 0):
-            warnings.warn(f"{info.name!r} has no warmup; ignoring the warmup request {request!r}", stacklevel=2)
-        return info.factory(optimizer, **spec_kwargs)
-
     if accelerator is not None:
         num_processes = int(accelerator.num_processes) if num_processes is None else num_processes
         split_batches = bool(getattr(accelerator, "split_batches", False)) if split_batches is None else split_batches
@@ -695,6 +691,11 @@ def get_scheduler(
     if is_epoch_request(request):
         request = epochs_to_steps(request, spe, name="warmup")
     spec_kwargs = _epoch_milestones(spec_kwargs, spe)
+    total = None if unbounded else num_training_steps  # hf_sched issue 24 hooks (3 lines): another part schedules
+    if is_schedule_free(optimizer):  # the optimizer warms up itself: hf_sched/schedule_free.py
+        return schedule_free_scheduler(info.name, optimizer, request, total, spec_kwargs, strict=strict)
+    if info.adaptive:  # warmup, then the metric-driven part: hf_sched/metric_schedulers.py
+        return metric_scheduler(info.name, optimizer, request, total, spec_kwargs, strict=strict)
 
     if unbounded:
         if info.has_warmup and not (isinstance(request, numbers.Integral) and not isinstance(request, bool)):
