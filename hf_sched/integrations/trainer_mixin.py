@@ -45,6 +45,7 @@ from transformers.utils import logging as hf_logging
 from ..budget import has_len
 from ..lr_scheduler import ScheduledLR, get_scheduler
 from ..registry import get_info
+from ..schedule_free import averaged_weights, trainer_schedule_free_name  # hf_sched issue 24 hook
 from .arguments import STRICT_RESUME_FLAG, SchedArgumentsMixin, _check_mixin_first, parse_scheduler_kwargs
 from .lr_curve import LRCurveCallback
 from .resume import resume_refusal, resume_warning, schedule_change
@@ -172,6 +173,7 @@ class SchedTrainerMixin:
                     "create_scheduler needs an optimizer: call create_optimizer() first or pass optimizer="
                 )
             name, request, kwargs, strict = self._schedule_request(num_training_steps)
+            name = trainer_schedule_free_name(name, optimizer)  # hf_sched issue 24 hook: default 'linear' -> constant
             self.lr_scheduler = get_scheduler(
                 name,
                 optimizer,
@@ -203,6 +205,8 @@ class SchedTrainerMixin:
         sched = self.lr_scheduler
         if isinstance(sched, ScheduledLR):
             shown: Any = sched.schedules[0].num_warmup_steps
+        elif hasattr(sched, "num_warmup_steps"):  # hf_sched issue 24 hook: schedule-free / metric-driven
+            shown = sched.num_warmup_steps
         elif saved is not None:
             shown = saved
         else:
@@ -212,6 +216,16 @@ class SchedTrainerMixin:
             return super().create_model_card(*args, **kwargs)  # type: ignore[misc]
         finally:
             self.args.warmup_steps = saved
+
+    # -- saving: a schedule-free optimizer's averaged weights (hf_sched issue 24 hook: schedule_free.py) --
+
+    def _save_checkpoint(self, model: Any, trial: Any) -> None:
+        with averaged_weights(self.optimizer):
+            super()._save_checkpoint(model, trial)  # type: ignore[misc]
+
+    def save_model(self, output_dir: Optional[str] = None, _internal_call: bool = False) -> None:
+        with averaged_weights(self.optimizer):
+            super().save_model(output_dir, _internal_call)  # type: ignore[misc]
 
     # -- resume -----------------------------------------------------------------------
 
