@@ -109,6 +109,7 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
 
     from hf_sched import get_scheduler
     from hf_sched.budget import batches_per_process, compute_budget, steps_per_epoch
+    from hf_sched.deepspeed_config import RECIPE_KEEP, deepspeed_problem
     from hf_sched.finetune.arguments import schedule_problem
     from hf_sched.finetune.data import load_text_classification, tokenize_splits
     from hf_sched.finetune.lr_curve import plot_lr_curve
@@ -155,6 +156,11 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
         if isinstance(value, int) and value != args.gradient_accumulation_steps:
             fail(f"--gradient_accumulation_steps {args.gradient_accumulation_steps} differs from {source} ({value}); "
                  "give the same value to both (or leave it out of the launcher's config: 'auto')")
+    if deepspeed is not None:  # hf_sched issue 24: DeepSpeed's "scheduler"/"optimizer" blocks, one rule (deepspeed_config.py)
+        problem = deepspeed_problem(deepspeed.deepspeed_config, lr_scheduler_type=args.lr_scheduler_type,
+                                    learning_rate=args.learning_rate, builds_optimizer=True, keep=RECIPE_KEEP)
+        if problem is not None:
+            fail(problem)
     if args.split_batches and args.batch_size % n:
         fail(f"--batch_size {args.batch_size} with --split_batches must be a multiple of the {n} processes")
     local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", n))

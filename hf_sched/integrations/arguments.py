@@ -54,6 +54,7 @@ from ..checks import check_kwargs
 from ..registry import available_schedules, check_schedule_kwargs, get_info
 from ..warmup import DEFAULT_WARMUP_RATIO, epochs_to_steps, is_epoch_request, resolve_warmup
 from .scheduler_name import SchedulerName, transformers_names
+from ..deepspeed_config import check_trainer_deepspeed  # hf_sched issue 24 hook
 
 __all__ = ["SchedArgumentsMixin", "parse_scheduler_kwargs", "STRICT_RESUME_FLAG"]
 
@@ -201,6 +202,13 @@ class SchedArgumentsMixin:
         default=True,
         metadata={"help": "Save the LR curve used (from the log history) as lr_curve.png in output_dir."},
     )
+    deepspeed_scheduler: bool = field(  # hf_sched issue 24 hook: hf_sched/deepspeed_config.py
+        default=False,
+        metadata={
+            "help": "Let the DeepSpeed config's \"scheduler\" block schedule the LR (lr_scheduler_type is then unused). "
+            "Without it, a DeepSpeed config with a scheduler block is refused."
+        },
+    )
     layer_decay: Optional[float] = field(
         default=None,
         metadata={
@@ -224,6 +232,7 @@ class SchedArgumentsMixin:
         except ValueError as exc:
             raise ValueError(f"lr_scheduler_kwargs={self.lr_scheduler_kwargs!r} is invalid: {exc}") from None
         self._check_warmup_fields(info)
+        check_trainer_deepspeed(self)  # hf_sched issue 24 hook: DeepSpeed's scheduler/optimizer blocks
         if self.layer_decay is not None:
             d = self.layer_decay
             if isinstance(d, bool) or not isinstance(d, numbers.Real) or not (math.isfinite(d) and 0.0 < d <= 1.0):
@@ -285,7 +294,7 @@ class SchedArgumentsMixin:
                 f"warmup_ratio={self.warmup_ratio!r} is ignored: {which}={getattr(self, which)!r} is set and wins",
                 stacklevel=4,
             )
-        if not info.has_warmup or info.adaptive:
+        if not info.has_warmup and not info.adaptive:  # hf_sched issue 24 hook: metric-driven names take a warmup
             asked = (self.warmup_steps or 0) > 0 or self.warmup_ratio not in (0.0, DEFAULT_WARMUP_RATIO)
             if self.warmup is not None:
                 text = str(self.warmup).strip().lower()
@@ -331,7 +340,7 @@ class SchedArgumentsMixin:
                         info.name,
                         probe,
                         num_warmup_steps=warmup,
-                        num_training_steps=None if info.adaptive else total,
+                        num_training_steps=total,  # hf_sched issue 24 hook: metric-driven names too
                         scheduler_specific_kwargs=self.lr_scheduler_kwargs,
                     )
                 return  # fits a run of this length: the real total decides in create_scheduler
@@ -357,7 +366,10 @@ class SchedArgumentsMixin:
         0
         """
         info = get_info(self.lr_scheduler_type)
-        if not info.has_warmup or info.adaptive:
+        if info.adaptive:  # hf_sched issue 24 hook: an explicit warmup prefix, none by default
+            ratio = None if self.warmup_ratio == DEFAULT_WARMUP_RATIO else self.warmup_ratio
+            return next((r for r in (self.warmup_steps, self.warmup, ratio) if r is not None), None)
+        if not info.has_warmup:
             return None
         if self.warmup_steps is not None:
             return self.warmup_steps
