@@ -526,13 +526,68 @@ def _lock_cases(tmp: Path) -> list[Case]:
     ]
 
 
+# --------------------------------------------------------------------------- issue 24: another part schedules the LR
+
+
+def _schedule_free(cls: str = "AdamWScheduleFree") -> Any:
+    import schedulefree
+    import torch
+
+    return getattr(schedulefree, cls)([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+
+
+def _trainer_args(**kw: Any) -> Any:
+    from hf_sched.integrations.transformers import SchedTrainingArguments
+
+    return SchedTrainingArguments(output_dir="unused_out", report_to=[], **kw)
+
+
+def _other_scheduler_cases() -> list[Case]:
+    from hf_sched import get_scheduler
+    from hf_sched.deepspeed_config import RECIPE_KEEP, deepspeed_problem
+
+    area = "When something else schedules the LR (schedule-free, DeepSpeed, plateau)"
+    block = {"scheduler": {"type": "WarmupDecayLR", "params": {"warmup_num_steps": "auto"}}}
+
+    def recipe_deepspeed(config: dict[str, Any]) -> str:
+        problem = deepspeed_problem(config, lr_scheduler_type="warmupcosine", learning_rate=5e-5,
+                                    builds_optimizer=True, keep=RECIPE_KEEP)
+        return _exit_line(lambda: recipe().fail(problem))
+
+    return [
+        Case(area, "`get_scheduler('warmupcosine', AdamWScheduleFree(...), num_training_steps=50)` (a decaying name)",
+             lambda: raised(lambda: get_scheduler("warmupcosine", _schedule_free(), num_training_steps=50))),
+        Case(area, "`get_scheduler('warmupconstant', AdamWScheduleFree(...), warmup=60, num_training_steps=50)`",
+             lambda: raised(lambda: get_scheduler("warmupconstant", _schedule_free(), warmup=60,
+                                                  num_training_steps=50))),
+        Case(area, "`get_scheduler('warmupconstant', RAdamScheduleFree(...), warmup=5, num_training_steps=50)`",
+             lambda: raised(lambda: get_scheduler("warmupconstant", _schedule_free("RAdamScheduleFree"), warmup=5,
+                                                  num_training_steps=50))),
+        Case(area, "`get_scheduler('warmupcosine', opt, num_training_steps=20, patience=2)` (a plateau argument)",
+             lambda: raised(lambda: get_scheduler("warmupcosine", _optimizer(), num_training_steps=20, patience=2))),
+        Case(area, "`get_scheduler('reduce_lr_on_plateau', opt, warmup='10%')` (no total to take 10% of)",
+             lambda: raised(lambda: get_scheduler("reduce_lr_on_plateau", _optimizer(), warmup="10%"))),
+        Case(area, "`SchedTrainingArguments(deepspeed=ds, lr_scheduler_type='warmupcosine')`, `ds` with a "
+             "`\"scheduler\"` block", lambda: raised(lambda: _trainer_args(deepspeed=block,
+                                                                              lr_scheduler_type="warmupcosine"))),
+        Case(area, "`SchedTrainingArguments(deepspeed=ds, learning_rate=1e-4)`, `ds`'s `\"optimizer\"` block with "
+             "`\"lr\": 3e-5`", lambda: raised(lambda: _trainer_args(
+                 deepspeed={"optimizer": {"type": "AdamW", "params": {"lr": 3e-5}}}, learning_rate=1e-4))),
+        Case(area, "`SchedTrainingArguments(deepspeed=ds, deepspeed_scheduler=True)`, `ds` without a "
+             "`\"scheduler\"` block", lambda: raised(lambda: _trainer_args(deepspeed={"train_batch_size": 8},
+                                                                             deepspeed_scheduler=True))),
+        Case(area, "`accelerate launch` of the recipe with a DeepSpeed config holding a `\"scheduler\"` block",
+             lambda: recipe_deepspeed(block)),
+    ]
+
+
 # --------------------------------------------------------------------------- all of them
 
 
 def build_cases(tmp: Path) -> list[Case]:
     """Every case, in the order of the document; files they need go under ``tmp``."""
     return [*_library_cases(), *_cli_cases(), *_recipe_argument_cases(), *_data_cases(tmp),
-            *_checkpoint_cases(tmp), *_lock_cases(tmp)]
+            *_checkpoint_cases(tmp), *_lock_cases(tmp), *_other_scheduler_cases()]
 
 
 def run_cases(cases: Sequence[Case], tmp: Path) -> list[tuple[Case, str]]:
