@@ -39,16 +39,15 @@ the Trainer treats it as metric-driven (steps it with the evaluation metric, log
 
 from __future__ import annotations
 
-import numbers
-import warnings
 from typing import Any
 
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from .checks import check_int
+from .handover import checkpoint_warmup, handover_warmup, set_group_lr
 from .optimizer_chain import deepest_torch_optimizer
 from .registry import check_schedule_kwargs, get_info
-from .warmup import resolve_warmup, warmup_factor
+from .warmup import warmup_factor
 
 __all__ = ["MetricScheduler", "metric_scheduler"]
 
@@ -80,28 +79,9 @@ def metric_scheduler(
     if not info.adaptive:
         raise ValueError(f"{info.name!r} is not metric-driven; metric_scheduler builds reduce_lr_on_plateau and greedy")
     kwargs = check_schedule_kwargs(info.name, dict(scheduler_kwargs or {}))
-    if request is None:
-        steps = 0
-    elif num_training_steps is None:
-        if isinstance(request, bool) or not isinstance(request, numbers.Integral):
-            raise ValueError(
-                f"warmup={request!r} for {info.name!r} without num_training_steps: give the warmup as a whole number "
-                "of optimizer steps (a ratio or percentage needs the run's total: pass num_training_steps, or a "
-                "dataloader with num_epochs)"
-            )
-        steps = check_int("warmup", request, minimum=0)
-    else:
-        steps = resolve_warmup(request, num_training_steps, optimizer)
+    steps = handover_warmup(request, num_training_steps, optimizer, owner=repr(info.name), default=0)
     inner = info.factory(deepest_torch_optimizer(optimizer), **kwargs)
     return MetricScheduler(inner, steps, name=info.name, strict=strict)
-
-
-def _set_lr(group: dict[str, Any], lr: float) -> None:
-    cur = group["lr"]
-    if hasattr(cur, "fill_"):
-        cur.fill_(lr)  # in place: a compiled optimizer step does not recompile
-    else:
-        group["lr"] = lr
 
 
 class MetricScheduler(ReduceLROnPlateau):
@@ -136,7 +116,7 @@ class MetricScheduler(ReduceLROnPlateau):
         self.strict = strict
         self._inner_lrs = [float(g["lr"]) for g in self.optimizer.param_groups]
         self.base_lrs = list(self._inner_lrs)
-        self._count = 0
+        self.last_epoch = 0  # optimizer steps taken
         self._consumed_at = -1  # optimizer step count of the last metric handed over
         self._step_count = 1
         self._handles = [
@@ -151,26 +131,17 @@ class MetricScheduler(ReduceLROnPlateau):
         self._write()
 
     def _after_optimizer_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
-        self._count += 1
+        self.last_epoch += 1
 
     def warmup_multiplier(self, step: int | None = None) -> float:
         """``w(s)``: ``s / W`` during the warmup, ``1`` after (default: the current step)."""
-        s = self._count if step is None else step
+        s = self.last_epoch if step is None else step
         return 1.0 if s >= self.num_warmup_steps else warmup_factor(s, self.num_warmup_steps)
 
     def _write(self) -> None:
         w = self.warmup_multiplier()
         for group, lr in zip(self.optimizer.param_groups, self._inner_lrs):
-            _set_lr(group, lr * w)
-
-    @property
-    def last_epoch(self) -> int:  # type: ignore[override]
-        """Optimizer steps taken."""
-        return self._count
-
-    @last_epoch.setter
-    def last_epoch(self, value: int) -> None:
-        self._count = int(value)
+            set_group_lr(group, lr * w)
 
     @property
     def inner_lrs(self) -> list[float]:
@@ -183,11 +154,11 @@ class MetricScheduler(ReduceLROnPlateau):
         """Hand ``metrics`` to the inner scheduler once per optimizer step count (after the warmup)."""
         if epoch is not None:
             raise TypeError("MetricScheduler.step() takes no epoch: it counts the optimizer's steps itself")
-        if metrics is not None and self._count != self._consumed_at:
-            self._consumed_at = self._count
-            if self._count >= self.num_warmup_steps:
+        if metrics is not None and self.last_epoch != self._consumed_at:
+            self._consumed_at = self.last_epoch
+            if self.last_epoch >= self.num_warmup_steps:
                 for group, lr in zip(self.optimizer.param_groups, self._inner_lrs):
-                    _set_lr(group, lr)
+                    set_group_lr(group, lr)
                 self.scheduler.step(metrics)
                 self._inner_lrs = [float(g["lr"]) for g in self.optimizer.param_groups]
         self._write()
@@ -208,7 +179,7 @@ class MetricScheduler(ReduceLROnPlateau):
             "format": _STATE_FORMAT,
             "name": self.name,
             "num_warmup_steps": self.num_warmup_steps,
-            "step": self._count,
+            "step": self.last_epoch,
             "consumed_at": self._consumed_at,
             "inner_lrs": [float(x) for x in self._inner_lrs],
             "inner": self.scheduler.state_dict(),
@@ -227,16 +198,10 @@ class MetricScheduler(ReduceLROnPlateau):
         if len(inner_lrs) != len(self.optimizer.param_groups):
             raise ValueError(f"the checkpoint has LRs for {len(inner_lrs)} param groups, the optimizer has "
                              f"{len(self.optimizer.param_groups)}")
-        theirs = check_int("num_warmup_steps", state_dict.get("num_warmup_steps"), minimum=0)
-        if theirs != self.num_warmup_steps:
-            msg = f"the checkpoint's warmup is {theirs} steps, this run's {self.num_warmup_steps}"
-            if strict:
-                raise ValueError(msg + ": rebuild the same warmup, or load with strict=False to keep the checkpoint's")
-            warnings.warn(msg + "; continuing with the checkpoint's (strict=False)", UserWarning, stacklevel=2)
-            self.num_warmup_steps = theirs
+        self.num_warmup_steps = checkpoint_warmup(state_dict, self.num_warmup_steps, strict)
         self.scheduler.load_state_dict(state_dict["inner"])
         self._inner_lrs = inner_lrs
-        self._count = check_int("step", state_dict["step"], minimum=0)
+        self.last_epoch = check_int("step", state_dict["step"], minimum=0)
         self._consumed_at = int(state_dict.get("consumed_at", -1))
         self._write()
 
@@ -253,5 +218,5 @@ class MetricScheduler(ReduceLROnPlateau):
         ]
 
     def __repr__(self) -> str:
-        return (f"MetricScheduler({type(self.scheduler).__name__}, step={self._count}, "
+        return (f"MetricScheduler({type(self.scheduler).__name__}, step={self.last_epoch}, "
                 f"num_warmup_steps={self.num_warmup_steps})")

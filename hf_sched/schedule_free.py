@@ -42,16 +42,15 @@ around checkpoint and model saving.
 from __future__ import annotations
 
 import contextlib
-import numbers
 import warnings
 from typing import Any, Iterator
 
 from torch.optim.lr_scheduler import LRScheduler
 
 from .checks import check_int
+from .handover import checkpoint_warmup, handover_warmup, set_group_lr
 from .optimizer_chain import deepest_torch_optimizer, optimizer_chain
 from .registry import get_info
-from .warmup import resolve_warmup
 
 __all__ = [
     "CONSTANT_NAMES",
@@ -152,29 +151,9 @@ def schedule_free_scheduler(
             f"lr_scheduler_kwargs={scheduler_kwargs!r} cannot be used with the schedule-free {type(sf).__name__}: "
             "the LR is constant after the optimizer's own warmup; leave them out"
         )
-    if not info.has_warmup:
-        steps = 0
-    elif num_training_steps is None:
-        if isinstance(request, bool) or not isinstance(request, numbers.Integral):
-            raise ValueError(
-                f"warmup={request!r} for the schedule-free {type(sf).__name__} without num_training_steps: give the "
-                "warmup as a whole number of steps (a ratio of a run with no total is undefined)"
-            )
-        steps = check_int("warmup", request, minimum=0)
-    else:
-        try:
-            steps = resolve_warmup(request, num_training_steps, sf)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"warmup={request!r} for the schedule-free {type(sf).__name__}: {exc}") from None
+    steps = 0 if not info.has_warmup else handover_warmup(request, num_training_steps, sf,
+                                                          owner=f"the schedule-free {type(sf).__name__}")
     return ScheduleFreeLR(optimizer, steps, strict=strict)
-
-
-def _set_lr(group: dict[str, Any], lr: float) -> None:
-    cur = group["lr"]
-    if hasattr(cur, "fill_"):
-        cur.fill_(lr)
-    else:
-        group["lr"] = lr
 
 
 class ScheduleFreeLR(LRScheduler):
@@ -237,7 +216,7 @@ class ScheduleFreeLR(LRScheduler):
         """For the wrapper: the LR of the next step into the base optimizer's groups."""
         for group, peak in zip(self.optimizer.param_groups, self.base_lrs):
             lr = peak * self.factor(int(group.get("k", 0)))
-            _set_lr(group, lr)
+            set_group_lr(group, lr)
             group["scheduled_lr"] = lr
 
     def step(self, epoch: int | None = None) -> None:  # type: ignore[override]
@@ -273,13 +252,7 @@ class ScheduleFreeLR(LRScheduler):
         if not isinstance(state_dict, dict) or state_dict.get("format") != _STATE_FORMAT:
             keys = sorted(map(str, state_dict)) if isinstance(state_dict, dict) else type(state_dict).__name__
             raise ValueError(f"state_dict is not a ScheduleFreeLR state (format {_STATE_FORMAT!r}); got keys {keys}")
-        theirs = check_int("num_warmup_steps", state_dict.get("num_warmup_steps"), minimum=0)
-        if theirs != self.num_warmup_steps:
-            msg = f"the checkpoint's schedule-free warmup is {theirs} steps, this run's {self.num_warmup_steps}"
-            if strict:
-                raise ValueError(msg + ": rebuild the same warmup, or load with strict=False to keep the checkpoint's")
-            warnings.warn(msg + "; continuing with the checkpoint's (strict=False)", UserWarning, stacklevel=2)
-            self.num_warmup_steps = theirs
+        self.num_warmup_steps = checkpoint_warmup(state_dict, self.num_warmup_steps, strict, what="schedule-free warmup")
         bases = state_dict.get("base_lrs")
         if not isinstance(bases, list) or len(bases) != len(self.optimizer.param_groups):
             raise ValueError(f"state_dict['base_lrs'] must hold one LR per param group, got {bases!r}")
