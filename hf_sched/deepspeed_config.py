@@ -36,7 +36,7 @@ import numbers
 import os
 from typing import Any
 
-__all__ = ["TRAINER_KEEP", "RECIPE_KEEP", "load_deepspeed_config", "deepspeed_problem", "check_trainer_deepspeed"]
+__all__ = ["RECIPE_KEEP", "TRAINER_KEEP", "check_trainer_deepspeed", "deepspeed_problem", "load_deepspeed_config"]
 
 #: how a Trainer user lets DeepSpeed's scheduler win
 TRAINER_KEEP = "pass --deepspeed_scheduler true (deepspeed_scheduler=True)"

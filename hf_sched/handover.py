@@ -20,7 +20,7 @@ from typing import Any
 from .checks import check_int
 from .warmup import resolve_warmup
 
-__all__ = ["handover_warmup", "set_group_lr", "checkpoint_warmup"]
+__all__ = ["checkpoint_warmup", "handover_warmup", "set_group_lr"]
 
 
 def handover_warmup(request: Any, num_training_steps: int | None, optimizer: Any = None, *, owner: str,

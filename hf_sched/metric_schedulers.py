@@ -62,7 +62,7 @@ def metric_scheduler(
     scheduler_kwargs: dict[str, Any] | None = None,
     *,
     strict: bool = True,
-) -> "MetricScheduler":
+) -> MetricScheduler:
     """Build ``name`` (a metric-driven registry name) with a warmup of ``request`` steps in front.
 
     ``request``: ``None`` or ``0`` = no warmup (the default of these names, as in

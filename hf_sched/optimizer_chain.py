@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["optimizer_chain", "deepest_torch_optimizer"]
+__all__ = ["deepest_torch_optimizer", "optimizer_chain"]
 
 _LINKS = ("optimizer", "base")
 _MAX_DEPTH = 8

@@ -43,7 +43,8 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from torch.optim.lr_scheduler import LRScheduler
 
@@ -127,7 +128,7 @@ def schedule_free_scheduler(
     scheduler_kwargs: dict[str, Any] | None = None,
     *,
     strict: bool = True,
-) -> "ScheduleFreeLR":
+) -> ScheduleFreeLR:
     """Resolve the warmup for a schedule-free optimizer, hand it over, and return its constant :class:`ScheduleFreeLR`.
 
     ``W = resolve_warmup(request, T)`` (``request`` ``None`` = the 10% default) for

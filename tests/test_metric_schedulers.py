@@ -17,17 +17,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from launched import run_launched, two_process_command
+from test_trainer import logged, make_args, make_data, make_trainer
 from transformers.optimization import GreedyLR
 
 from hf_sched import get_scheduler
 from hf_sched.metric_schedulers import MetricScheduler
 
-from launched import run_launched, two_process_command
-from test_trainer import logged, make_args, make_data, make_trainer
-
 SCRIPT = Path(__file__).resolve().parent / "scripts" / "plateau_loop.py"
 sys.path.insert(0, str(SCRIPT.parent))
-import plateau_loop as loop  # noqa: E402
+import plateau_loop as loop
 
 pytestmark = pytest.mark.usefixtures("frozen_gc")
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 import pytest
 import schedulefree
 import torch
+from test_trainer import PEAK, logged, make_args, make_trainer
 from transformers import TrainerCallback
 
 from hf_sched import get_scheduler
 from hf_sched.registry import get_info
 from hf_sched.schedule_free import ScheduleFreeLR, averaged_weights
-
-from test_trainer import PEAK, logged, make_args, make_trainer
 
 pytestmark = pytest.mark.usefixtures("frozen_gc")
 
