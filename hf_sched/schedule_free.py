@@ -57,6 +57,7 @@ __all__ = [
     "CONSTANT_NAMES",
     "ScheduleFreeLR",
     "averaged_weights",
+    "check_schedule_free_arguments",
     "is_schedule_free",
     "schedule_free_optimizer",
     "schedule_free_scheduler",
@@ -87,9 +88,9 @@ def is_schedule_free(optimizer: Any) -> bool:
     return schedule_free_optimizer(optimizer) is not None
 
 
-def _refusal(name: str, optimizer: Any) -> str:
+def _refusal(name: str, optimizer_name: str) -> str:
     return (
-        f"lr_scheduler_type={name!r} changes the LR during training, but {type(optimizer).__name__} is a schedule-free "
+        f"lr_scheduler_type={name!r} changes the LR during training, but {optimizer_name} is a schedule-free "
         "optimizer: its iterate averaging replaces the decay, and a schedule on top would multiply two schedules. "
         "Use 'warmupconstant' (hf_sched hands the warmup to the optimizer) or 'constantlr' (no warmup)"
     )
@@ -120,6 +121,26 @@ def trainer_schedule_free_name(name: str, optimizer: Any) -> str:
     return "warmupconstant"
 
 
+def check_schedule_free_arguments(optim: Any, lr_scheduler_type: Any) -> None:
+    """Refuse a decaying ``lr_scheduler_type`` with a schedule-free ``--optim`` when the Trainer arguments are made.
+
+    The same line as :func:`schedule_free_scheduler` gives at ``train()``, before anything loads.
+    The Trainer's default ``linear`` passes (it becomes ``warmupconstant``, see
+    :func:`trainer_schedule_free_name`).
+
+    >>> check_schedule_free_arguments("schedule_free_adamw", "warmupconstant")
+    >>> check_schedule_free_arguments("adamw_torch", "warmupcosine")
+    """
+    optim = str(getattr(optim, "value", optim))
+    if not optim.startswith("schedule_free"):
+        return
+    name = str(getattr(lr_scheduler_type, "value", lr_scheduler_type))
+    if get_info(name).name not in (*CONSTANT_NAMES, _TRAINER_DEFAULT):
+        optimizer = {"schedule_free_sgd": "SGDScheduleFree", "schedule_free_radam": "RAdamScheduleFree"}.get(
+            optim, "AdamWScheduleFree")
+        raise ValueError(_refusal(name, optimizer))
+
+
 def schedule_free_scheduler(
     name: str,
     optimizer: Any,
@@ -146,7 +167,7 @@ def schedule_free_scheduler(
         raise TypeError(f"optimizer must be (or wrap) a schedulefree optimizer, got {type(optimizer).__name__}")
     info = get_info(name)
     if info.name not in CONSTANT_NAMES:
-        raise ValueError(_refusal(name, sf))
+        raise ValueError(_refusal(name, type(sf).__name__))
     if scheduler_kwargs:
         raise ValueError(
             f"lr_scheduler_kwargs={scheduler_kwargs!r} cannot be used with the schedule-free {type(sf).__name__}: "

@@ -557,6 +557,8 @@ def _other_scheduler_cases() -> list[Case]:
     return [
         Case(area, "`get_scheduler('warmupcosine', AdamWScheduleFree(...), num_training_steps=50)` (a decaying name)",
              lambda: raised(lambda: get_scheduler("warmupcosine", _schedule_free(), num_training_steps=50))),
+        Case(area, "`SchedTrainingArguments(optim='schedule_free_adamw', lr_scheduler_type='warmupcosine')`",
+             lambda: raised(lambda: _trainer_args(optim="schedule_free_adamw", lr_scheduler_type="warmupcosine"))),
         Case(area, "`get_scheduler('warmupconstant', AdamWScheduleFree(...), warmup=60, num_training_steps=50)`",
              lambda: raised(lambda: get_scheduler("warmupconstant", _schedule_free(), warmup=60,
                                                   num_training_steps=50))),

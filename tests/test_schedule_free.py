@@ -12,10 +12,11 @@ from __future__ import annotations
 import pytest
 import schedulefree
 import torch
-from test_trainer import PEAK, logged, make_args, make_trainer
+from test_trainer import PEAK, logged, make_args, make_data, make_trainer
 from transformers import TrainerCallback
 
 from hf_sched import get_scheduler
+from hf_sched.integrations.transformers import SchedTrainer
 from hf_sched.registry import get_info
 from hf_sched.schedule_free import ScheduleFreeLR, averaged_weights
 
@@ -69,8 +70,13 @@ def test_trainer_default_linear_becomes_constant_with_a_warning(tmp_path):
     assert [lr for _, lr in logged(trainer)] == pytest.approx(one_warmup(PEAK, 2, 12), rel=1e-12)
 
 
-def test_trainer_refuses_a_decaying_name(tmp_path):
-    trainer = make_trainer(make_args(tmp_path, optim="schedule_free_adamw", max_steps=6, lr_scheduler_type="warmupcosine"))
+def test_trainer_refuses_a_decaying_name_for_a_schedule_free_optimizer_it_was_given(tmp_path):
+    from test_trainer import ddp_script
+
+    model = ddp_script.make_model()
+    opt = schedulefree.AdamWScheduleFree(model.parameters(), lr=PEAK)
+    args = make_args(tmp_path, max_steps=6, lr_scheduler_type="warmupcosine")
+    trainer = SchedTrainer(model=model, args=args, train_dataset=make_data(), optimizers=(opt, None))
     with pytest.raises(ValueError, match=r"lr_scheduler_type='warmupcosine' changes the LR during training, but "
                                          r"AdamWScheduleFree is a schedule-free optimizer"):
         trainer.train()
@@ -221,3 +227,10 @@ def test_stock_transformers_gets_it_wrong(tmp_path):
     trainer = make_trainer(args, trainer_cls=Trainer, callbacks=[seen])
     trainer.train()
     assert seen.lrs[0] == pytest.approx(10 * PEAK)
+
+
+def test_trainer_arguments_refuse_a_decaying_name_before_anything_loads():
+    with pytest.raises(ValueError, match=r"^lr_scheduler_type='cosine' changes the LR during training, but "
+                                         r"SGDScheduleFree is a schedule-free optimizer"):
+        make_args("unused_out", optim="schedule_free_sgd", lr_scheduler_type="cosine")
+    make_args("unused_out", optim="schedule_free_sgd")  # the Trainer's default 'linear' passes (warned at train)
