@@ -26,8 +26,10 @@ Fields it adds or redeclares (everything else is the base class's):
 ==============================  ==================================================================
 
 Warmup, from the first of these that is set: ``warmup_steps``, ``warmup``, ``warmup_ratio``.
-Schedules without a warmup phase (``constantlr``, ``reduce_lr_on_plateau``, ``greedy``)
-ignore the default ratio; an explicit request for them warns.
+``constantlr`` has no warmup phase: it ignores the default ratio, and an explicit request warns.
+The metric-driven ``reduce_lr_on_plateau`` and ``greedy`` take an explicit warmup prefix
+(``warmup_steps``, ``warmup`` or a non-default ``warmup_ratio``) and have none by default
+(:mod:`hf_sched.metric_schedulers`).
 
 >>> from dataclasses import dataclass
 >>> from transformers import HfArgumentParser, TrainingArguments
