@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import random
 import shutil
@@ -25,6 +26,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -302,3 +304,50 @@ def test_a_refused_run_leaves_no_output_dir(tmp_path):
             assert out.is_dir()
             raise CheckpointError("refused")
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- a run that diverges
+
+
+def strict_json(path: Path) -> Any:
+    """``json.loads`` that refuses NaN and Infinity (Python's json accepts them by default)."""
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{path.name} holds {constant}: not strict JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_a_diverged_run_stops_with_one_line_strict_json_and_a_resumable_checkpoint(run_args, tmp_path, capsys):
+    """--learning_rate 1e30 with no warmup: step 1 is finite, step 2's loss is NaN. The run stops before
+    step 2 is taken (exit 1, one line), metrics.json is strict JSON, step_1 is whole, and resuming from it
+    continues exactly (the same step diverges again, at the same LR)."""
+    output_dir = tmp_path / "diverged"
+    argv = [*run_args, "--learning_rate", "1e30", "--warmup", "0", "--checkpointing_steps", "1",
+            "--output_dir", str(output_dir)]
+    with pytest.raises(SystemExit) as stopped:
+        recipe_module().main(argv)
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        "finetune_accelerate.py: error: training diverged at optimizer step 2: the loss is nan and the gradient "
+        "norm is nan (LR 8.33e+29); the step was not taken, the weights are those after step 1. Try a lower "
+        "--learning_rate, a longer --warmup or --max_grad_norm 1 in a fresh run (--overwrite_output_dir); the last "
+        f"checkpoint, {output_dir / 'step_1'}, is whole (it resumes with these settings)")
+    metrics = strict_json(output_dir / "metrics.json")
+    assert metrics["diverged"] == {"step": 2, "loss": None, "grad_norm": None, "lr": pytest.approx(1e30 * 5 / 6),
+                                   "last_good_step": 1, "last_checkpoint": str(output_dir / "step_1")}
+    assert [e["step"] for e in metrics["lr_log"]] == [1] and math.isfinite(metrics["lr_log"][0]["loss"])
+    assert [json.loads(line)["step"] for line in (output_dir / "lr_log.jsonl").read_text().splitlines()] == [1]
+    assert sorted(p.name for p in output_dir.glob("step_*")) == ["step_1"]
+    assert verify_checkpoint(output_dir / "step_1") == []
+    from safetensors.torch import load_file
+
+    weights = load_file(str(output_dir / "step_1" / "model.safetensors"))
+    assert all(bool(t.isfinite().all()) for t in weights.values())
+
+    with pytest.raises(SystemExit) as again:
+        recipe_module().main([*argv, "--resume_from_checkpoint", "latest"])
+    out, err = capsys.readouterr()
+    assert again.value.code == 1
+    assert f"resumed from {output_dir / 'step_1'} after 1 optimizer steps" in out
+    assert "training diverged at optimizer step 2: the loss is nan and the gradient norm is nan (LR 8.33e+29)" in err
