@@ -56,6 +56,7 @@ from hf_sched.finetune.arguments import PROG, parse_args
 from hf_sched.finetune.checkpoint import (CheckpointError, checkpoint_folders, choose_checkpoint, load_checkpoint,
                                          save_checkpoint, verify_checkpoint)
 from hf_sched.finetune.process_group import end_process_group
+from hf_sched.finetune.run_faults import describe_write_fault, resume_command
 from hf_sched.finetune.run_lock import RunLock, RunLockError
 
 LR_LOG = "lr_log.jsonl"
@@ -91,11 +92,6 @@ def fail(message: Any) -> NoReturn:
     stop(message, 2)
 
 
-def finite_or_none(value: float | None) -> float | None:
-    """``value`` if it is a finite number, else ``None`` (JSON has no NaN)."""
-    return value if value is not None and math.isfinite(value) else None
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Parse the arguments, lock the output directory, fine-tune; returns the metrics (main process)."""
     args = parse_args(argv)
@@ -107,6 +103,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             return fine_tune(args, checkpoint)
     except (RunLockError, CheckpointError) as exc:
         fail(exc)
+    except KeyboardInterrupt:  # Ctrl-C: where it stopped, and the command that continues it
+        last = next((f for f in checkpoint_folders(args.output_dir) if not verify_checkpoint(f)), None)
+        if last is None:
+            stop("interrupted (Ctrl-C) before any checkpoint was saved; run again to start over "
+                 "(--checkpointing_steps N saves checkpoints a run can continue from)", 130)
+        stop(f"interrupted (Ctrl-C); the last whole checkpoint is {last}; to continue: "
+             f"{resume_command(sys.argv[0], sys.argv[1:] if argv is None else argv)}", 130)
+    except Exception as exc:  # a write that failed: a full disk, the output directory gone or read-only
+        line = describe_write_fault(exc, args.output_dir,
+                                    resume=resume_command(sys.argv[0], sys.argv[1:] if argv is None else argv))
+        if line is None:
+            raise
+        stop(line, 1)
 
 
 def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
@@ -126,6 +135,7 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
     from hf_sched.finetune.input_checks import check_mixed_precision, check_planned_steps
     from hf_sched.finetune.lr_curve import plot_lr_curve
     from hf_sched.finetune.metrics import compute_metrics
+    from hf_sched.finetune.strict_json import dumps_strict
     from hf_sched.finetune.model import load_model_and_tokenizer
     from hf_sched.finetune.threads import use_available_cores
     from hf_sched.optim import param_groups
@@ -293,12 +303,11 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
         progress.close()
         last = next((f for f in checkpoint_folders(output_dir) if not verify_checkpoint(f)), None)
         if accelerator.is_main_process:
-            diverged = {"step": exc.step, "loss": finite_or_none(exc.loss), "grad_norm": finite_or_none(exc.grad_norm),
-                        "lr": exc.lr, "last_good_step": exc.last_good_step,
+            diverged = {"step": exc.step, "loss": exc.loss, "grad_norm": exc.grad_norm, "lr": exc.lr, "last_good_step": exc.last_good_step,
                         "last_checkpoint": str(last) if last is not None else None}
-            (output_dir / "metrics.json").write_text(json.dumps(
+            (output_dir / "metrics.json").write_text(dumps_strict(
                 {"diverged": diverged, "num_training_steps": total, "lr_scheduler_type": args.lr_scheduler_type,
-                 "args": signature, "lr_log": lr_log}, indent=1, allow_nan=False))
+                 "args": signature, "lr_log": lr_log}, indent=1))
         end_process_group(accelerator)
         kept = (f"; the last checkpoint, {last}, is whole (it resumes with these settings)" if last is not None
                 else "; no checkpoint was saved (--checkpointing_steps N saves some)")
@@ -405,7 +414,7 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
             "num_train_examples": data.train.num_rows, "num_eval_examples": data.validation.num_rows,
             "args": signature, "lr_log": lr_log,
         }
-        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, allow_nan=False))
+        (output_dir / "metrics.json").write_text(dumps_strict(metrics, indent=1))
         plot_lr_curve(output_dir / "lr_curve.png", lr_log, schedule, args.learning_rate,
                       f"{args.lr_scheduler_type}: {total} optimizer steps, {schedule.num_warmup_steps} warmup, "
                       f"{n} process{'es' if n > 1 else ''}")

@@ -213,6 +213,8 @@ class RunLock:
             return
         try:
             self.path.unlink(missing_ok=True)
+        except OSError:  # the directory went away or became read-only: the run's own error says so
+            pass
         finally:
             os.close(self._fd)
             self._fd = None
