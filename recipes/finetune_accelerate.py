@@ -82,6 +82,9 @@ def say(message: str) -> None:
 
 def stop(message: Any, status: int) -> NoReturn:
     """Say why the run ends (once, from rank 0) in one line and exit with ``status``."""
+    if "tqdm" in sys.modules:  # a progress bar left open would share the line
+        for bar in list(getattr(sys.modules["tqdm"].tqdm, "_instances", ())):
+            bar.close()
     if is_main_rank():
         print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
     sys.exit(status)
@@ -366,7 +369,7 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
                 else:
                     checkpoint_now(f"step_{completed_steps}", epoch)
             if args.stall_after_step == completed_steps:
-                time.sleep(3600)  # test hook: the test SIGKILLs the run here
+                time.sleep(args.stall_seconds)  # test hook: the test SIGKILLs or interrupts the run here
             if completed_steps >= total:
                 break
         train_time_s += time.perf_counter() - began

@@ -47,6 +47,7 @@ from hf_sched.finetune.data import load_text_classification, tokenize_splits
 from hf_sched.finetune.metrics import compute_metrics
 from hf_sched.finetune.model import load_model_and_tokenizer
 from hf_sched.finetune.process_group import end_process_group
+from hf_sched.finetune.run_faults import describe_write_fault, resume_command
 from hf_sched.finetune.strict_json import dumps_strict
 from hf_sched.finetune.threads import use_available_cores
 from hf_sched.lr_scheduler import ScheduledLR
@@ -207,6 +208,20 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     except DivergenceError as exc:
         stop_diverged(trainer, exc)
+    except KeyboardInterrupt:  # Ctrl-C: where it stopped, and the command that continues it
+        last = last_checkpoint(trainer)
+        if last is None:
+            fail("interrupted (Ctrl-C) before any checkpoint was saved; run again to start over "
+                 "(--save_strategy steps --save_steps N saves checkpoints a run can continue from)", 130)
+        fail(f"interrupted (Ctrl-C); the last checkpoint is {last}; to continue: "
+             f"{resume_command(sys.argv[0], sys.argv[1:] if argv is None else argv, last)}", 130)
+    except Exception as exc:  # a write that failed: a full disk, the output directory gone or read-only
+        last = last_checkpoint(trainer)
+        line = describe_write_fault(exc, training_args.output_dir, resume=resume_command(
+            sys.argv[0], sys.argv[1:] if argv is None else argv, last) if last else "a new run (no checkpoint was saved)")
+        if line is None:
+            raise
+        fail(line, 1)
     eval_metrics = trainer.evaluate()
     print(
         f"[hf_sched] eval accuracy {eval_metrics['eval_accuracy']:.4f}, f1 {eval_metrics['eval_f1']:.4f}, "
@@ -251,15 +266,21 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     return result
 
 
-def stop_diverged(trainer: SchedTrainer, exc: DivergenceError) -> NoReturn:
-    """metrics.json (strict JSON: where it diverged, the LRs logged so far), then one line and exit status 1."""
+def last_checkpoint(trainer: SchedTrainer) -> Optional[str]:
+    """The newest ``checkpoint-N`` folder of the run's output directory (``None`` if none)."""
     from transformers.trainer_utils import get_last_checkpoint
 
+    output_dir = trainer.args.output_dir
+    return get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+
+
+def stop_diverged(trainer: SchedTrainer, exc: DivergenceError) -> NoReturn:
+    """metrics.json (strict JSON: where it diverged, the LRs logged so far), then one line and exit status 1."""
     for callback in trainer.callback_handler.callbacks:  # the progress bar, closed before the last line
         if getattr(callback, "training_bar", None) is not None:
             callback.training_bar.close()
     output_dir = trainer.args.output_dir
-    last = get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+    last = last_checkpoint(trainer)
     if trainer.is_world_process_zero():
         os.makedirs(output_dir, exist_ok=True)
         diverged = {"step": exc.step, "loss": exc.loss, "grad_norm": exc.grad_norm, "lr": exc.lr,

@@ -205,8 +205,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    help="override the mixed precision of accelerate launch / its config")
     g.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is present")
     # Test hook: after this optimizer step (and its checkpoint) the run sleeps, so that a test can
-    # SIGKILL it at a known point. Not for users.
+    # SIGKILL or interrupt it at a known point. Not for users.
     g.add_argument("--stall_after_step", type=int, default=None, help=argparse.SUPPRESS)
+    # ... for this many seconds (then it goes on: a test changes the output directory meanwhile).
+    g.add_argument("--stall_seconds", type=float, default=3600.0, help=argparse.SUPPRESS)
     return parser
 
 

@@ -26,8 +26,8 @@ _WRITE_FAILURES = ("file write failed", "no space left", "storagefull", "read-on
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT, errno.EDQUOT}
 
 
-def resume_command(script: str, argv: Sequence[str]) -> str:
-    """``python SCRIPT ARGV --resume_from_checkpoint latest``, without a previous resume flag or
+def resume_command(script: str, argv: Sequence[str], checkpoint: str = "latest") -> str:
+    """``python SCRIPT ARGV --resume_from_checkpoint CHECKPOINT``, without a previous resume flag or
     ``--overwrite_output_dir`` (which would delete the checkpoints it resumes from)."""
     kept: list[str] = []
     skip = False
@@ -41,7 +41,7 @@ def resume_command(script: str, argv: Sequence[str]) -> str:
         if arg.startswith("--resume_from_checkpoint=") or arg == "--overwrite_output_dir":
             continue
         kept.append(arg)
-    return "python " + shlex.join([script, *kept, "--resume_from_checkpoint", "latest"])
+    return "python " + shlex.join([script, *kept, "--resume_from_checkpoint", checkpoint])
 
 
 def describe_write_fault(exc: BaseException, output_dir: str | os.PathLike, *, resume: str) -> Optional[str]:
