@@ -60,6 +60,7 @@ from hf_sched.finetune.run_faults import describe_write_fault, resume_command
 from hf_sched.finetune.run_lock import RunLock, RunLockError
 
 LR_LOG = "lr_log.jsonl"
+TEST_HOOKS = ("--stall_after_step", "--stall_seconds")  # hidden flags a resume command leaves out
 TRACKER_PROJECT = "finetune_accelerate"
 SIGNATURE_KEYS = (  # the settings a resumed run must share with the interrupted one
     "model", "dataset", "dataset_config", "encoding", "text_columns", "label_column", "validation_split",
@@ -112,10 +113,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             stop("interrupted (Ctrl-C) before any checkpoint was saved; run again to start over "
                  "(--checkpointing_steps N saves checkpoints a run can continue from)", 130)
         stop(f"interrupted (Ctrl-C); the last whole checkpoint is {last}; to continue: "
-             f"{resume_command(sys.argv[0], sys.argv[1:] if argv is None else argv)}", 130)
+             f"{resume_command(os.path.relpath(__file__), sys.argv[1:] if argv is None else argv, drop=TEST_HOOKS)}", 130)
     except Exception as exc:  # a write that failed: a full disk, the output directory gone or read-only
         line = describe_write_fault(exc, args.output_dir,
-                                    resume=resume_command(sys.argv[0], sys.argv[1:] if argv is None else argv))
+                                    resume=resume_command(os.path.relpath(__file__), sys.argv[1:] if argv is None else argv, drop=TEST_HOOKS))
         if line is None:
             raise
         stop(line, 1)

@@ -214,11 +214,11 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
             fail("interrupted (Ctrl-C) before any checkpoint was saved; run again to start over "
                  "(--save_strategy steps --save_steps N saves checkpoints a run can continue from)", 130)
         fail(f"interrupted (Ctrl-C); the last checkpoint is {last}; to continue: "
-             f"{resume_command(sys.argv[0], sys.argv[1:] if argv is None else argv, last)}", 130)
+             f"{resume_command(os.path.relpath(__file__), sys.argv[1:] if argv is None else argv, last)}", 130)
     except Exception as exc:  # a write that failed: a full disk, the output directory gone or read-only
         last = last_checkpoint(trainer)
         line = describe_write_fault(exc, training_args.output_dir, resume=resume_command(
-            sys.argv[0], sys.argv[1:] if argv is None else argv, last) if last else "a new run (no checkpoint was saved)")
+            os.path.relpath(__file__), sys.argv[1:] if argv is None else argv, last) if last else "a new run (no checkpoint was saved)")
         if line is None:
             raise
         fail(line, 1)

@@ -26,22 +26,27 @@ _WRITE_FAILURES = ("file write failed", "no space left", "storagefull", "read-on
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT, errno.EDQUOT}
 
 
-def resume_command(script: str, argv: Sequence[str], checkpoint: str = "latest") -> str:
-    """``python SCRIPT ARGV --resume_from_checkpoint CHECKPOINT``, without a previous resume flag or
-    ``--overwrite_output_dir`` (which would delete the checkpoints it resumes from)."""
+def resume_command(script: str, argv: Sequence[str], checkpoint: str = "latest", *,
+                   drop: Sequence[str] = ()) -> str:
+    """``python SCRIPT ARGV --resume_from_checkpoint CHECKPOINT`` (``accelerate launch`` on several
+    processes), without a previous resume flag,
+    ``--overwrite_output_dir`` (which would delete the checkpoints it resumes from) or the flags
+    (with their values) named in ``drop``."""
+    with_value = {"--resume_from_checkpoint", *drop}
     kept: list[str] = []
     skip = False
     for arg in argv:
         if skip:
             skip = False
             continue
-        if arg == "--resume_from_checkpoint":
+        if arg in with_value:
             skip = True
             continue
-        if arg.startswith("--resume_from_checkpoint=") or arg == "--overwrite_output_dir":
+        if arg.split("=", 1)[0] in with_value or arg == "--overwrite_output_dir":
             continue
         kept.append(arg)
-    return "python " + shlex.join([script, *kept, "--resume_from_checkpoint", checkpoint])
+    launcher = "accelerate launch [your launch options]" if int(os.environ.get("WORLD_SIZE", "1")) > 1 else "python"
+    return f"{launcher} " + shlex.join([script, *kept, "--resume_from_checkpoint", checkpoint])
 
 
 def describe_write_fault(exc: BaseException, output_dir: str | os.PathLike, *, resume: str) -> Optional[str]:
