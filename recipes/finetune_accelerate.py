@@ -36,7 +36,12 @@ Written to ``--output_dir`` (one run at a time: a second run into it is refused)
 
 The support code lives in ``hf_sched/finetune/``: ``arguments.py`` (the flags, checked before
 anything loads), ``checkpoint.py``, ``run_lock.py``, ``threads.py``, ``data.py``, ``model.py``,
-``metrics.py``, ``lr_curve.py``. Every bad input ends the run with status 2 and one line.
+``metrics.py``, ``lr_curve.py``; ``input_checks.py`` (the checks the Trainer recipe shares),
+``run_faults.py``. Every bad input ends the run with status 2 and one line. So does every
+other end that is not success, with its own status: a run whose loss or gradients turn
+non-finite stops before that optimizer step (status 1; ``hf_sched.divergence``), a full disk
+or an output directory that vanished or became read-only (status 1), Ctrl-C (status 130, with
+the command that continues the run).
 """
 
 from __future__ import annotations
