@@ -25,6 +25,7 @@ import sys
 from typing import Any, Callable
 
 from hf_sched.dash_values import accept_dash_values
+from hf_sched.finetune.input_checks import MIN_MAX_LENGTH
 
 __all__ = ["PROG", "DEFAULT_SCHEDULE", "OPTIMIZERS", "build_parser", "parse_args", "schedule_problem"]
 
@@ -152,7 +153,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    help="keep this many training examples (seeded shuffle), or 'all'")
     g.add_argument("--max_eval_samples", type=_sample_count, default=1000,
                    help="keep this many validation examples (seeded shuffle), or 'all'")
-    g.add_argument("--max_length", type=_int_at_least(8), default=64, help="truncate texts to this many tokens")
+    g.add_argument("--max_length", type=_int_at_least(MIN_MAX_LENGTH), default=64,
+                   help="truncate texts to this many tokens")
     g.add_argument("--encoding", default=None, help="text encoding of a local .csv/.json/.jsonl --dataset "
                    "(default utf-8), e.g. latin-1")
 
