@@ -117,14 +117,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if last is None:
             stop("interrupted (Ctrl-C) before any checkpoint was saved; run again to start over "
                  "(--checkpointing_steps N saves checkpoints a run can continue from)", 130)
-        stop(f"interrupted (Ctrl-C); the last whole checkpoint is {last}; to continue: "
-             f"{resume_command(os.path.relpath(__file__), sys.argv[1:] if argv is None else argv, drop=TEST_HOOKS)}", 130)
+        stop(f"interrupted (Ctrl-C); the last whole checkpoint is {last}; to continue: {continue_command(argv)}", 130)
     except Exception as exc:  # a write that failed: a full disk, the output directory gone or read-only
-        line = describe_write_fault(exc, args.output_dir,
-                                    resume=resume_command(os.path.relpath(__file__), sys.argv[1:] if argv is None else argv, drop=TEST_HOOKS))
+        line = describe_write_fault(exc, args.output_dir, resume=continue_command(argv))
         if line is None:
             raise
         stop(line, 1)
+
+
+def continue_command(argv: list[str] | None) -> str:
+    """The command that continues this run from its newest whole checkpoint."""
+    return resume_command(os.path.relpath(__file__), sys.argv[1:] if argv is None else argv, drop=TEST_HOOKS)
 
 
 def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
@@ -137,15 +140,15 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
     from transformers import DataCollatorWithPadding
 
     from hf_sched import get_scheduler
-    from hf_sched.divergence import DivergenceError, DivergenceGuard, gradient_norm
     from hf_sched.budget import batches_per_process, compute_budget, steps_per_epoch
+    from hf_sched.divergence import DivergenceError, DivergenceGuard, gradient_norm
     from hf_sched.finetune.arguments import schedule_problem
     from hf_sched.finetune.data import load_text_classification, tokenize_splits
     from hf_sched.finetune.input_checks import check_mixed_precision, check_planned_steps
     from hf_sched.finetune.lr_curve import plot_lr_curve
     from hf_sched.finetune.metrics import compute_metrics
-    from hf_sched.finetune.strict_json import dumps_strict
     from hf_sched.finetune.model import load_model_and_tokenizer
+    from hf_sched.finetune.strict_json import dumps_strict
     from hf_sched.finetune.threads import use_available_cores
     from hf_sched.optim import param_groups
     from hf_sched.registry import get_info
@@ -312,8 +315,8 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
         progress.close()
         last = next((f for f in checkpoint_folders(output_dir) if not verify_checkpoint(f)), None)
         if accelerator.is_main_process:
-            diverged = {"step": exc.step, "loss": exc.loss, "grad_norm": exc.grad_norm, "lr": exc.lr, "last_good_step": exc.last_good_step,
-                        "last_checkpoint": str(last) if last is not None else None}
+            diverged = {"step": exc.step, "loss": exc.loss, "grad_norm": exc.grad_norm, "lr": exc.lr,
+                        "last_good_step": exc.last_good_step, "last_checkpoint": str(last) if last is not None else None}
             (output_dir / "metrics.json").write_text(dumps_strict(
                 {"diverged": diverged, "num_training_steps": total, "lr_scheduler_type": args.lr_scheduler_type,
                  "args": signature, "lr_log": lr_log}, indent=1))

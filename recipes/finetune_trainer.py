@@ -181,7 +181,8 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     except (ValueError, ImportError, OSError) as exc:
         fail(exc)
     if training_args.max_steps <= 0:  # the Trainer's own count: ceil(epochs * ceil(batches / accumulation))
-        batches = math.ceil(tokens["train"].num_rows / (training_args.per_device_train_batch_size * training_args.world_size))
+        per_step = training_args.per_device_train_batch_size * training_args.world_size
+        batches = math.ceil(tokens["train"].num_rows / per_step)
         total = math.ceil(training_args.num_train_epochs * math.ceil(batches / training_args.gradient_accumulation_steps))
         try:
             checks.check_planned_steps(total, f"--num_train_epochs {training_args.num_train_epochs:g}")
@@ -217,8 +218,9 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
              f"{resume_command(os.path.relpath(__file__), sys.argv[1:] if argv is None else argv, last)}", 130)
     except Exception as exc:  # a write that failed: a full disk, the output directory gone or read-only
         last = last_checkpoint(trainer)
-        line = describe_write_fault(exc, training_args.output_dir, resume=resume_command(
-            os.path.relpath(__file__), sys.argv[1:] if argv is None else argv, last) if last else "a new run (no checkpoint was saved)")
+        resume = (resume_command(os.path.relpath(__file__), sys.argv[1:] if argv is None else argv, last) if last
+                  else "a new run (no checkpoint was saved)")
+        line = describe_write_fault(exc, training_args.output_dir, resume=resume)
         if line is None:
             raise
         fail(line, 1)
@@ -286,8 +288,8 @@ def stop_diverged(trainer: SchedTrainer, exc: DivergenceError) -> NoReturn:
         diverged = {"step": exc.step, "loss": exc.loss, "grad_norm": exc.grad_norm, "lr": exc.lr,
                     "last_good_step": exc.last_good_step, "last_checkpoint": last}
         with open(os.path.join(output_dir, "metrics.json"), "w") as f:
-            f.write(dumps_strict({"diverged": diverged, "lr_curve": lr_curve_from_log_history(trainer.state.log_history)},
-                                 indent=2))
+            curve = lr_curve_from_log_history(trainer.state.log_history)
+            f.write(dumps_strict({"diverged": diverged, "lr_curve": curve}, indent=2))
     end_process_group(trainer.accelerator)
     kept = (f"; the last checkpoint is {last} (--resume_from_checkpoint {last} continues it with these settings)"
             if last else "; no checkpoint was saved (--save_steps N saves some)")

@@ -835,3 +835,33 @@ def test_recipe_reads_arguments_from_a_yaml_file(tmp_path, monkeypatch):
     (tmp_path / "args.yaml").write_text("output_dir: out\nmax_steps: 5\nlearning_rate: 2.0e-5\nreport_to: none\n")
     training_args, data_args = _trainer_recipe().parse_args(["args.yaml"])
     assert (training_args.max_steps, training_args.learning_rate, data_args.max_length) == (5, 2e-5, 64)
+
+
+@pytest.mark.slow
+def test_recipe_ctrl_c_ends_in_one_line_naming_the_checkpoint_to_continue_from(tmp_path):
+    import re
+    import signal
+    import time
+
+    from hf_sched.finetune.model import save_tiny_bert
+
+    model_dir = save_tiny_bert(tmp_path / "tiny")
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "HF_HOME": str(tmp_path / "hf_home"), "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, "recipes/finetune_trainer.py", "--model", model_dir, "--max_train_samples", "48",
+         "--max_length", "16", "--per_device_train_batch_size", "8", "--max_steps", "300", "--save_strategy", "steps",
+         "--save_steps", "2", "--use_cpu", "--report_to", "none", "--output_dir", str(out)],
+        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (out / "checkpoint-2" / "trainer_state.json").is_file():
+        assert process.poll() is None and time.monotonic() < deadline, "the run did not save checkpoint-2"
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err[-3000:]
+    line = _one_error_line(err)
+    match = re.fullmatch(r"finetune_trainer\.py: error: interrupted \(Ctrl-C\); the last checkpoint is (\S+); to "
+                         r"continue: python recipes/finetune_trainer\.py .* --resume_from_checkpoint (\S+)", line)
+    assert match and match[1] == match[2] and (Path(match[1]) / "trainer_state.json").is_file(), line
