@@ -75,6 +75,10 @@ _LAZY = {
     "layer_id_for": "optim",
     "find_layers": "optim",
     "is_norm_module": "optim",
+    # stop a run whose loss or gradients turn non-finite (users' own loops)
+    "DivergenceGuard": "divergence",
+    "DivergenceError": "divergence",
+    "gradient_norm": "divergence",
     # integrations (import transformers; hf_sched.integrations has the rest)
     "SchedTrainingArguments": "integrations.transformers",
     "SchedTrainer": "integrations.transformers",

@@ -36,7 +36,12 @@ Written to ``--output_dir`` (one run at a time: a second run into it is refused)
 
 The support code lives in ``hf_sched/finetune/``: ``arguments.py`` (the flags, checked before
 anything loads), ``checkpoint.py``, ``run_lock.py``, ``threads.py``, ``data.py``, ``model.py``,
-``metrics.py``, ``lr_curve.py``. Every bad input ends the run with status 2 and one line.
+``metrics.py``, ``lr_curve.py``; ``input_checks.py`` (the checks the Trainer recipe shares),
+``run_faults.py``. Every bad input ends the run with status 2 and one line. So does every
+other end that is not success, with its own status: a run whose loss or gradients turn
+non-finite stops before that optimizer step (status 1; ``hf_sched.divergence``), a full disk
+or an output directory that vanished or became read-only (status 1), Ctrl-C (status 130, with
+the command that continues the run).
 """
 
 from __future__ import annotations
@@ -53,11 +58,14 @@ if __package__ in (None, ""):  # run as a script from a checkout: make hf_sched 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from hf_sched.finetune.arguments import PROG, parse_args
-from hf_sched.finetune.checkpoint import CheckpointError, choose_checkpoint, load_checkpoint, save_checkpoint
+from hf_sched.finetune.checkpoint import (CheckpointError, checkpoint_folders, choose_checkpoint, load_checkpoint,
+                                         save_checkpoint, verify_checkpoint)
 from hf_sched.finetune.process_group import end_process_group
+from hf_sched.finetune.run_faults import describe_write_fault, resume_command
 from hf_sched.finetune.run_lock import RunLock, RunLockError
 
 LR_LOG = "lr_log.jsonl"
+TEST_HOOKS = ("--stall_after_step", "--stall_seconds")  # hidden flags a resume command leaves out
 TRACKER_PROJECT = "finetune_accelerate"
 SIGNATURE_KEYS = (  # the settings a resumed run must share with the interrupted one
     "model", "dataset", "dataset_config", "encoding", "text_columns", "label_column", "validation_split",
@@ -78,11 +86,19 @@ def say(message: str) -> None:
         print(message, flush=True)
 
 
-def fail(message: Any) -> NoReturn:
-    """Report a bad input (once, from rank 0) in one line and exit with status 2."""
+def stop(message: Any, status: int) -> NoReturn:
+    """Say why the run ends (once, from rank 0) in one line and exit with ``status``."""
+    if "tqdm" in sys.modules:  # a progress bar left open would share the line
+        for bar in list(getattr(sys.modules["tqdm"].tqdm, "_instances", ())):
+            bar.close()
     if is_main_rank():
         print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
-    sys.exit(2)
+    sys.exit(status)
+
+
+def fail(message: Any) -> NoReturn:
+    """Report a bad input (once, from rank 0) in one line and exit with status 2."""
+    stop(message, 2)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -96,6 +112,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             return fine_tune(args, checkpoint)
     except (RunLockError, CheckpointError) as exc:
         fail(exc)
+    except KeyboardInterrupt:  # Ctrl-C: where it stopped, and the command that continues it
+        last = next((f for f in checkpoint_folders(args.output_dir) if not verify_checkpoint(f)), None)
+        if last is None:
+            stop("interrupted (Ctrl-C) before any checkpoint was saved; run again to start over "
+                 "(--checkpointing_steps N saves checkpoints a run can continue from)", 130)
+        stop(f"interrupted (Ctrl-C); the last whole checkpoint is {last}; to continue: {continue_command(argv)}", 130)
+    except Exception as exc:  # a write that failed: a full disk, the output directory gone or read-only
+        line = describe_write_fault(exc, args.output_dir, resume=continue_command(argv))
+        if line is None:
+            raise
+        stop(line, 1)
+
+
+def continue_command(argv: list[str] | None) -> str:
+    """The command that continues this run from its newest whole checkpoint."""
+    return resume_command(os.path.relpath(__file__), sys.argv[1:] if argv is None else argv, drop=TEST_HOOKS)
 
 
 def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
@@ -110,11 +142,14 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
     from hf_sched import get_scheduler
     from hf_sched.budget import batches_per_process, compute_budget, steps_per_epoch
     from hf_sched.deepspeed_config import RECIPE_KEEP, deepspeed_problem
+    from hf_sched.divergence import DivergenceError, DivergenceGuard, gradient_norm
     from hf_sched.finetune.arguments import schedule_problem
     from hf_sched.finetune.data import load_text_classification, tokenize_splits
+    from hf_sched.finetune.input_checks import check_mixed_precision, check_planned_steps
     from hf_sched.finetune.lr_curve import plot_lr_curve
     from hf_sched.finetune.metrics import compute_metrics
     from hf_sched.finetune.model import load_model_and_tokenizer
+    from hf_sched.finetune.strict_json import dumps_strict
     from hf_sched.finetune.threads import use_available_cores
     from hf_sched.optim import param_groups
     from hf_sched.registry import get_info
@@ -137,6 +172,10 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
     # ---- the Accelerator: processes and mixed precision from the launcher, a seeded data order
     world = int(os.environ.get("WORLD_SIZE", "1"))
     has_gpu = torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())
+    try:
+        check_mixed_precision("--mixed_precision", args.mixed_precision, has_gpu=has_gpu and not args.cpu)
+    except ValueError as exc:
+        fail(exc)
     on_cpu = args.cpu or (world > 1 and not has_gpu)  # several processes on a machine without a GPU: gloo
     accelerator = Accelerator(
         cpu=on_cpu, mixed_precision=args.mixed_precision, gradient_accumulation_steps=args.gradient_accumulation_steps,
@@ -201,6 +240,11 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
     except (TypeError, ValueError) as exc:
         fail(f"cannot plan the run: {exc}")
     total = budget.num_training_steps
+    try:  # before anything is sized by it (the LR check below evaluates every step)
+        check_planned_steps(total, f"--num_epochs {args.num_epochs:g}" if args.max_steps is None
+                            else f"--max_steps {args.max_steps}")
+    except ValueError as exc:
+        fail(exc)
     problem = schedule_problem(args.lr_scheduler_type, args.lr_scheduler_kwargs, num_training_steps=total,
                                warmup=budget.num_warmup_steps, lr_init=args.learning_rate)
     if problem is not None:
@@ -272,7 +316,24 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
                 accelerator.log({"eval_accuracy": scores["accuracy"], "eval_f1": scores["f1"], "epoch": epoch},
                                 step=completed_steps)
 
+    def stop_diverged(exc: DivergenceError) -> NoReturn:
+        """metrics.json (strict JSON: what ran, and where it diverged), then one line and exit status 1."""
+        progress.close()
+        last = next((f for f in checkpoint_folders(output_dir) if not verify_checkpoint(f)), None)
+        if accelerator.is_main_process:
+            diverged = {"step": exc.step, "loss": exc.loss, "grad_norm": exc.grad_norm, "lr": exc.lr,
+                        "last_good_step": exc.last_good_step, "last_checkpoint": str(last) if last is not None else None}
+            (output_dir / "metrics.json").write_text(dumps_strict(
+                {"diverged": diverged, "num_training_steps": total, "lr_scheduler_type": args.lr_scheduler_type,
+                 "args": signature, "lr_log": lr_log}, indent=1))
+        end_process_group(accelerator)
+        kept = (f"; the last checkpoint, {last}, is whole (it resumes with these settings)" if last is not None
+                else "; no checkpoint was saved (--checkpointing_steps N saves some)")
+        stop(f"{exc}{kept}", 1)
+
     # ---- the loop: epochs of micro-batches, one optimizer and scheduler step per accumulated batch
+    guard = DivergenceGuard(advice="Try a lower --learning_rate, a longer --warmup or --max_grad_norm 1 in a fresh "
+                                   "run (--overwrite_output_dir)")
     train_time_s = eval_time_s = 0.0
     start_epoch = completed_steps // epoch_steps
     skip = (completed_steps % epoch_steps) * args.gradient_accumulation_steps
@@ -291,17 +352,23 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
             with accelerator.accumulate(model):
                 loss = model(**batch).loss
                 accelerator.backward(loss)
+                micro_losses.append(loss.detach().float())
                 lr = max(float(group["lr"]) for group in optimizer.param_groups)  # the LR this step uses
-                if accelerator.sync_gradients and args.max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                if accelerator.sync_gradients:  # the divergence guard, before the step is taken (every rank alike)
+                    step_loss = accelerator.reduce(torch.stack(micro_losses).mean(), reduction="mean").item()
+                    grad_norm = (accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                                 if args.max_grad_norm > 0 else gradient_norm(model.parameters()))
+                    try:
+                        guard.check(completed_steps + 1, loss=step_loss, lr=lr,
+                                    grad_norm=None if accelerator.scaler is not None else grad_norm)
+                    except DivergenceError as exc:
+                        stop_diverged(exc)
                 optimizer.step()
                 lr_scheduler.step()
                 optimizer.zero_grad()
-            micro_losses.append(loss.detach().float())
             if not accelerator.sync_gradients:
                 continue
             completed_steps += 1
-            step_loss = accelerator.reduce(torch.stack(micro_losses).mean(), reduction="mean").item()
             micro_losses = []
             lr_log.append({"step": completed_steps, "lr": lr, "loss": step_loss})
             if accelerator.is_main_process:
@@ -317,7 +384,7 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
                 else:
                     checkpoint_now(f"step_{completed_steps}", epoch)
             if args.stall_after_step == completed_steps:
-                time.sleep(3600)  # test hook: the test SIGKILLs the run here
+                time.sleep(args.stall_seconds)  # test hook: the test SIGKILLs or interrupts the run here
             if completed_steps >= total:
                 break
         train_time_s += time.perf_counter() - began
@@ -365,7 +432,7 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
             "num_train_examples": data.train.num_rows, "num_eval_examples": data.validation.num_rows,
             "args": signature, "lr_log": lr_log,
         }
-        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+        (output_dir / "metrics.json").write_text(dumps_strict(metrics, indent=1))
         plot_lr_curve(output_dir / "lr_curve.png", lr_log, schedule, args.learning_rate,
                       f"{args.lr_scheduler_type}: {total} optimizer steps, {schedule.num_warmup_steps} warmup, "
                       f"{n} process{'es' if n > 1 else ''}")

@@ -18,16 +18,22 @@ With no ``--model`` / ``--dataset`` it runs offline on the MiniLM BERT of the
 It prints the training and warmup steps before training, evaluates accuracy and F1 on the
 validation split, and writes ``metrics.json`` (train and eval metrics, the schedule, the
 logged LR curve) and ``lr_curve.png`` to ``--output_dir``. Arguments may also come from one
-JSON file: ``python recipes/finetune_trainer.py args.json``.
+JSON or YAML file: ``python recipes/finetune_trainer.py args.json`` (or ``args.yaml``).
+
+Its arguments and data are checked as the Accelerate recipe's are, by the same code
+(``hf_sched/finetune/input_checks.py``, ``data.py``): a bad one ends the run with status 2
+and one line. A run whose loss or gradients turn non-finite stops before that optimizer step
+(``hf_sched.integrations.StopOnDivergence``) with status 1 and one line; ``metrics.json`` is
+strict JSON.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 if __package__ in (None, ""):  # run as a script from a checkout: make hf_sched importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -35,12 +41,17 @@ if __package__ in (None, ""):  # run as a script from a checkout: make hf_sched 
 from transformers import DataCollatorWithPadding, HfArgumentParser, TrainerCallback, set_seed
 
 from hf_sched.dash_values import accept_dash_values
+from hf_sched.divergence import DivergenceError
+from hf_sched.finetune import input_checks as checks
 from hf_sched.finetune.data import load_text_classification, tokenize_splits
 from hf_sched.finetune.metrics import compute_metrics
 from hf_sched.finetune.model import load_model_and_tokenizer
 from hf_sched.finetune.process_group import end_process_group
+from hf_sched.finetune.run_faults import describe_write_fault, resume_command
+from hf_sched.finetune.strict_json import dumps_strict
 from hf_sched.finetune.threads import use_available_cores
 from hf_sched.lr_scheduler import ScheduledLR
+from hf_sched.integrations.divergence_callback import StopOnDivergence
 from hf_sched.integrations.lr_curve import lr_curve_from_log_history
 from hf_sched.integrations.transformers import SchedTrainer, SchedTrainingArguments
 
@@ -97,16 +108,48 @@ class PrintSchedule(TrainerCallback):
             print(f"[hf_sched] {name}: {state.max_steps} training steps, metric-driven (no warmup)", flush=True)
 
 
+PROG = "finetune_trainer.py"
+ARGS_FILE_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+def fail(message: Any, status: int = 2) -> NoReturn:
+    """Say why the run ends in one line (once, from the main process) and exit with ``status``."""
+    if os.environ.get("RANK", "0") == "0":
+        print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+    sys.exit(status)
+
+
+def check_arguments(training_args: SchedTrainingArguments, data_args: ModelDataArgs) -> None:
+    """The Accelerate recipe's checks, from the same module; raises ``ValueError`` naming the flag."""
+    checks.check_positive_number("--learning_rate", training_args.learning_rate)
+    checks.check_non_negative_number("--weight_decay", training_args.weight_decay)
+    checks.check_non_negative_number("--max_grad_norm", training_args.max_grad_norm)
+    checks.check_positive_number("--num_train_epochs", training_args.num_train_epochs)
+    for flag in ("max_train_samples", "max_eval_samples"):
+        checks.check_count(f"--{flag}", getattr(data_args, flag), unset="all examples")
+    checks.check_count("--max_length", data_args.max_length, checks.MIN_MAX_LENGTH)
+    checks.check_fraction("--validation_split", data_args.validation_split)
+    checks.check_text_columns("--text_columns", data_args.text_columns)
+    checks.check_model("--model", data_args.model)
+    checks.check_output_dir("--output_dir", training_args.output_dir)
+    checks.check_resume_path("--resume_from_checkpoint", training_args.resume_from_checkpoint, latest=False)
+    checks.check_auto_warmup_optimizer(training_args.warmup, getattr(training_args.optim, "value", training_args.optim))
+    if training_args.max_steps > 0:
+        checks.check_planned_steps(training_args.max_steps, f"--max_steps {training_args.max_steps}")
+
+
 def parse_args(argv: Optional[list[str]] = None) -> tuple[SchedTrainingArguments, ModelDataArgs]:
-    """Parse the command line (or one ``.json`` file of arguments); a bad value exits 2 with one line."""
-    parser = HfArgumentParser((SchedTrainingArguments, ModelDataArgs), description=__doc__.split("\n\n")[0])
+    """Parse the command line (or one ``.json``/``.yaml`` file of arguments); a bad value exits 2 with one line."""
+    parser = HfArgumentParser((SchedTrainingArguments, ModelDataArgs), description=__doc__.split("\n\n")[0],
+                              prog=PROG)
     accept_dash_values(parser)  # --warmup -1ep gets --warmup's own message on Python < 3.13 too
     argv = sys.argv[1:] if argv is None else argv
     try:  # the arguments' own checks (__post_init__) raise: say them as argparse's errors, not as a traceback
-        if len(argv) == 1 and argv[0].endswith(".json"):
-            training_args, data_args = parser.parse_json_file(os.path.abspath(argv[0]))
+        if len(argv) == 1 and argv[0].lower().endswith(ARGS_FILE_SUFFIXES):
+            training_args, data_args = parser.parse_dict(checks.read_args_file(argv[0]))
         else:
             training_args, data_args = parser.parse_args_into_dataclasses(args=argv)
+        check_arguments(training_args, data_args)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
     return training_args, data_args
@@ -122,18 +165,29 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     if training_args.process_index == 0:
         print(f"[hf_sched] torch threads per process: {threads} ({training_args.device.type})", flush=True)
 
-    data = load_text_classification(
-        data_args.dataset,
-        data_args.dataset_config,
-        text_columns=data_args.text_columns,
-        label_column=data_args.label_column,
-        validation_split=data_args.validation_split,
-        max_train_samples=data_args.max_train_samples,
-        max_eval_samples=data_args.max_eval_samples,
-        seed=training_args.seed,
-    )
-    model, tokenizer = load_model_and_tokenizer(data_args.model, data.num_labels, label_names=data.label_names)
-    tokens = tokenize_splits(data, tokenizer, max_length=data_args.max_length)
+    try:  # the data and model checks the Accelerate recipe makes (hf_sched/finetune/data.py, model.py)
+        data = load_text_classification(
+            data_args.dataset,
+            data_args.dataset_config,
+            text_columns=data_args.text_columns,
+            label_column=data_args.label_column,
+            validation_split=data_args.validation_split,
+            max_train_samples=data_args.max_train_samples,
+            max_eval_samples=data_args.max_eval_samples,
+            seed=training_args.seed,
+        )
+        model, tokenizer = load_model_and_tokenizer(data_args.model, data.num_labels, label_names=data.label_names)
+        tokens = tokenize_splits(data, tokenizer, max_length=data_args.max_length)
+    except (ValueError, ImportError, OSError) as exc:
+        fail(exc)
+    if training_args.max_steps <= 0:  # the Trainer's own count: ceil(epochs * ceil(batches / accumulation))
+        per_step = training_args.per_device_train_batch_size * training_args.world_size
+        batches = math.ceil(tokens["train"].num_rows / per_step)
+        total = math.ceil(training_args.num_train_epochs * math.ceil(batches / training_args.gradient_accumulation_steps))
+        try:
+            checks.check_planned_steps(total, f"--num_train_epochs {training_args.num_train_epochs:g}")
+        except ValueError as exc:
+            fail(exc)
     print(
         f"[hf_sched] data {data.source}: {tokens['train'].num_rows} train / {tokens['validation'].num_rows} "
         f"validation examples, labels {list(data.label_names)}",
@@ -148,9 +202,28 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics,
-        callbacks=[PrintSchedule()],
+        callbacks=[PrintSchedule(), StopOnDivergence(
+            advice="Try a lower --learning_rate, a longer --warmup_ratio or --max_grad_norm 1 in a fresh --output_dir")],
     )
-    train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    try:
+        train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    except DivergenceError as exc:
+        stop_diverged(trainer, exc)
+    except KeyboardInterrupt:  # Ctrl-C: where it stopped, and the command that continues it
+        last = last_checkpoint(trainer)
+        if last is None:
+            fail("interrupted (Ctrl-C) before any checkpoint was saved; run again to start over "
+                 "(--save_strategy steps --save_steps N saves checkpoints a run can continue from)", 130)
+        fail(f"interrupted (Ctrl-C); the last checkpoint is {last}; to continue: "
+             f"{resume_command(os.path.relpath(__file__), sys.argv[1:] if argv is None else argv, last)}", 130)
+    except Exception as exc:  # a write that failed: a full disk, the output directory gone or read-only
+        last = last_checkpoint(trainer)
+        resume = (resume_command(os.path.relpath(__file__), sys.argv[1:] if argv is None else argv, last) if last
+                  else "a new run (no checkpoint was saved)")
+        line = describe_write_fault(exc, training_args.output_dir, resume=resume)
+        if line is None:
+            raise
+        fail(line, 1)
     eval_metrics = trainer.evaluate()
     print(
         f"[hf_sched] eval accuracy {eval_metrics['eval_accuracy']:.4f}, f1 {eval_metrics['eval_f1']:.4f}, "
@@ -182,7 +255,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         os.makedirs(training_args.output_dir, exist_ok=True)
         path = os.path.join(training_args.output_dir, "metrics.json")
         with open(path, "w") as f:
-            json.dump(result, f, indent=2)
+            f.write(dumps_strict(result, indent=2))
         print(f"[hf_sched] wrote {path}", flush=True)
     if data_args.save_model:
         trainer.save_model()
@@ -193,6 +266,34 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     # or hang (the DDP model's reducer would destroy the group later, with the GIL held; process_group.py).
     end_process_group(trainer.accelerator)
     return result
+
+
+def last_checkpoint(trainer: SchedTrainer) -> Optional[str]:
+    """The newest ``checkpoint-N`` folder of the run's output directory (``None`` if none)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    output_dir = trainer.args.output_dir
+    return get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+
+
+def stop_diverged(trainer: SchedTrainer, exc: DivergenceError) -> NoReturn:
+    """metrics.json (strict JSON: where it diverged, the LRs logged so far), then one line and exit status 1."""
+    for callback in trainer.callback_handler.callbacks:  # the progress bar, closed before the last line
+        if getattr(callback, "training_bar", None) is not None:
+            callback.training_bar.close()
+    output_dir = trainer.args.output_dir
+    last = last_checkpoint(trainer)
+    if trainer.is_world_process_zero():
+        os.makedirs(output_dir, exist_ok=True)
+        diverged = {"step": exc.step, "loss": exc.loss, "grad_norm": exc.grad_norm, "lr": exc.lr,
+                    "last_good_step": exc.last_good_step, "last_checkpoint": last}
+        with open(os.path.join(output_dir, "metrics.json"), "w") as f:
+            curve = lr_curve_from_log_history(trainer.state.log_history)
+            f.write(dumps_strict({"diverged": diverged, "lr_curve": curve}, indent=2))
+    end_process_group(trainer.accelerator)
+    kept = (f"; the last checkpoint is {last} (--resume_from_checkpoint {last} continues it with these settings)"
+            if last else "; no checkpoint was saved (--save_steps N saves some)")
+    fail(f"{exc}{kept}", 1)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Every bad input of issue 15 (and issue 13), performed for real, with the line the user sees.
+"""Every bad input of issues 15 and 25 (and issue 13), performed for real, with the line the user sees.
 
 Each :class:`Case` is (area, what the user did, a zero-argument callable that does it and
 returns the one line printed). ``tests/test_reliability_doc.py`` runs them all and checks
@@ -14,7 +14,12 @@ How a case reads the message:
   ``load_checkpoint``, ``RunLock``), with the error handed to the recipe's own ``fail``,
   which prints ``finetune_accelerate.py: error: ...`` and exits 2, as ``main`` does. The
   checkpoints are real: ``accelerator.save_state`` of a small model through the recipe's
-  ``save_checkpoint`` (manifest included), then damaged one way each.
+  ``save_checkpoint`` (manifest included), then damaged one way each;
+* the Trainer recipe: its ``parse_args`` (the same checks, ``hf_sched/finetune/input_checks.py``)
+  and its ``fail`` for what ``load_text_classification`` raises;
+* runs that stop (issue 25): both recipes' ``main`` in this process on a tiny random BERT, a
+  diverged run, Ctrl-C (a real SIGINT to this process from a watching thread, while the run
+  sleeps after step 3 through its test hook) and an output directory renamed meanwhile.
 
 Machine-specific parts are normalised (:func:`normalise`): the temporary folder becomes
 ``<tmp>``, process ids ``<pid>``, lock start times ``<time>``.
@@ -31,8 +36,10 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -80,9 +87,9 @@ def warned(call: Callable[[], Any]) -> str:
     return f"{caught[0].category.__name__}: {caught[0].message}"
 
 
-def _last_error_line(err: str, code: Any) -> str:
-    if code != 2:
-        raise NoError(f"exit status {code!r}, not 2; stderr: {err!r}")
+def _last_error_line(err: str, code: Any, status: int = 2) -> str:
+    if code != status:
+        raise NoError(f"exit status {code!r}, not {status}; stderr: {err!r}")
     lines = err.rstrip("\n").splitlines()
     errors = [line for line in lines if ": error: " in line]
     if not lines or len(errors) != 1 or errors[0] != lines[-1]:
@@ -111,13 +118,13 @@ def recipe() -> Any:
     return module
 
 
-def _exit_line(call: Callable[[], Any]) -> str:
+def _exit_line(call: Callable[[], Any], status: int = 2) -> str:
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:
             call()
         except SystemExit as exc:
-            return _last_error_line(err.getvalue(), exc.code)
+            return _last_error_line(err.getvalue(), exc.code, status)
     raise NoError("the recipe did not exit")
 
 
@@ -206,7 +213,7 @@ def _bad_factory(steps, warmup):  # the registry calls factory(*, num_training_s
 
 
 def _library_cases() -> list[Case]:
-    from hf_sched import get_scheduler, register
+    from hf_sched import DivergenceGuard, get_scheduler, register
     from hf_sched.schedules import Cosine
 
     area = "Library (`hf_sched`)"
@@ -240,6 +247,9 @@ def _library_cases() -> list[Case]:
         Case(area, "`get_scheduler('warmuplinear', opt, dataloader=dl, max_steps=30, warmup='1ep')`, `dl` streaming",
              lambda: raised(lambda: get_scheduler("warmuplinear", _optimizer(), dataloader=_stream_dataloader(),
                                                   max_steps=30, warmup="1ep"))),
+        Case(area, "`DivergenceGuard().check(2, loss=nan, grad_norm=inf, lr=1e30)` in a user's loop (issue 25: before "
+             "`optimizer.step()`)",
+             lambda: raised(lambda: DivergenceGuard().check(2, loss=math.nan, grad_norm=math.inf, lr=1e30))),
         Case(area, "`get_scheduler('warmuplinear', opt, num_training_steps=5, num_warmup_steps=5)` (a warning)",
              lambda: warned(lambda: get_scheduler("warmuplinear", _optimizer(), num_training_steps=5,
                                                   num_warmup_steps=5))),
@@ -267,28 +277,170 @@ def _cli_cases() -> list[Case]:
         ["show", "warmupcosine", "--lr", "-1e-3"],
         ["show", "warmupcosine", "--steps-per-epoch", "100", "--warmup", "xep"],
         ["show", "warmupcosine", "--kwargs", "{num_cycles: 2}"],
+        ["show", "hard-restarts:num_cycles=3", "--kwargs", '{"num_cycles": 5}'],
     ]
     import shlex
 
-    return [Case(area, f"`hf-sched {shlex.join(argv)}`", lambda argv=argv: cli(*argv)) for argv in commands]
+    cases = [Case(area, f"`hf-sched {shlex.join(argv)}`", lambda argv=argv: cli(*argv)) for argv in commands]
+    output = "`hf-sched` output (issue 25: a full device and a closed pipe)"
+    return [
+        *cases,
+        Case(output, "`hf-sched show warmupcosine --lr 1e308` (the line with the mean; exit status 0)",
+             lambda: cli_output_line(["show", "warmupcosine", "--lr", "1e308"], "mean LR")),
+        Case(output, "`hf-sched list > /dev/full` (exit status 1)", lambda: cli_to_full_device("list")),
+        Case(output, "`hf-sched show noam --steps 1000000 --csv | head -1` (`set -o pipefail`)", cli_into_closed_pipe),
+    ]
+
+
+def cli_output_line(argv: list[str], starts: str) -> str:
+    """The stdout line of a successful ``hf-sched argv`` that starts with ``starts`` (status 0, stderr empty)."""
+    from hf_sched.cli import main
+
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = main(list(argv))
+    if code != 0 or err.getvalue():
+        raise AssertionError(f"exit status {code}, stderr {err.getvalue()!r}")
+    return next(line.strip() for line in out.getvalue().splitlines() if line.strip().startswith(starts))
+
+
+def _hf_sched(argv: list[str], stdout: Any) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "hf_sched", *argv], stdout=stdout, stderr=subprocess.PIPE,
+                            text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def cli_to_full_device(command: str) -> str:
+    """The one line of ``hf-sched COMMAND > /dev/full`` (status 1)."""
+    with open("/dev/full", "w") as full:
+        process = _hf_sched([command], full)
+        _, err = process.communicate(timeout=120)
+    lines = err.strip().splitlines()
+    if process.returncode != 1 or len(lines) != 1:
+        raise AssertionError(f"exit status {process.returncode}, stderr {err!r}")
+    return lines[0].replace("python -m hf_sched", "hf-sched")
+
+
+def cli_into_closed_pipe() -> str:
+    """What ``hf-sched show noam --steps 1000000 --csv | head -1`` leaves: the status and stderr."""
+    process = _hf_sched(["show", "noam", "--steps", "1000000", "--csv"], subprocess.PIPE)
+    first = process.stdout.readline()
+    process.stdout.close()  # what `head -1` does once it has its line
+    _, err = process.communicate(timeout=120)
+    if first != "step,lr\n":
+        raise AssertionError(f"first line {first!r}")
+    return f"exit status {process.returncode}, stderr {err!r} (head printed `{first.strip()}`)"
 
 
 # --------------------------------------------------------------------------- the recipe: arguments and data
+
+
+# The same kinds of bad input for both recipes (issue 25): (Accelerate recipe argv, Trainer recipe argv).
+SHARED_BAD_ARGUMENTS = [
+    (["--learning_rate", "nan"], ["--learning_rate", "nan"]),
+    (["--learning_rate", "-1e-3"], ["--learning_rate", "-1e-3"]),
+    (["--max_train_samples", "0"], ["--max_train_samples", "0"]),
+    (["--max_length", "0"], ["--max_length", "0"]),
+    (["--validation_split", "1.5"], ["--validation_split", "1.5"]),
+    (["--text_columns", "a", "b", "c"], ["--text_columns", "a", "b", "c"]),
+    (["--output_dir", ""], ["--output_dir", ""]),
+    (["--max_steps", str(10**18)], ["--max_steps", str(10**18)]),
+    (["--warmup", "xep"], ["--warmup", "xep"]),
+    (["--lr_scheduler_kwargs", "num_cycles=2"], ["--lr_scheduler_kwargs", "num_cycles=2"]),
+]
 
 
 def _recipe_argument_cases() -> list[Case]:
     area = "Accelerate recipe: arguments (checked before anything loads)"
     commands = [
         ["--lr_scheduler_type", "multistep", "--max_steps", "100", "--lr_scheduler_kwargs", '{"milestones": [50, 150]}'],
-        ["--lr_scheduler_kwargs", "num_cycles=2"],
-        ["--warmup", "xep"],
         ["--warmup", "-1ep"],
-        ["--learning_rate", "-1e-3"],
+        *[accelerate for accelerate, _ in SHARED_BAD_ARGUMENTS],
     ]
     import shlex
 
     return [Case(area, f"`finetune_accelerate.py {shlex.join(argv)}`", lambda argv=argv: recipe_args(*argv))
             for argv in commands]
+
+
+@lru_cache(maxsize=1)
+def trainer_recipe() -> Any:
+    """``recipes/finetune_trainer.py`` as a module (registered: its dataclasses need their module)."""
+    name = "finetune_trainer_reliability_doc"
+    spec = importlib.util.spec_from_file_location(name, ROOT / "recipes" / "finetune_trainer.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def trainer_args(*argv: str) -> str:
+    """The error line of the Trainer recipe's argument check (``parse_args``, before anything loads)."""
+    return _exit_line(lambda: trainer_recipe().parse_args(list(argv)))
+
+
+def _trainer_cases(tmp: Path) -> list[Case]:
+    import shlex
+
+    from hf_sched.finetune.data import load_text_classification
+
+    area = "Trainer recipe: arguments, argument files and data (the same checks, from the same module; exit status 2)"
+    out = str(tmp / "trainer-out")
+    cases = []
+    for _, argv in SHARED_BAD_ARGUMENTS:
+        full = argv if "--output_dir" in argv else [*argv, "--output_dir", out]
+        cases.append(Case(area, f"`finetune_trainer.py {shlex.join(argv)}`",
+                          lambda full=full: trainer_args(*full, "--report_to", "none")))
+    cases.append(Case(area, "`finetune_trainer.py --warmup auto --optim sgd`",
+                      lambda: trainer_args("--warmup", "auto", "--optim", "sgd", "--output_dir", out)))
+
+    def args_file(name: str, content: str | None) -> Callable[[], str]:
+        def run() -> str:
+            path = tmp / "args" / name
+            path.parent.mkdir(exist_ok=True)
+            if content is not None:
+                path.write_text(content)
+            return trainer_args(str(path))
+
+        return run
+
+    cases += [
+        Case(area, "`finetune_trainer.py args.json` holding a list (`[\"--max_steps\", \"5\"]`)",
+             args_file("list.json", '["--max_steps", "5"]')),
+        Case(area, "`finetune_trainer.py args.json` (an empty file)", args_file("empty.json", "")),
+        Case(area, "`finetune_trainer.py missing.json` (no such file)", args_file("missing.json", None)),
+        Case(area, "`finetune_trainer.py args.yaml` holding a list", args_file("list.yaml", "- max_steps\n")),
+    ]
+
+    def data(name: str, content: bytes) -> Callable[[], str]:
+        def run() -> str:
+            path = tmp / "trainer-data" / name
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(content)
+            try:
+                with contextlib.redirect_stderr(io.StringIO()):
+                    load_text_classification(str(path))
+            except (ValueError, ImportError, OSError) as exc:  # what the Trainer recipe catches, as it says it
+                return _exit_line(lambda: trainer_recipe().fail(exc))
+            raise NoError("the data loaded")
+
+        return run
+
+    cases += [
+        Case(area, "`finetune_trainer.py --dataset one-class.csv` (every label `pos`)",
+             data("one-class.csv", b"text,label\na,pos\nb,pos\nc,pos\n")),
+        Case(area, "`finetune_trainer.py --dataset binary.csv` (300 random bytes)", data("binary.csv", _seeded_bytes(300))),
+        *[Case(area, "`finetune_trainer.py " + action[1:], data(name, content))
+          for action, name, content in _ISSUE_25_DATA],
+    ]
+    return cases
+
+
+_ISSUE_25_DATA = [
+    ("`--dataset mixed.jsonl` (labels `1`, `\"neg\"`, `0`: ints beside strings)", "mixed.jsonl",
+     b'{"text": "good", "label": 1}\n{"text": "bad", "label": "neg"}\n{"text": "ok", "label": 0}\n'),
+    ("`--dataset two-rows.csv` (one `pos` and one `neg` row: the split leaves one class to train on)", "two-rows.csv",
+     b"text,label\ngood,pos\nbad,neg\n"),
+]
 
 
 def _data_cases(tmp: Path) -> list[Case]:
@@ -324,6 +476,7 @@ def _data_cases(tmp: Path) -> list[Case]:
              data("no-text.csv", b"text,label\n,pos\n,neg\n")),
         Case(area, "`--dataset no-labels.csv` (the `label` column empty in every row)",
              data("no-labels.csv", b"text,label\nhello,\nworld,\n")),
+        *[Case(area, action, data(name, content)) for action, name, content in _ISSUE_25_DATA],
         Case(area, "`--model DIR` where `DIR` has a `config.json` but no `model.safetensors`", model_without_weights),
     ]
 
@@ -520,8 +673,19 @@ def _lock_cases(tmp: Path) -> list[Case]:
             raise AssertionError(f"expected one take-over notice, got {notices}")
         return notices[0]
 
+    def overwritten() -> str:
+        other = tmp / "busy-overwritten"
+        holder = _LockHolder(other)
+        try:
+            (other / ".run.lock").write_text(json.dumps({"pid": 1, "host": "elsewhere", "started": "then"}))
+            return recipe_refuses(lambda: RunLock(other).acquire(), (RunLockError,))
+        finally:
+            holder.kill()
+
     return [
         Case(area, "a second run with the `--output_dir` of a run still going", live),
+        Case(area, "the same, after the lock file's record was overwritten with PID 1 (issue 25: the line "
+             "names the kernel's holder, from `/proc/locks`, and the PID the file gives)", overwritten),
         Case(area, "a run into an `--output_dir` whose last run was killed (`kill -9`; a notice, then it runs)", stale),
     ]
 
@@ -583,13 +747,99 @@ def _other_scheduler_cases() -> list[Case]:
     ]
 
 
+# --------------------------------------------------------------------------- runs that stop (issue 25)
+
+
+def _reset_accelerate() -> None:
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+
+
+def _run_cases(tmp: Path) -> list[Case]:
+    """Real runs of both recipes on a tiny random BERT and 48 tweets: what stops them, in one line."""
+    area = "Runs that stop: divergence, faults, Ctrl-C (both recipes; a tiny random BERT, 48 tweets)"
+    tiny = tmp / "tiny-bert"
+
+    def base() -> list[str]:
+        from hf_sched.finetune.model import save_tiny_bert
+
+        if not tiny.exists():
+            save_tiny_bert(tiny, seed=0)
+        return ["--model", str(tiny), "--max_train_samples", "48", "--max_eval_samples", "16", "--max_length", "16",
+                "--seed", "3"]
+
+    def accelerate(*argv: str, status: int) -> Callable[[], str]:
+        def run() -> str:
+            _reset_accelerate()
+            try:
+                return _exit_line(lambda: recipe().main([*base(), "--batch_size", "8", "--optim", "adamw_torch",
+                                                         *argv]), status)
+            finally:
+                _reset_accelerate()
+
+        return run
+
+    def trainer_diverges() -> str:
+        argv = [*base(), "--per_device_train_batch_size", "8", "--max_steps", "6", "--save_strategy", "steps",
+                "--save_steps", "1", "--learning_rate", "1e30", "--warmup_steps", "0", "--use_cpu", "--report_to",
+                "none", "--disable_tqdm", "true", "--output_dir", str(tmp / "trainer-diverged")]
+        return _exit_line(lambda: trainer_recipe().main(argv), 1)
+
+    def interrupted_run(name: str, stall_seconds: str, act: Callable[[Path], None], status: int) -> Callable[[], str]:
+        """The recipe in this process, stalled after step 3; another thread acts then (a real SIGINT to this
+        process, or a rename), and the recipe's last line is read."""
+        def run() -> str:
+            import threading
+
+            output_dir = tmp / name
+            log, stop = output_dir / "lr_log.jsonl", threading.Event()
+
+            def watch() -> None:
+                while not stop.is_set():
+                    if log.is_file() and len(log.read_text().splitlines()) >= 3:
+                        act(output_dir)
+                        return
+                    time.sleep(0.02)
+
+            watcher = threading.Thread(target=watch, daemon=True)
+            watcher.start()
+            try:
+                return accelerate("--max_steps", "6", "--checkpointing_steps", "2", "--output_dir", str(output_dir),
+                                  "--stall_after_step", "3", "--stall_seconds", stall_seconds, status=status)()
+            finally:
+                stop.set()
+                watcher.join()
+
+        return run
+
+    return [
+        Case(area, "`finetune_accelerate.py --learning_rate 1e30 --warmup 0 --max_steps 6 --checkpointing_steps 1` "
+             "(exit status 1; `metrics.json` strict JSON, `step_1` whole)",
+             accelerate("--learning_rate", "1e30", "--warmup", "0", "--max_steps", "6", "--checkpointing_steps", "1",
+                        "--output_dir", str(tmp / "diverged"), status=1)),
+        Case(area, "`finetune_trainer.py --learning_rate 1e30 --warmup_steps 0 --max_steps 6 --save_steps 1` "
+             "(exit status 1; `metrics.json` strict JSON, `checkpoint-1` whole)", trainer_diverges),
+        Case(area, "`finetune_accelerate.py --num_epochs 1e18`",
+             accelerate("--num_epochs", "1e18", "--output_dir", str(tmp / "long"), status=2)),
+        Case(area, "`finetune_accelerate.py --mixed_precision fp8` on a machine without a GPU",
+             accelerate("--mixed_precision", "fp8", "--output_dir", str(tmp / "fp8"), status=2)),
+        Case(area, "Ctrl-C (SIGINT) after step 3 of `--max_steps 6 --checkpointing_steps 2` (exit status 130)",
+             interrupted_run("interrupted", "60", lambda _: os.kill(os.getpid(), signal.SIGINT), 130)),
+        Case(area, "the output directory renamed (`mv`) after step 3 (exit status 1)",
+             interrupted_run("renamed", "1", lambda folder: folder.rename(folder.with_name("moved")), 1)),
+    ]
+
+
 # --------------------------------------------------------------------------- all of them
 
 
 def build_cases(tmp: Path) -> list[Case]:
     """Every case, in the order of the document; files they need go under ``tmp``."""
     return [*_library_cases(), *_cli_cases(), *_recipe_argument_cases(), *_data_cases(tmp),
-            *_checkpoint_cases(tmp), *_lock_cases(tmp), *_other_scheduler_cases()]
+            *_checkpoint_cases(tmp), *_lock_cases(tmp), *_other_scheduler_cases(), *_trainer_cases(tmp),
+            *_run_cases(tmp)]
 
 
 def run_cases(cases: Sequence[Case], tmp: Path) -> list[tuple[Case, str]]:

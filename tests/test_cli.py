@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import json
 import re
 import shlex
@@ -105,10 +106,22 @@ def test_show_kwargs_json_and_name_spec_agree(capsys):
     assert len(re.findall(r"█+", top)) == 3
 
 
-def test_show_name_spec_overrides_kwargs(capsys):
-    code, out, _ = run_cli(capsys, "show", "warmupcosine:num_cycles=1", "--kwargs", '{"num_cycles": 2, "min_lr_ratio": 0.1}')
+def test_show_name_spec_and_kwargs_combine_and_a_conflict_is_refused(capsys):
+    code, out, _ = run_cli(capsys, "show", "warmupcosine:num_cycles=1", "--kwargs", '{"min_lr_ratio": 0.1}')
     assert code == 0
     assert "warmupcosine(num_cycles=1, min_lr_ratio=0.1," in out
+    code, out, _ = run_cli(capsys, "show", "warmupcosine:num_cycles=1", "--kwargs", '{"num_cycles": 1}')
+    assert code == 0  # the same value twice is no conflict
+    code, out, err = run_cli(capsys, "show", "warmupcosine:num_cycles=1", "--kwargs", '{"num_cycles": 2}')
+    assert code == 2 and out == ""
+    assert "'num_cycles' two values (num_cycles=1 in the name, 2 in --kwargs)" in err
+
+
+def test_show_a_huge_lr_gives_finite_numbers_or_is_refused(capsys):
+    code, out, err = run_cli(capsys, "show", "warmupcosine", "--lr", "1e308", "--json")
+    assert code == 0 and err == ""
+    numbers = json.loads(out)  # strict JSON: no Infinity
+    assert numbers["mean_lr"] == pytest.approx(0.5e308, rel=0.05) and numbers["peak"]["lr"] == 1e308
 
 
 def test_show_csv_every_step_exact(capsys):
@@ -361,8 +374,20 @@ def test_csv_into_a_closed_pipe_exits_quietly():
     assert proc.stdout.readline() == b"step,lr\n"
     proc.stdout.close()  # like `| head -1`
     _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0  # `set -o pipefail` scripts must not fail on `hf-sched ... | head`
+    assert err == b""
+
+
+@pytest.mark.parametrize("argv", [["list"], ["show", "warmupcosine"], ["steps", "--examples", "100"]])
+def test_stdout_on_a_full_device_is_one_line_and_status_1(argv):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([script(), *argv], stdout=full, stderr=subprocess.PIPE, env=env(), timeout=60)
     assert proc.returncode == 1
-    assert b"Traceback" not in err
+    assert proc.stderr.decode().splitlines() == [
+        f"hf-sched {argv[0]}: error: cannot write the output to stdout: No space left on device (errno 28); "
+        "write it to a device with space, or to a file"]
 
 
 def test_list_show_steps_import_neither_torch_nor_matplotlib():

@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import random
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -302,3 +305,205 @@ def test_a_refused_run_leaves_no_output_dir(tmp_path):
             assert out.is_dir()
             raise CheckpointError("refused")
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- a run that diverges
+
+
+def strict_json(path: Path) -> Any:
+    """``json.loads`` that refuses NaN and Infinity (Python's json accepts them by default)."""
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{path.name} holds {constant}: not strict JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_a_diverged_run_stops_with_one_line_strict_json_and_a_resumable_checkpoint(run_args, tmp_path, capsys):
+    """--learning_rate 1e30 with no warmup: step 1 is finite, step 2's loss is NaN. The run stops before
+    step 2 is taken (exit 1, one line), metrics.json is strict JSON, step_1 is whole, and resuming from it
+    continues exactly (the same step diverges again, at the same LR)."""
+    output_dir = tmp_path / "diverged"
+    argv = [*run_args, "--learning_rate", "1e30", "--warmup", "0", "--checkpointing_steps", "1",
+            "--output_dir", str(output_dir)]
+    with pytest.raises(SystemExit) as stopped:
+        recipe_module().main(argv)
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        "finetune_accelerate.py: error: training diverged at optimizer step 2: the loss is nan and the gradient "
+        "norm is nan (LR 8.33e+29); the step was not taken, the weights are those after step 1. Try a lower "
+        "--learning_rate, a longer --warmup or --max_grad_norm 1 in a fresh run (--overwrite_output_dir); the last "
+        f"checkpoint, {output_dir / 'step_1'}, is whole (it resumes with these settings)")
+    metrics = strict_json(output_dir / "metrics.json")
+    assert metrics["diverged"] == {"step": 2, "loss": None, "grad_norm": None, "lr": pytest.approx(1e30 * 5 / 6),
+                                   "last_good_step": 1, "last_checkpoint": str(output_dir / "step_1")}
+    assert [e["step"] for e in metrics["lr_log"]] == [1] and math.isfinite(metrics["lr_log"][0]["loss"])
+    assert [json.loads(line)["step"] for line in (output_dir / "lr_log.jsonl").read_text().splitlines()] == [1]
+    assert sorted(p.name for p in output_dir.glob("step_*")) == ["step_1"]
+    assert verify_checkpoint(output_dir / "step_1") == []
+    from safetensors.torch import load_file
+
+    weights = load_file(str(output_dir / "step_1" / "model.safetensors"))
+    assert all(bool(t.isfinite().all()) for t in weights.values())
+
+    with pytest.raises(SystemExit) as again:
+        recipe_module().main([*argv, "--resume_from_checkpoint", "latest"])
+    out, err = capsys.readouterr()
+    assert again.value.code == 1
+    assert f"resumed from {output_dir / 'step_1'} after 1 optimizer steps" in out
+    assert "training diverged at optimizer step 2: the loss is nan and the gradient norm is nan (LR 8.33e+29)" in err
+
+
+# --------------------------------------------------------------------------- faults mid-run: one line, what to do
+
+
+def test_the_lock_names_the_process_that_holds_it_not_the_pid_in_the_file(tmp_path):
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from hf_sched.finetune.run_lock import RunLock; "
+         "lock = RunLock(sys.argv[1]); lock.acquire(); print('locked', flush=True); time.sleep(60)", str(out)],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        (out / LOCK_NAME).write_text(json.dumps({"pid": 1, "host": os.uname().nodename, "started": "then"}))
+        with pytest.raises(RunLockError) as refused:
+            RunLock(out).acquire()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        holder.stdout.close()
+    if not Path("/proc/locks").is_file():
+        pytest.skip("no /proc/locks here: the PID in the file is all there is")
+    assert f"is in use by another run (PID {holder.pid}; the lock file names PID 1)" in str(refused.value)
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCELERATE_")}
+    env.update(OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+               TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
+    return env
+
+
+def _start(argv: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(RECIPE), *argv], env=_env(), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 300) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process.poll() is not None:
+            out, err = process.communicate()
+            pytest.fail(f"the run ended (status {process.returncode}) before {what}: {out[-2000:]} {err[-2000:]}")
+        if time.monotonic() > deadline:
+            process.kill()
+            process.communicate()
+            pytest.fail(f"no {what} after {timeout} s")
+        time.sleep(0.1)
+
+
+def _error_line(err: str) -> str:
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert len(errors) == 1, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    return errors[0]
+
+
+def _logged_steps(output_dir: Path) -> int:
+    try:
+        return len((output_dir / "lr_log.jsonl").read_text().splitlines())
+    except FileNotFoundError:
+        return 0
+
+
+def test_ctrl_c_ends_in_one_line_with_the_command_that_continues_it_exactly(straight_run, run_args, tmp_path):
+    output_dir = tmp_path / "interrupted"
+    process = _start([*run_args, "--output_dir", str(output_dir), "--stall_after_step", "3"])
+    _wait_for(lambda: (output_dir / "step_2" / "manifest.json").is_file() and _logged_steps(output_dir) >= 3,
+              process, "step 3")
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130
+    line = _error_line(err)
+    prefix = f"finetune_accelerate.py: error: interrupted (Ctrl-C); the last whole checkpoint is {output_dir / 'step_2'}; to continue: python "
+    assert line.startswith(prefix), line
+    command = shlex.split(line[len(prefix) - len("python "):])
+    assert command[0] == "python" and command[-2:] == ["--resume_from_checkpoint", "latest"]
+    assert "--stall_after_step" not in command  # the test hook is no flag of the user's run
+    resumed = subprocess.run([sys.executable, *command[1:]], env=_env(), cwd=ROOT, capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resumed from {output_dir / 'step_2'} after 2 optimizer steps" in resumed.stdout
+    ours, straight = (json.loads((d / "metrics.json").read_text())["lr_log"] for d in (output_dir, straight_run))
+    assert ours == straight  # the same LRs and losses, step for step
+
+
+@pytest.mark.slow  # a subprocess run of the recipe (the generated table holds an in-process one)
+def test_an_output_dir_renamed_mid_run_ends_in_one_line(run_args, tmp_path):
+    output_dir = tmp_path / "renamed"
+    process = _start([*run_args, "--output_dir", str(output_dir), "--stall_after_step", "3", "--stall_seconds", "3"])
+    _wait_for(lambda: _logged_steps(output_dir) >= 3, process, "step 3")
+    output_dir.rename(tmp_path / "elsewhere")
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert _error_line(err).startswith(
+        f"finetune_accelerate.py: error: the output directory {output_dir} was deleted or renamed during the run, "
+        "so nothing more can be saved there; put it back (rename it back) and continue with: python ")
+
+
+def _mount_tmpfs(where: Path, size: str) -> None:
+    where.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a small file system needs root (a full or read-only disk cannot be made otherwise)")
+
+
+@pytest.mark.slow  # a subprocess run of the recipe on a small tmpfs (root only)
+def test_a_full_disk_ends_in_one_line_with_what_to_do(run_args, tmp_path):
+    disk = tmp_path / "small-disk"
+    _mount_tmpfs(disk, "2m")  # the lock and the LR log fit; the first checkpoint (about 8 MB) does not
+    try:
+        output_dir = disk / "out"
+        result = subprocess.run([sys.executable, str(RECIPE), *run_args, "--output_dir", str(output_dir)],
+                                env=_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+    assert result.returncode == 1
+    line = _error_line(result.stderr)
+    assert line.startswith(f"finetune_accelerate.py: error: the disk holding {output_dir} is full ("), line
+    assert f"free some space (df -h {output_dir}) and continue with: python " in line
+    assert line.endswith(f"--output_dir {output_dir} --resume_from_checkpoint latest"), line
+
+
+@pytest.mark.slow  # a subprocess run of the recipe on a small tmpfs (root only)
+def test_an_output_dir_made_read_only_mid_run_ends_in_one_line(run_args, tmp_path):
+    """Mid-run, a read-only file system is mounted over the output directory (what the run sees when
+    its disk is remounted read-only): the next write fails with EROFS."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a read-only file system needs root")
+    output_dir = tmp_path / "out"
+    process = _start([*run_args, "--output_dir", str(output_dir), "--stall_after_step", "3", "--stall_seconds", "3"])
+    mounted = False
+    try:
+        _wait_for(lambda: _logged_steps(output_dir) >= 3, process, "step 3")
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(output_dir)],
+                                 capture_output=True).returncode == 0
+        if not mounted:
+            process.kill()
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        if mounted:
+            subprocess.run(["umount", str(output_dir)], check=True)
+    if not mounted:
+        pytest.skip("this machine does not let root mount a tmpfs")
+    assert process.returncode == 1
+    assert _error_line(err).startswith(
+        f"finetune_accelerate.py: error: the output directory {output_dir} became read-only during the run "
+        "(nothing more can be saved there); make it writable again and continue with: python ")

@@ -425,8 +425,26 @@ def test_broken_csv_files_are_named(tmp_path, content, message):
 
 def test_encoding_reads_a_latin1_csv(tmp_path):
     path = tmp_path / "latin1.csv"
-    path.write_bytes("text,label\ncafé,pos\nthé,neg\nbof,neg\n".encode("latin-1"))
+    # two of each class: a split leaving one class to train on is refused (issue 25)
+    path.write_bytes("text,label\ncafé,pos\nthé,neg\nbof,neg\nolé,pos\n".encode("latin-1"))
     data = fd.load_text_classification(str(path), encoding="latin-1", validation_split=0.34)
-    assert sorted(col(data.train, "text") + col(data.validation, "text")) == ["bof", "café", "thé"]
+    assert sorted(col(data.train, "text") + col(data.validation, "text")) == ["bof", "café", "olé", "thé"]
     with pytest.raises(ValueError, match=r"encoding='klingon' is not a known text encoding"):
         fd.load_text_classification(str(path), encoding="klingon")
+
+
+def test_a_split_that_leaves_one_class_to_train_on_is_refused(tmp_path):
+    """A two-class file of 2 rows splits into 1 training example: one class, which cannot train a classifier."""
+    path = tmp_path / "two-rows.csv"
+    path.write_text("text,label\ngood,pos\nbad,neg\n")
+    with pytest.raises(ValueError, match=r"^validation_split=0.2 of the 2 examples leaves 1 training example of one "
+                                         r"class; a classifier needs at least two classes to train on"):
+        fd.load_text_classification(str(path))
+
+
+def test_labels_mixing_ints_and_strings_are_refused_in_one_line(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    path.write_text('{"text": "good", "label": 1}\n{"text": "bad", "label": "neg"}\n{"text": "ok", "label": 0}\n')
+    with pytest.raises(ValueError, match=r"^label_column='label' mixes value types \(int, str\), e\.g\. 1 beside "
+                                         r'"neg"; give every label as text or every label as an integer$'):
+        fd.load_text_classification(str(path))

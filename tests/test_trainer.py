@@ -700,3 +700,168 @@ def test_one_step_trainer_run_trains_at_the_peak(tmp_path):
     trainer.train()
     assert trainer.lr_scheduler.schedules[0].num_warmup_steps == 0
     assert logged(trainer) == [(1, PEAK)]
+
+
+# ---------------------------------------------------------------------------- a run that diverges
+
+
+def test_stop_on_divergence_stops_the_trainer_before_the_first_nan_step(tmp_path):
+    """Without the callback the Trainer trains on through NaN (and logs a finite loss); with it,
+    train() raises at the first non-finite step, before the optimizer applies it."""
+    from hf_sched.divergence import DivergenceError
+    from hf_sched.integrations import StopOnDivergence
+
+    plain = make_trainer(make_args(tmp_path / "plain", learning_rate=1e30, warmup_steps=0, max_steps=6))
+    plain.train()
+    assert not all(bool(p.isfinite().all()) for p in plain.model.parameters())
+
+    trainer = make_trainer(make_args(tmp_path / "guarded", learning_rate=1e30, warmup_steps=0, max_steps=6),
+                           callbacks=[StopOnDivergence()])
+    with pytest.raises(DivergenceError) as stopped:
+        trainer.train()
+    exc = stopped.value
+    assert exc.step == trainer.state.global_step + 1 and exc.step >= 2
+    assert str(exc).startswith(f"training diverged at optimizer step {exc.step}: the ")
+    assert all(bool(p.isfinite().all()) for p in trainer.model.parameters())
+
+    healthy = make_trainer(make_args(tmp_path / "healthy", max_steps=4), callbacks=[StopOnDivergence()])
+    healthy.train()
+    assert healthy.state.global_step == 4
+
+
+def _recipe(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "HF_HOME": str(tmp_path / "hf_home"), "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, str(REPO / "recipes" / "finetune_trainer.py"), *argv], env=env,
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+
+
+def _one_error_line(stderr: str) -> str:
+    errors = [line for line in stderr.splitlines() if "finetune_trainer.py: error: " in line]
+    assert len(errors) == 1 and "Traceback" not in stderr, stderr[-3000:]
+    return errors[0]
+
+
+def test_recipe_diverged_run_exits_1_with_one_line_strict_json_and_a_resumable_checkpoint(tmp_path):
+    from hf_sched.finetune.model import save_tiny_bert
+
+    model_dir = save_tiny_bert(tmp_path / "tiny")
+    out = tmp_path / "out"
+    argv = ["--model", model_dir, "--max_train_samples", "48", "--max_eval_samples", "16", "--max_length", "16",
+            "--per_device_train_batch_size", "8", "--max_steps", "6", "--save_strategy", "steps", "--save_steps", "1",
+            "--learning_rate", "1e30", "--warmup_steps", "0", "--logging_steps", "1", "--use_cpu",
+            "--report_to", "none", "--output_dir", str(out)]
+    proc = _recipe(tmp_path, *argv)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert _one_error_line(proc.stderr) == (
+        "finetune_trainer.py: error: training diverged at optimizer step 2: the loss is nan and the gradient norm "
+        "is nan (LR 8.33e+29); the step was not taken, the weights are those after step 1. Try a lower "
+        "--learning_rate, a longer --warmup_ratio or --max_grad_norm 1 in a fresh --output_dir; the last checkpoint "
+        f"is {out / 'checkpoint-1'} (--resume_from_checkpoint {out / 'checkpoint-1'} continues it with these settings)")
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"metrics.json holds {constant}")
+
+    metrics = json.loads((out / "metrics.json").read_text(), parse_constant=refuse)
+    assert metrics["diverged"]["step"] == 2 and metrics["diverged"]["loss"] is None
+    assert metrics["diverged"]["last_checkpoint"] == str(out / "checkpoint-1")
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-1"]
+    from safetensors.torch import load_file
+
+    weights = load_file(str(out / "checkpoint-1" / "model.safetensors"))
+    assert all(bool(t.isfinite().all()) for t in weights.values())
+
+    again = _recipe(tmp_path, *argv, "--resume_from_checkpoint", str(out / "checkpoint-1"))
+    assert again.returncode == 1, again.stderr[-3000:]  # it resumed at step 1 and the same step diverged again
+    assert "training diverged at optimizer step 2: the loss is nan" in _one_error_line(again.stderr)
+
+
+TRAINER_BAD_INPUTS = [
+    (["--learning_rate", "nan"], "argument --learning_rate: got nan; it must be a finite number > 0"),
+    (["--learning_rate", "-1"], "argument --learning_rate: got -1.0; it must be a finite number > 0"),
+    (["--max_train_samples", "0"], "argument --max_train_samples: got 0; it must be a whole number >= 1"),
+    (["--max_length", "0"], "argument --max_length: got 0; it must be a whole number >= 8"),
+    (["--validation_split", "1.5"], "argument --validation_split: got 1.5; it must be strictly between 0 and 1"),
+    (["--text_columns", "a", "b", "c"], "argument --text_columns: got 3 columns ['a', 'b', 'c']; give one"),
+    (["--warmup", "auto", "--optim", "sgd"], "argument --warmup: 'auto' is 2 / (1 - beta2) steps of an Adam-family"),
+    (["--output_dir", ""], "argument --output_dir: got ''; give a directory to write the run into"),
+    (["--max_steps", str(10**18)], "--max_steps 1000000000000000000 gives 1,000,000,000,000,000,000 optimizer steps"),
+]
+
+
+def _trainer_recipe():
+    """``recipes/finetune_trainer.py`` as a module (registered: its dataclasses need their module)."""
+    name = "finetune_trainer_checks"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "recipes" / "finetune_trainer.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.mark.parametrize("argv,expected", TRAINER_BAD_INPUTS, ids=[" ".join(a) for a, _ in TRAINER_BAD_INPUTS])
+def test_recipe_checks_its_arguments_as_the_accelerate_recipe_does(tmp_path, capsys, argv, expected):
+    """The same checks (hf_sched/finetune/input_checks.py) as finetune_accelerate.py, before anything loads."""
+    output = [] if "--output_dir" in argv else ["--output_dir", str(tmp_path / "out")]
+    with pytest.raises(SystemExit) as stopped:
+        _trainer_recipe().parse_args([*output, "--report_to", "none", *argv])
+    assert stopped.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("finetune_trainer.py: error: ") and expected in last, last
+
+
+@pytest.mark.parametrize("name,content,expected", [
+    ("args.json", '["--max_steps", "5"]', "args.json holds a JSON list; it must hold one object of arguments"),
+    ("args.json", "", "args.json is empty; it must hold one object of arguments"),
+    ("missing.json", None, "missing.json: no such file; give the path of a JSON file of arguments"),
+    ("args.yaml", "- max_steps\n", "args.yaml holds a YAML list; it must hold one object of arguments"),
+    ("args.json", '{"max_steps": 5', "args.json is not valid JSON: Expecting ',' delimiter"),
+    ("args.json", '{"output_dir": "o", "max_stepz": 5}', "Some keys are not used by the HfArgumentParser: ['max_stepz']"),
+])
+def test_recipe_checks_an_arguments_file(tmp_path, capsys, monkeypatch, name, content, expected):
+    monkeypatch.chdir(tmp_path)
+    if content is not None:
+        (tmp_path / name).write_text(content)
+    with pytest.raises(SystemExit) as stopped:
+        _trainer_recipe().parse_args([name])
+    assert stopped.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("finetune_trainer.py: error: ") and expected in last, last
+
+
+def test_recipe_reads_arguments_from_a_yaml_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "args.yaml").write_text("output_dir: out\nmax_steps: 5\nlearning_rate: 2.0e-5\nreport_to: none\n")
+    training_args, data_args = _trainer_recipe().parse_args(["args.yaml"])
+    assert (training_args.max_steps, training_args.learning_rate, data_args.max_length) == (5, 2e-5, 64)
+
+
+@pytest.mark.slow
+def test_recipe_ctrl_c_ends_in_one_line_naming_the_checkpoint_to_continue_from(tmp_path):
+    import re
+    import signal
+    import time
+
+    from hf_sched.finetune.model import save_tiny_bert
+
+    model_dir = save_tiny_bert(tmp_path / "tiny")
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "HF_HOME": str(tmp_path / "hf_home"), "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, "recipes/finetune_trainer.py", "--model", model_dir, "--max_train_samples", "48",
+         "--max_length", "16", "--per_device_train_batch_size", "8", "--max_steps", "300", "--save_strategy", "steps",
+         "--save_steps", "2", "--use_cpu", "--report_to", "none", "--output_dir", str(out)],
+        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (out / "checkpoint-2" / "trainer_state.json").is_file():
+        assert process.poll() is None and time.monotonic() < deadline, "the run did not save checkpoint-2"
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err[-3000:]
+    line = _one_error_line(err)
+    match = re.fullmatch(r"finetune_trainer\.py: error: interrupted \(Ctrl-C\); the last checkpoint is (\S+); to "
+                         r"continue: python recipes/finetune_trainer\.py .* --resume_from_checkpoint (\S+)", line)
+    assert match and match[1] == match[2] and (Path(match[1]) / "trainer_state.json").is_file(), line

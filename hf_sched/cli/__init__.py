@@ -76,8 +76,10 @@ def _one_line_warning(where: str) -> Callable[..., None]:
 def main(argv: Sequence[str] | None = None, *, prog: str = "hf-sched") -> int:
     """Run ``hf-sched`` with ``argv`` (default ``sys.argv[1:]``); return the exit status.
 
-    0: done; 2: bad input (message on stderr); 1: the environment failed (e.g. no
-    matplotlib for ``plot``). Never raises ``SystemExit`` (``--help`` returns 0).
+    0: done (also when the reader of a pipe closed it early: ``hf-sched list | head``);
+    2: bad input (message on stderr); 1: the environment failed (no matplotlib for
+    ``plot``, stdout on a full device), in one line. Never raises ``SystemExit``
+    (``--help`` returns 0).
 
     >>> main(["show", "nope"])
     2
@@ -90,16 +92,29 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "hf-sched") -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning(f"{prog} {args.command}")
-            return _COMMANDS[args.command](args)
+            status = _COMMANDS[args.command](args)
+        sys.stdout.flush()  # a full device fails here, not later in the interpreter's exit
+        return status
     except UsageError as exc:
         print(f"{prog} {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except BrokenPipeError:  # e.g. `hf-sched show x --csv | head`
-        try:
-            import os
-
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):
-            pass
+    except BrokenPipeError:  # `hf-sched list | head`: the reader has what it wanted; not a failure
+        _silence_stdout()
+        return EXIT_OK
+    except OSError as exc:  # stdout on a full device (/dev/full), a vanished file system...
+        _silence_stdout()
+        why = exc.strerror or str(exc)
+        print(f"{prog} {args.command}: error: cannot write the output to stdout: {why} (errno {exc.errno}); "
+              "write it to a device with space, or to a file", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's flush at exit cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a file (a StringIO in tests)
+        pass

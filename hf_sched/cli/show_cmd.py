@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
@@ -39,11 +40,12 @@ def _show_numbers(built: Built, args: argparse.Namespace) -> dict[str, Any]:
     s = built.schedule
     t, w, lr = s.num_training_steps, s.num_warmup_steps, args.lr
     x = sample_steps(t, w)
-    y = s.values(x) * lr
+    m = s.values(x)  # multipliers: their mean cannot overflow where the LRs' sum would (--lr 1e308)
+    y = m * lr
     k = int(np.argmax(y))
     peak_step, peak = int(x[k]), float(y[k])
-    run = y[x < t]
-    mean = float(run.mean()) if run.size else float(y[0])
+    run = m[x < t]
+    mean = float(run.mean() if run.size else m[0]) * lr
 
     marks: dict[int, list[str]] = {}
 
@@ -63,6 +65,10 @@ def _show_numbers(built: Built, args: argparse.Namespace) -> dict[str, Any]:
     for step in sorted(marks):
         what = "; ".join(m for m in dict.fromkeys(marks[step]) if m)
         points.append({"step": step, "progress": step / t, "lr": float(s(step)) * lr, "what": what})
+    for what, value in (("peak", peak), ("mean", mean), ("final", float(s.final_value()) * lr)):
+        if not math.isfinite(value):
+            raise UsageError(f"--lr {lr:g}: the {what} LR of {built.label} would be {value} (not a finite number); "
+                             "give a smaller --lr")
     return {
         "name": built.name,
         "kwargs": built.kwargs,
@@ -107,7 +113,7 @@ def run_show(args: argparse.Namespace) -> int:
         return EXIT_OK
     numbers = _show_numbers(built, args)
     if args.json:
-        print(json.dumps(numbers, indent=2, default=repr))
+        print(json.dumps(numbers, indent=2, default=repr, allow_nan=False))
         return EXIT_OK
 
     t, w = s.num_training_steps, s.num_warmup_steps

@@ -189,7 +189,15 @@ def build(spec: str, args: argparse.Namespace, command: str) -> Built:
             f"(it delegates to torch/transformers), so it has no curve for '{command}'. "
             "Pick a pure schedule from 'hf-sched list'."
         )
-    kwargs = {**parse_kwargs(args.kwargs), **own}
+    given = parse_kwargs(args.kwargs)
+    clash = sorted(k for k in own if k in given and given[k] != own[k])
+    if clash:
+        both = "; ".join(f"{k}={own[k]!r} in the name, {given[k]!r} in --kwargs" for k in clash)
+        raise UsageError(
+            f"{spec!r} and --kwargs {args.kwargs!r} give {', '.join(map(repr, clash))} two values ({both}); "
+            "give each argument once, in the name or in --kwargs"
+        )
+    kwargs = {**given, **own}
     unknown = [k for k in kwargs if k not in info.kwargs]
     if unknown:
         hints = []

@@ -9,6 +9,9 @@ and none imports torch, transformers, datasets or evaluate at module level, exce
 * :mod:`hf_sched.finetune.model` - the offline MiniLM classifier and a tiny random BERT.
 * :mod:`hf_sched.finetune.metrics` - offline ``evaluate`` metrics and ``compute_metrics``.
 * :mod:`hf_sched.finetune.arguments` - the Accelerate recipe's flags, checked before anything loads.
+* :mod:`hf_sched.finetune.input_checks` - the checks both recipes make on their inputs (one copy).
+* :mod:`hf_sched.finetune.run_faults` - a full disk, a vanished output directory, Ctrl-C: one line.
+* :mod:`hf_sched.finetune.strict_json` - outputs without NaN (``null`` instead).
 * :mod:`hf_sched.finetune.checkpoint` - checkpoint manifests: written last, verified on resume.
 * :mod:`hf_sched.finetune.run_lock` - one run per output directory.
 * :mod:`hf_sched.finetune.threads` - undo a launcher's one-thread default on CPU.

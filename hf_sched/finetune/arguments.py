@@ -25,6 +25,7 @@ import sys
 from typing import Any, Callable
 
 from hf_sched.dash_values import accept_dash_values
+from hf_sched.finetune.input_checks import MIN_MAX_LENGTH
 
 __all__ = ["PROG", "DEFAULT_SCHEDULE", "OPTIMIZERS", "build_parser", "parse_args", "schedule_problem"]
 
@@ -152,7 +153,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    help="keep this many training examples (seeded shuffle), or 'all'")
     g.add_argument("--max_eval_samples", type=_sample_count, default=1000,
                    help="keep this many validation examples (seeded shuffle), or 'all'")
-    g.add_argument("--max_length", type=_int_at_least(8), default=64, help="truncate texts to this many tokens")
+    g.add_argument("--max_length", type=_int_at_least(MIN_MAX_LENGTH), default=64,
+                   help="truncate texts to this many tokens")
     g.add_argument("--encoding", default=None, help="text encoding of a local .csv/.json/.jsonl --dataset "
                    "(default utf-8), e.g. latin-1")
 
@@ -205,21 +207,11 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    help="override the mixed precision of accelerate launch / its config")
     g.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is present")
     # Test hook: after this optimizer step (and its checkpoint) the run sleeps, so that a test can
-    # SIGKILL it at a known point. Not for users.
+    # SIGKILL or interrupt it at a known point. Not for users.
     g.add_argument("--stall_after_step", type=int, default=None, help=argparse.SUPPRESS)
+    # ... for this many seconds (then it goes on: a test changes the output directory meanwhile).
+    g.add_argument("--stall_seconds", type=float, default=3600.0, help=argparse.SUPPRESS)
     return parser
-
-
-def _looks_like_missing_path(model: str) -> bool:
-    """True when --model is clearly meant as a local path (not a Hub id) and does not exist."""
-    if os.path.isdir(model):
-        return False
-    return (
-        os.path.exists(model)  # a file, not a model directory
-        or model.startswith((".", "~", os.sep))
-        or "\\" in model
-        or model.count("/") > 1
-    )
 
 
 def schedule_problem(name: str, kwargs: dict[str, Any], *, num_training_steps: int, warmup: Any,
@@ -253,12 +245,14 @@ def _early_schedule_problem(args: argparse.Namespace) -> str | None:
     so that steps such as ``milestones`` are judged against the real budget later.
     """
     name, kwargs = args.lr_scheduler_type, args.lr_scheduler_kwargs
+    # 'auto' reads beta2 from the optimizer, which does not exist yet: probe with the default warmup
+    request = None if args.warmup == "auto" else args.warmup
     if args.max_steps is not None:
-        return schedule_problem(name, kwargs, num_training_steps=args.max_steps, warmup=args.warmup,
+        return schedule_problem(name, kwargs, num_training_steps=args.max_steps, warmup=request,
                                 lr_init=args.learning_rate)
     problems = [
         schedule_problem(name, kwargs, num_training_steps=_PROBE_STEPS, warmup=warmup, lr_init=args.learning_rate)
-        for warmup in (0, args.warmup)
+        for warmup in (0, request)
     ]
     return problems[1] if all(problems) else None
 
@@ -268,6 +262,9 @@ def parse_args(argv: list[str] | None = None, prog: str = PROG) -> argparse.Name
     parser = build_parser(prog)
     args = parser.parse_args(argv)
 
+    from hf_sched.finetune.input_checks import (check_auto_warmup_optimizer, check_fraction, check_model,
+                                                check_output_dir, check_planned_steps, check_resume_path,
+                                                check_text_columns)
     from hf_sched.registry import canonical_name, check_schedule_kwargs, get_info
 
     try:
@@ -314,25 +311,17 @@ def parse_args(argv: list[str] | None = None, prog: str = PROG) -> argparse.Name
         parser.error(f"argument --lr_scheduler_kwargs: {problem}")
     if args.layer_decay is not None and args.layer_decay > 1:
         parser.error(f"argument --layer_decay: got {args.layer_decay}; it must be in (0, 1] (1 = no decay)")
-    if not 0 < args.validation_split < 1:
-        parser.error(f"argument --validation_split: got {args.validation_split}; it must be strictly between 0 and 1")
-    if args.text_columns is not None and len(args.text_columns) > 2:
-        parser.error(
-            f"argument --text_columns: got {len(args.text_columns)} columns {args.text_columns}; "
-            "give one (single texts) or two (text pairs)"
-        )
-    if args.model is not None and _looks_like_missing_path(args.model):
-        what = "is a file, not a model directory" if os.path.exists(args.model) else "does not exist"
-        parser.error(
-            f"argument --model: {args.model!r} {what}; give a local model directory (with config.json) "
-            "or a Hub id like 'bert-base-uncased'"
-        )
-    if args.resume_from_checkpoint is not None and args.resume_from_checkpoint != "latest":
-        if not os.path.isdir(args.resume_from_checkpoint):
-            parser.error(
-                f"argument --resume_from_checkpoint: {args.resume_from_checkpoint!r} is not a directory; "
-                "give a checkpoint folder (output_dir/step_N) or 'latest'"
-            )
+    try:  # the checks the Trainer recipe makes too (hf_sched/finetune/input_checks.py)
+        check_fraction("--validation_split", args.validation_split)
+        check_text_columns("--text_columns", args.text_columns)
+        check_model("--model", args.model)
+        check_output_dir("--output_dir", args.output_dir)
+        check_resume_path("--resume_from_checkpoint", args.resume_from_checkpoint)
+        check_auto_warmup_optimizer(args.warmup, args.optim)
+        if args.max_steps is not None:
+            check_planned_steps(args.max_steps, f"--max_steps {args.max_steps}")
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.stall_after_step is not None and args.stall_after_step < 1:
         parser.error("argument --stall_after_step: must be >= 1")
     if args.eval_batch_size is None:

@@ -368,7 +368,14 @@ def _label_mapping(
 
     train = splits["train"]
     feature = train.features[label_column]
-    train_values = set(train.unique(label_column))
+    try:
+        train_values = set(train.unique(label_column))
+    except Exception:  # pyarrow has no 'unique' for a column of mixed JSON values (ints beside strings)
+        kinds = sorted({type(v).__name__ for v in train[label_column]})
+        raise ValueError(
+            f"label_column={label_column!r} mixes value types ({', '.join(kinds)}), e.g. 1 beside \"neg\"; "
+            "give every label as text or every label as an integer"
+        ) from None
     if len(train_values) < 2:
         raise ValueError(
             f"label_column={label_column!r} has only one class in the training data "
@@ -456,6 +463,12 @@ def _split_off_validation(
     is_validation = np.zeros(n, dtype=bool)
     is_validation[validation_rows] = True
     train_rows = rng.permutation(np.flatnonzero(~is_validation))
+    if len(np.unique(labels[train_rows])) < 2:  # the file has two classes, this split's training part one
+        raise ValueError(
+            f"validation_split={validation_split!r} of the {n} examples leaves {len(train_rows)} training "
+            f"example{'s' if len(train_rows) != 1 else ''} of one class; a classifier needs at least two classes to "
+            "train on: give more examples of each class, or a smaller validation_split (--validation_split)"
+        )
     validation_rows = rng.permutation(validation_rows)
     return train.select(train_rows), train.select(validation_rows)
 

@@ -37,7 +37,7 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LOCK_NAME", "RunLock", "RunLockError", "pid_alive"]
+__all__ = ["LOCK_NAME", "RunLock", "RunLockError", "flock_holder_pid", "pid_alive"]
 
 LOCK_NAME = ".run.lock"
 
@@ -64,6 +64,31 @@ def pid_alive(pid: int) -> bool:
     except OSError:  # pragma: no cover - e.g. Windows for a PID that does not exist
         return False
     return True
+
+
+def flock_holder_pid(path: str | os.PathLike) -> int | None:
+    """The PID of the process holding a ``flock`` on ``path``, from Linux's ``/proc/locks`` (``None`` elsewhere).
+
+    This is the kernel's word, not the PID a run wrote into the file (a file can outlive or be
+    overwritten under its writer). ``/proc/locks`` rows read ``1: FLOCK ADVISORY WRITE <pid> <maj>:<min>:<inode> 0 EOF``.
+
+    Example:
+        >>> flock_holder_pid(os.devnull) is None
+        True
+    """
+    try:
+        st = os.stat(path)
+        rows = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for row in rows:
+        fields = row.split()
+        if "->" in fields:  # a waiter, not the holder
+            continue
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == device and fields[4].isdigit():
+            return int(fields[4])
+    return None
 
 
 class RunLock:
@@ -101,7 +126,8 @@ class RunLock:
         when = f", started {started}" if started else ""
         host = holder.get("host")
         where = f" on {host}" if host and host != socket.gethostname() else ""
-        return f"PID {pid}{where}{when}{mine}"
+        note = f"; {holder['note']}" if holder.get("note") else ""
+        return f"PID {pid}{where}{when}{mine}{note}"
 
     def _record(self) -> bytes:
         return json.dumps({
@@ -111,6 +137,10 @@ class RunLock:
         }).encode()
 
     def _refuse(self, holder: dict[str, Any]) -> RunLockError:
+        real = flock_holder_pid(self.path)
+        if real is not None and real != holder.get("pid"):  # the file's record is stale or was overwritten
+            written = holder.get("pid")
+            holder = {"pid": real, "note": f"the lock file names PID {written}" if written is not None else ""}
         return RunLockError(
             f"--output_dir {str(self.directory)!r} is in use by another run ({self._describe(holder)}); "
             f"wait for it to finish, or choose another --output_dir"
@@ -183,6 +213,8 @@ class RunLock:
             return
         try:
             self.path.unlink(missing_ok=True)
+        except OSError:  # the directory went away or became read-only: the run's own error says so
+            pass
         finally:
             os.close(self._fd)
             self._fd = None

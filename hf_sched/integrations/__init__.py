@@ -12,6 +12,7 @@ any ``Trainer`` subclass. Ready classes, one module per tool:
 ``lightning``            ``lr_scheduler_config`` for ``configure_optimizers``
 ``lr_curve``             ``LRCurveCallback``, ``save_lr_curve``, ``lr_curve_from_log_history``
 ``resume``               the one resume rule and its messages
+``divergence_callback``  ``StopOnDivergence``: stop at the first non-finite loss or gradient
 =======================  =====================================================================
 
 Importing this package imports none of them (nor torch); each name loads its module on
@@ -49,6 +50,7 @@ _LAZY = {
     "LRCurveCallback": "lr_curve",
     "lr_curve_from_log_history": "lr_curve",
     "save_lr_curve": "lr_curve",
+    "StopOnDivergence": "divergence_callback",
 }
 
 __all__ = sorted(_LAZY)
