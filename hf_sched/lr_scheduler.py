@@ -394,7 +394,7 @@ class ScheduledLR(LRScheduler):
         first = self._schedules[0]
         self._call0 = first.__call__
         if type(first).__call__ is Schedule.__call__:  # the frame's __call__: [W, T] is the shape
-            self._lo, self._hi, self._main0 = first.num_warmup_steps, first.num_training_steps, first._main
+            self._lo, self._hi, self._main0 = first.num_warmup_steps, first.num_training_steps, first._shape
         else:  # a composite with its own __call__: always through it
             self._lo, self._hi, self._main0 = 1, 0, first.__call__
         self._fresh = False

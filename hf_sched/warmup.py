@@ -1,18 +1,8 @@
-"""Warmup: the shapes of the warmup prefix, and turning a warmup request into steps.
+"""Warmup requests: turning what a user asks for into a number of warmup steps, in one place.
 
-A warmup of ``W`` steps is a prefix of every schedule that has one. For ``s < W`` the
-multiplier is ``start + (1 - start) * q(s)`` where ``start`` is ``warmup_start`` and ``q``
-is the shape:
-
-=============  ==============================================  ===========================
-shape          ``q(s)``                                         from
-=============  ==============================================  ===========================
-linear         ``s / W``                                        BERT, transformers
-constant       ``0`` (the LR sits at ``start`` until ``W``)     Goyal et al. 2017
-exponential    ``1 - exp(-(s + 1) / tau)``, ``tau = W / 5``     exponential warmup
-cosine         ``(1 - cos(pi * s / W)) / 2``                    transformers' WSD
-1-sqrt         ``1 - sqrt(1 - s / W)``                          transformers' WSD
-=============  ==============================================  ===========================
+The ramp shapes themselves (``linear``, ``constant``, ``exponential``, ``cosine``,
+``1-sqrt``) are part of the schedule frame, :func:`hf_sched.schedule.warmup_ramp`;
+:func:`warmup_factor` and :func:`warmup_factors` are that ramp for one step and for an array.
 
 A warmup *request* (:func:`resolve_warmup`) may be an ``int`` number of steps, a ``float``
 ratio of the training steps in ``[0, 1)``, a string ``"10%"``, epochs ``"1ep"`` /
@@ -48,6 +38,7 @@ from fractions import Fraction
 from typing import Any
 
 from .checks import check_float, check_int
+from .schedule import WARMUP_SHAPES, warmup_ramp
 
 __all__ = [
     "DEFAULT_WARMUP_RATIO",
@@ -61,37 +52,19 @@ __all__ = [
 ]
 
 DEFAULT_WARMUP_RATIO = 0.1
-WARMUP_SHAPES = ("linear", "constant", "exponential", "cosine", "1-sqrt")
 
 
 def warmup_factor(step: float, warmup_steps: int, start: float = 0.0, shape: str = "linear") -> float:
-    """Multiplier at ``step < warmup_steps`` (pure Python, used on every optimizer step).
+    """The warmup ramp at ``step < warmup_steps`` (:func:`~hf_sched.schedule.warmup_ramp`).
 
-    >>> warmup_factor(5, 10)
-    0.5
-    >>> warmup_factor(0, 10, start=0.1)
-    0.1
+    >>> warmup_factor(5, 10), warmup_factor(0, 10, start=0.1)
+    (0.5, 0.1)
     """
-    w = warmup_steps if warmup_steps > 1 else 1
-    if shape == "linear":
-        q = step / w
-    elif shape == "constant":
-        q = 0.0
-    elif shape == "exponential":
-        q = 1.0 - math.exp(-(step + 1.0) / (w / 5.0))
-    elif shape == "cosine":
-        q = 0.5 * (1.0 - math.cos(math.pi * (step / w)))
-    elif shape == "1-sqrt":
-        q = 1.0 - math.sqrt(1.0 - step / w)
-    else:  # validated when the schedule was built
-        raise ValueError(f"warmup_shape must be one of {WARMUP_SHAPES}, got {shape!r}")
-    if start == 0.0:
-        return q
-    return q * (1.0 - start) + start
+    return warmup_ramp(step, warmup_steps, start, shape)
 
 
 def warmup_factors(steps: Any, warmup_steps: int, start: float = 0.0, shape: str = "linear") -> Any:
-    """Vectorised :func:`warmup_factor` over a numpy array of steps.
+    """The warmup ramp over a numpy array of steps.
 
     >>> import numpy as np
     >>> warmup_factors(np.array([0.0, 5.0]), 10).tolist()
@@ -99,23 +72,7 @@ def warmup_factors(steps: Any, warmup_steps: int, start: float = 0.0, shape: str
     """
     import numpy as np
 
-    s = np.asarray(steps, dtype=np.float64)
-    w = warmup_steps if warmup_steps > 1 else 1
-    if shape == "linear":
-        q = s / w
-    elif shape == "constant":
-        q = np.zeros_like(s)
-    elif shape == "exponential":
-        q = 1.0 - np.exp(-(s + 1.0) / (w / 5.0))
-    elif shape == "cosine":
-        q = 0.5 * (1.0 - np.cos(math.pi * (s / w)))
-    elif shape == "1-sqrt":
-        q = 1.0 - np.sqrt(1.0 - s / w)
-    else:
-        raise ValueError(f"warmup_shape must be one of {WARMUP_SHAPES}, got {shape!r}")
-    if start == 0.0:
-        return q
-    return q * (1.0 - start) + start
+    return warmup_ramp(np.asarray(steps, dtype=np.float64), warmup_steps, start, shape, np)
 
 
 def _ceil_ratio(ratio: float, total: int) -> int:
@@ -213,8 +170,9 @@ def resolve_warmup(request: Any, total: int, optimizer: Any = None, *, steps_per
         return min(_ceil_ratio(DEFAULT_WARMUP_RATIO, total), total - 1)
     steps = _resolve_request(request, total, optimizer, steps_per_epoch)
     if steps > total:
+        asked = "" if str(request).strip() == str(steps) else f" (request {request!r})"
         raise ValueError(
-            f"warmup of {steps} steps (request {request!r}) is longer than the {total} training steps; "
+            f"warmup of {steps} steps{asked} is longer than the {total} training steps; "
             f"use at most {total} warmup steps or a ratio in [0, 1)"
         )
     if steps == total and total > 1:
@@ -261,11 +219,6 @@ def _resolve_request(request: Any, total: int, optimizer: Any, steps_per_epoch: 
         steps = int(request)
         if steps < 0:
             raise ValueError(f"warmup steps must be >= 0, got {steps}")
-        if steps > total:
-            raise ValueError(
-                f"warmup of {steps} steps is longer than the {total} training steps; "
-                f"use at most {total} warmup steps or a ratio in [0, 1)"
-            )
         return steps
     ratio = float(request)
     if not math.isfinite(ratio):
