@@ -102,7 +102,8 @@ class Cosine(Schedule):
     def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
         # Inlined progress and blend: this runs on every optimizer step.
         span = self.num_training_steps - self.num_warmup_steps
-        factor = 0.5 * (1.0 + xp.cos(_PI * self.num_cycles * 2.0 * ((s - self.num_warmup_steps) / float(span if span > 1 else 1))))
+        p = (s - self.num_warmup_steps) / (span or 1)  # T - W >= 0
+        factor = 0.5 * (1.0 + xp.cos(_PI * self.num_cycles * 2.0 * p))
         r = self.min_lr_ratio
         return factor if r == 0.0 else factor * (1 - r) + r
 

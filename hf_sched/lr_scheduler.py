@@ -56,7 +56,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from .budget import compute_budget, has_len
-from .group_steps import PARTS_WARNING, PER_GROUP, WHOLE, GroupStepCounter, protocol_of, tensor_ids, write_group_lrs
+from .group_steps import PARTS_WARNING, PER_GROUP, WHOLE, GroupStepCounter, protocol_of, tensor_ids
 from .checks import check_kwargs
 from .registry import build_schedule, check_schedule_kwargs, get_info
 from .schedules import Schedule, schedule_from_dict
@@ -72,6 +72,9 @@ INTERVALS = ("step", "epoch")
 _SILENT_CALLS = 50
 _OWNER_ATTR = "_hf_sched_scheduler"
 _PROBING = "probing"  # the first step looked whole; the second tells whether a group is stepped in parts
+# what a pickled ScheduledLR holds (the hooks, the stepping protocol and the fast path are re-derived)
+_PICKLED = ("optimizer", "_schedules", "base_lrs", "interval", "strict", "_count", "_last_step", "_step_count",
+            "_calls_without_steps")
 
 
 def describe_spec_change(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -104,17 +107,13 @@ def _innermost_optimizer(optimizer: Optimizer) -> Optimizer:
     return inner
 
 
-def _count_step_eager(sched: "ScheduledLR", groups: Any) -> None:
-    if sched._protocol is not WHOLE and sched._group_step(groups):
-        return
-    sched._count += 1
-    sched._write()
-    sched._fresh = True
+def _apply_eager(sched: "ScheduledLR", optimizer: Any) -> None:
+    sched._apply(optimizer)
 
 
 # A compiled optimizer step (torch.compile) runs the hook eagerly, through a graph break:
 # were it traced, the count would be a guard and every step would recompile.
-_count_step = torch._dynamo.disable(_count_step_eager)
+_apply_outside_graphs = torch._dynamo.disable(_apply_eager)
 
 
 class ScheduledLR(LRScheduler):
@@ -197,7 +196,6 @@ class ScheduledLR(LRScheduler):
         if isinstance(last_epoch, bool) or not isinstance(last_epoch, numbers.Integral) or last_epoch < -1:
             raise ValueError(f"last_epoch must be an integer >= -1, got {last_epoch!r}")
         self.optimizer = optimizer
-        self.schedules = schedules
         self.interval = interval
         self._by_calls = interval == "epoch"
         self.strict = strict
@@ -210,15 +208,14 @@ class ScheduledLR(LRScheduler):
                 if "initial_lr" not in group:
                     raise KeyError(f"param_groups[{i}] has no 'initial_lr': cannot start at last_epoch={last_epoch}")
         self.base_lrs = [float(g["initial_lr"]) for g in groups]
+        self.schedules = schedules
         self._step_count = 0  # torch's attribute; Accelerate adds to it between synced steps (unused here)
         self._calls_without_steps = 0
-        self._written = -1
-        self._last_values: float | list[float] = 0.0
-        self._values: float | list[float] = 0.0
         self._handles: list[Any] = []
+        self._forget_protocol()
         if interval == "step":
-            self._count = max(last_epoch, 0)
             self._attach()
+            self._apply(step=max(last_epoch, 0))
         else:
             self._count = last_epoch  # step() below makes it 0 (torch's convention)
         self.step()
@@ -234,13 +231,10 @@ class ScheduledLR(LRScheduler):
             old._detach()
         # The groups as built, to recognise them when a wrapper steps them one at a time (group_steps.py).
         self._built_groups = list(inner.param_groups)
-        self._protocol: str | None = None
-        self._group_counter: GroupStepCounter | None = None
-        self._probe: tuple[int, ...] | None = None
         tensor_lr = any(isinstance(g["lr"], torch.Tensor) for g in inner.param_groups)
         # Tensor LRs are what a torch.compile'd optimizer step needs; there the hook must run
-        # eagerly (see _count_step). Float LRs recompile a compiled step anyway: plain hook.
-        hook = self._after_optimizer_step_eager if tensor_lr else self._after_optimizer_step
+        # eagerly. Float LRs recompile a compiled step anyway: plain hook.
+        hook = self._apply_eager if tensor_lr else self._apply
         self._handles = [inner.register_step_post_hook(hook),
                          # loading the optimizer's state makes new group dicts: know them again
                          inner.register_load_state_dict_post_hook(self._after_optimizer_load)]
@@ -251,35 +245,19 @@ class ScheduledLR(LRScheduler):
             h.remove()
         self._handles = []
 
-    def _after_optimizer_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
-        if self._protocol is not WHOLE and self._group_step(optimizer.param_groups):
-            return
-        s = self._count + 1
-        self._count = s
-        if self._fast:  # inlined _write for the common case: this runs on every optimizer step
-            # (``_written`` is not kept here: ``_fresh`` says these LRs are the count's)
-            # inside [W, T] the shape itself (Schedule.__call__'s checks cannot fail for this int)
-            v = self._values = self._main0(s) if self._lo <= s <= self._hi else self._call0(s)
-            # ``optimizer`` is the innermost one, whose param_groups the wrappers share
-            for group, base in zip(optimizer.param_groups, self.base_lrs):
-                group["lr"] = base * v
-        else:
-            self._write()
-        self._fresh = True
+    def _apply_eager(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        _apply_outside_graphs(self, optimizer)
 
     def _after_optimizer_load(self, optimizer: Any) -> None:
         self._built_groups = list(optimizer.param_groups)
         self._forget_protocol()
-
-    def _after_optimizer_step_eager(self, optimizer: Any, args: Any, kwargs: Any) -> None:
-        _count_step(self, optimizer.param_groups)
 
     def _group_step(self, groups: list[dict[str, Any]]) -> bool:
         """Count a step of an optimizer stepped group by group (DeepSpeed ZeRO); ``False`` if it is not one.
 
         The protocol is judged at the first step (:func:`~hf_sched.group_steps.protocol_of`).
         Per group, each group's steps are counted and its LR written; the scheduler's step is
-        the largest count, and once every group has stepped the LRs are this count's.
+        the largest count.
         """
         if self._protocol is None:
             if protocol_of(groups, len(self.base_lrs)) == WHOLE:
@@ -298,16 +276,8 @@ class ScheduledLR(LRScheduler):
         counter = self._group_counter
         if counter is None:
             return False
-        write_group_lrs(counter.step(groups), counter, self.base_lrs, self.schedules)
-        self._count = counter.count
-        if counter.in_step:
-            self._fresh = False
-        else:  # every group has taken this step: the LRs in the groups are this count's
-            s = self._count
-            values = [f(s) for f in self.schedules]
-            self._values = values if not self._shared else values[0]
-            self._written = s
-            self._fresh = True
+        stepped = counter.step(groups)
+        self._apply(step=counter.count, stepped=[(g, i, counter.counts[i]) for i, g in stepped])
         return True
 
     @property
@@ -322,86 +292,79 @@ class ScheduledLR(LRScheduler):
 
     @last_epoch.setter
     def last_epoch(self, value: int) -> None:
-        self._count = int(value)
-        self._fresh = False
         self._forget_protocol()
+        self._apply(step=int(value))
 
     def _forget_protocol(self) -> None:
         """Judge the stepping protocol again at the next step (the count was set from outside)."""
-        if getattr(self, "_protocol", None) is not None:
-            self._protocol, self._group_counter, self._probe = None, None, None
+        self._protocol: str | None = None
+        self._group_counter: GroupStepCounter | None = None
+        self._probe: tuple[int, ...] | None = None
 
-    # -- stepping ---------------------------------------------------------------------
+    # -- writing the LRs: one path ----------------------------------------------------
+
+    def _apply(self, optimizer: Any = None, args: Any = None, kwargs: Any = None, step: int | None = None,
+               stepped: list[tuple[dict[str, Any], int, int]] | None = None) -> None:
+        """Write ``base_g * f_g(step)`` into every group (``stepped``: only these ``(group, g, step_g)``).
+
+        The one write path: it is the optimizer's post-step hook (``optimizer`` given, the step
+        is one more than the count), and :meth:`step` (``interval="epoch"``),
+        :meth:`load_state_dict` and setting ``last_epoch`` call it with ``step``. Tensor LRs
+        are filled in place.
+        """
+        if step is None:  # the hook: the optimizer took a step
+            if self._protocol is not WHOLE and self._group_step(optimizer.param_groups):
+                return
+            step = self._count + 1
+        self._count = step
+        one = self._one
+        if one is not None and stepped is None:  # one schedule, float LRs: the common case, every step
+            lo, hi, shape, call = one
+            v = shape(step) if lo <= step <= hi else call(step)
+            for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+                group["lr"] = base * v
+            return
+        if stepped is None:
+            stepped = [(g, i, step) for i, g in enumerate(self.optimizer.param_groups)]
+        for group, i, s in stepped:
+            value = self.base_lrs[i] * self._schedules[i](s)
+            lr = group["lr"]
+            if isinstance(lr, torch.Tensor):
+                lr.fill_(value)  # in place: a compiled optimizer step does not recompile
+            else:
+                group["lr"] = value
 
     def step(self, epoch: int | None = None) -> None:  # type: ignore[override]
-        """Write the LRs of the current step into the optimizer.
+        """Take the LRs of the current step as :meth:`get_last_lr`'s.
 
-        ``interval="step"``: the count is the optimizer's, so this only refreshes the LRs
-        (any number of calls per optimizer step is harmless). ``interval="epoch"``: one call
-        advances the schedule by one.
+        ``interval="step"``: the count is the optimizer's and its hook wrote the LRs, so any
+        number of calls per optimizer step is harmless. ``interval="epoch"``: one call
+        advances the schedule by one and writes its LRs.
         """
-        # Fast path (every optimizer step, any number of calls): the hook already wrote the LRs
-        # of this count (``_fresh``; anything else that moves the count clears it).
-        if not self._fresh or epoch is not None:
-            self._step_slow(epoch)
-        self._last_values = self._values
+        if epoch is not None or self._by_calls or not self._count:
+            self._step_rarely(epoch)
+        self._last_step = self._count
 
-    def _step_slow(self, epoch: int | None) -> None:
+    def _step_rarely(self, epoch: int | None) -> None:
+        """:meth:`step` given an epoch, counting calls (``interval="epoch"``), or before any optimizer step."""
         if epoch is not None:
             raise TypeError(
                 "ScheduledLR.step() takes no epoch: it counts optimizer steps itself "
                 "(or step() calls with interval='epoch')"
             )
         if self._by_calls:
-            self._count += 1
-        elif self._count == 0 and self._handles:
-            self._calls_without_steps += 1
-            if self._calls_without_steps == _SILENT_CALLS:
-                warnings.warn(
-                    f"ScheduledLR.step() was called {_SILENT_CALLS} times but the optimizer "
-                    f"({type(_innermost_optimizer(self.optimizer)).__name__}) has not taken a step: the LR stays "
-                    "at the schedule's first value. If your optimizer steps without torch's step hooks, build the "
-                    "scheduler with interval='epoch' and call step() once per optimizer step",
-                    UserWarning,
-                    stacklevel=3,
-                )
-        if self._written != self._count:
-            self._write()
-
-    def _write(self) -> None:
-        s = self._count
-        self._written = s
-        if self._fast:
-            # The common case, written for speed (it runs on every optimizer step): one
-            # schedule for all groups and float LRs. No comprehension, no isinstance.
-            v = self._call0(s)
-            for group, base in zip(self.optimizer.param_groups, self.base_lrs):
-                group["lr"] = base * v
-            self._values = v
+            self._apply(step=self._count + 1)
             return
-        values = [f(s) for f in self.schedules]
-        for group, base, v in zip(self.optimizer.param_groups, self.base_lrs, values):
-            cur = group["lr"]
-            if isinstance(cur, torch.Tensor):
-                cur.fill_(base * v)  # in place: a compiled optimizer step does not recompile
-            else:
-                group["lr"] = base * v
-        self._values = values if not self._shared else values[0]
-
-    def _refresh(self) -> None:
-        """Recompute the cached dispatch flags (after schedules or the optimizer changed)."""
-        self._shared = all(s is self._schedules[0] for s in self._schedules)
-        first = self._schedules[0]
-        self._call0 = first.__call__
-        if type(first).__call__ is Schedule.__call__:  # the frame's __call__: [W, T] is the shape
-            self._lo, self._hi, self._main0 = first.num_warmup_steps, first.num_training_steps, first._shape
-        else:  # a composite with its own __call__: always through it
-            self._lo, self._hi, self._main0 = 1, 0, first.__call__
-        self._fresh = False
-        groups = getattr(self, "optimizer", None)
-        tensor_lr = groups is not None and any(isinstance(g["lr"], torch.Tensor) for g in groups.param_groups)
-        self._fast = self._shared and not tensor_lr
-        self._written = -1
+        self._calls_without_steps += 1
+        if self._handles and self._calls_without_steps == _SILENT_CALLS:
+            warnings.warn(
+                f"ScheduledLR.step() was called {_SILENT_CALLS} times but the optimizer "
+                f"({type(_innermost_optimizer(self.optimizer)).__name__}) has not taken a step: the LR stays "
+                "at the schedule's first value. If your optimizer steps without torch's step hooks, build the "
+                "scheduler with interval='epoch' and call step() once per optimizer step",
+                UserWarning,
+                stacklevel=3,
+            )
 
     @property
     def schedules(self) -> tuple[Schedule, ...]:
@@ -411,14 +374,22 @@ class ScheduledLR(LRScheduler):
     @schedules.setter
     def schedules(self, value: tuple[Schedule, ...]) -> None:
         self._schedules = tuple(value)
-        self._refresh()
+        first = self._schedules[0]
+        shared = all(s is first for s in self._schedules)
+        tensor_lr = any(isinstance(g["lr"], torch.Tensor) for g in self.optimizer.param_groups)
+        # The fast path of _apply: one schedule for all groups and float LRs. Inside [W, T] the
+        # frame's __call__ is the shape itself (its checks cannot fail for an int step).
+        if not shared or tensor_lr:
+            self._one: tuple[int, int, Any, Any] | None = None
+        elif type(first).__call__ is Schedule.__call__:
+            self._one = (first.num_warmup_steps, first.num_training_steps, first._shape, first.__call__)
+        else:
+            self._one = (1, 0, first.__call__, first.__call__)
 
     @property
     def _last_lr(self) -> list[float]:  # type: ignore[override]
-        v = self._last_values
-        if isinstance(v, list):
-            return [b * x for b, x in zip(self.base_lrs, v)]
-        return [b * v for b in self.base_lrs]
+        s = self._last_step
+        return [b * f(s) for b, f in zip(self.base_lrs, self._schedules)]
 
     def get_last_lr(self) -> list[float]:
         """LRs last written into the optimizer (those the latest optimizer step used, until
@@ -430,19 +401,16 @@ class ScheduledLR(LRScheduler):
         s = self._count
         return [b * f(s) for b, f in zip(self.base_lrs, self.schedules)]
 
-    # -- pickling: hook handles do not pickle; re-attach on load ----------------------
+    # -- pickling: the hooks do not pickle; re-attach on load --------------------------
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_handles"] = []
-        for key in ("_call0", "_main0", "_lo", "_hi", "_fast", "_shared", "_fresh", "_built_groups", "_protocol",
-                    "_group_counter", "_probe"):
-            state.pop(key, None)
-        return state
+        return {k: self.__dict__[k] for k in _PICKLED}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._refresh()
+        self._by_calls, self._handles = self.interval == "epoch", []
+        self.schedules = state["_schedules"]
+        self._forget_protocol()
         if self.interval == "step":
             self._attach()
 
@@ -541,14 +509,12 @@ class ScheduledLR(LRScheduler):
                 init.fill_(base)
             else:
                 group["initial_lr"] = base
-        self._count = step
         self._forget_protocol()
-        self._refresh()
-        self._write()
-        self._last_values = self._values
+        self._apply(step=step)
+        self._last_step = step
 
     def __repr__(self) -> str:
-        sched = self.schedules[0] if self._shared else self.schedules
+        sched = self.schedules[0] if all(s is self.schedules[0] for s in self.schedules) else self.schedules
         return f"ScheduledLR(step={self.optimizer_step}, interval={self.interval!r}, schedules={sched})"
 
 

@@ -42,7 +42,7 @@ import dataclasses
 import math
 import numbers
 from dataclasses import dataclass
-from types import SimpleNamespace
+from types import ModuleType
 from typing import Any, Callable, ClassVar
 
 from .checks import check_choice, check_float, check_int
@@ -54,12 +54,12 @@ SCHEDULE_KINDS: dict[str, type["Schedule"]] = {}
 WARMUP_SHAPES = ("linear", "constant", "exponential", "cosine", "1-sqrt")
 
 #: The array namespace of one number: ``math``'s functions and numpy's ``where`` / ``maximum`` /
-#: ``minimum`` spelled for floats, so a formula written for numpy runs on a float without numpy.
-SCALAR: Any = SimpleNamespace(
-    cos=math.cos, sqrt=math.sqrt, exp=math.exp, floor=math.floor, log1p=math.log1p,
-    where=lambda cond, a, b: a if cond else b, any=bool,
-    maximum=lambda a, b: a if a >= b else b,
-    minimum=lambda a, b: a if a <= b else b,
+#: ``minimum`` / ``any`` spelled for floats, so a formula written for numpy runs on a float without
+#: numpy. (A module object: its attributes are the quickest to look up on the per-step path.)
+SCALAR: Any = ModuleType("hf_sched.schedule.SCALAR")
+SCALAR.__dict__.update(
+    cos=math.cos, sqrt=math.sqrt, exp=math.exp, floor=math.floor, log1p=math.log1p, any=bool,
+    where=lambda cond, a, b: a if cond else b, maximum=max, minimum=min,
 )
 
 _STEP_ALLOWED = "an int >= 0 or a finite float >= 0 (the optimizer steps taken)"

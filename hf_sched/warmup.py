@@ -46,6 +46,7 @@ __all__ = [
     "warmup_factor",
     "warmup_factors",
     "resolve_warmup",
+    "schedule_warmup",
     "auto_warmup_steps",
     "is_epoch_request",
     "epochs_to_steps",
@@ -183,6 +184,34 @@ def resolve_warmup(request: Any, total: int, optimizer: Any = None, *, steps_per
             stacklevel=3,
         )
     return steps
+
+
+def schedule_warmup(name: str, has_warmup: bool, request: Any, total: int, optimizer: Any = None, *,
+                    steps_per_epoch: int | None = None, ignore: bool = False) -> int:
+    """The warmup steps of schedule ``name``: the one place where a warmup request meets a schedule.
+
+    A schedule with a warmup phase gets :func:`resolve_warmup` (``None``: the default 10%).
+    One without (``has_warmup=False``) gets ``0``: a request of more steps is an error, or,
+    with ``ignore=True`` (``get_scheduler``, as transformers), a warning.
+
+    >>> schedule_warmup("warmupcosine", True, None, 100), schedule_warmup("constantlr", False, None, 100)
+    (10, 0)
+    """
+    if has_warmup:
+        return resolve_warmup(request, total, optimizer, steps_per_epoch=steps_per_epoch)
+    steps = 0 if request is None else resolve_warmup(request, total, optimizer, steps_per_epoch=steps_per_epoch)
+    if steps and ignore:
+        warnings.warn(
+            f"schedule {name!r} has no warmup phase; ignoring the warmup request {request!r} "
+            "(as transformers does). Use 'warmupconstant' for warmup then a constant LR",
+            stacklevel=3,
+        )
+    elif steps:
+        raise ValueError(
+            f"schedule {name!r} has no warmup phase, got num_warmup_steps={steps}; "
+            "use 'warmupconstant' for a constant LR after warmup"
+        )
+    return 0
 
 
 def _resolve_request(request: Any, total: int, optimizer: Any, steps_per_epoch: int | None) -> int:
