@@ -55,18 +55,17 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from .budget import compute_budget, has_len
+from .budget import kwargs_in_steps, run_steps, total_without_one
 from .group_steps import PARTS_WARNING, PER_GROUP, WHOLE, GroupStepCounter, protocol_of, tensor_ids
 from .checks import check_kwargs
-from .registry import build_schedule, check_schedule_kwargs, get_info
+from .registry import build_resolved, check_schedule_kwargs, get_info
 from .schedules import Schedule, schedule_from_dict
-from .warmup import epochs_to_steps, is_epoch_request
+from .warmup import schedule_warmup
 
 __all__ = ["ScheduledLR", "get_scheduler", "describe_spec_change", "INTERVALS"]
 
 _STATE_FORMAT = "hf_sched.ScheduledLR/1"
 _STATE_KEYS = {"format", "step", "base_lrs", "schedules", "interval"}
-_UNBOUNDED_STEPS = 2**62
 INTERVALS = ("step", "epoch")
 # step() calls with no optimizer step seen before we say the optimizer's steps are invisible
 _SILENT_CALLS = 50
@@ -519,22 +518,6 @@ class ScheduledLR(LRScheduler):
 
 
 
-def _epoch_milestones(kwargs: dict[str, Any], steps_per_epoch: int | None) -> dict[str, Any]:
-    """Turn ``"2ep"`` entries of ``milestones`` (or ``num_stable_steps`` / ``num_decay_steps``) into steps."""
-    out = dict(kwargs)
-    for key in ("milestones",):
-        value = out.get(key)
-        if isinstance(value, (list, tuple)) and any(is_epoch_request(m) for m in value):
-            out[key] = [
-                epochs_to_steps(m, steps_per_epoch, name=f"{key}[{i}]") if is_epoch_request(m) else m
-                for i, m in enumerate(value)
-            ]
-    for key in ("num_stable_steps", "num_decay_steps"):
-        if is_epoch_request(out.get(key)):
-            out[key] = epochs_to_steps(out[key], steps_per_epoch, name=key)
-    return out
-
-
 def get_scheduler(
     name: str,
     optimizer: Optimizer,
@@ -599,6 +582,33 @@ def get_scheduler(
     if overlap:
         raise ValueError(f"schedule argument(s) {overlap} given both in scheduler_specific_kwargs and as keywords")
     spec_kwargs.update(kwargs)
+    request = _warmup_request(num_warmup_steps, warmup)
+    if info.adaptive:
+        spec_kwargs = check_schedule_kwargs(info.name, spec_kwargs)
+        if request not in (None, 0):
+            warnings.warn(f"{info.name!r} has no warmup; ignoring the warmup request {request!r}", stacklevel=2)
+        return info.factory(optimizer, **spec_kwargs)
+    # 1. the budget: the run's optimizer steps (None: a run without a total) and steps per epoch
+    total, spe = run_steps(
+        info.name, info.needs_total, num_training_steps, dataloader=dataloader, num_batches=num_batches,
+        num_epochs=num_epochs, gradient_accumulation_steps=gradient_accumulation_steps, max_steps=max_steps,
+        num_processes=num_processes, split_batches=split_batches, dataloader_prepared=dataloader_prepared,
+        steps_per_epoch=steps_per_epoch, accelerator=accelerator,
+    )
+    spec_kwargs = kwargs_in_steps(spec_kwargs, spe)
+    # 2. the warmup, resolved here and nowhere else
+    w = schedule_warmup(info.name, info.has_warmup, request, total, optimizer, steps_per_epoch=spe, ignore=True)
+    if total is None:
+        total = total_without_one(info.name, w, spec_kwargs)
+    # 3. the schedule
+    lr_init = optimizer.defaults.get("lr") if hasattr(optimizer, "defaults") else None
+    schedule = build_resolved(info, total, w, None if lr_init is None else float(lr_init),
+                              check_schedule_kwargs(info.name, spec_kwargs))
+    return ScheduledLR(optimizer, schedule, interval=interval, strict=strict)
+
+
+def _warmup_request(num_warmup_steps: Any, warmup: Any) -> Any:
+    """The one warmup request of ``num_warmup_steps`` (transformers' name) or ``warmup``."""
     if num_warmup_steps is not None and warmup is not None:
         raise ValueError(
             f"give the warmup once: num_warmup_steps={num_warmup_steps!r} and warmup={warmup!r} were both set"
@@ -611,101 +621,4 @@ def get_scheduler(
             "scheduler_specific_kwargs (the fifth argument, a dict or a JSON string) or as keywords, "
             "e.g. get_scheduler(name, optimizer, num_warmup_steps, num_training_steps, {'num_cycles': 2})"
         )
-
-    if info.adaptive:
-        spec_kwargs = check_schedule_kwargs(info.name, spec_kwargs)
-        if request not in (None, 0):
-            warnings.warn(f"{info.name!r} has no warmup; ignoring the warmup request {request!r}", stacklevel=2)
-        return info.factory(optimizer, **spec_kwargs)
-
-    if accelerator is not None:
-        num_processes = int(accelerator.num_processes) if num_processes is None else num_processes
-        split_batches = bool(getattr(accelerator, "split_batches", False)) if split_batches is None else split_batches
-    num_processes = 1 if num_processes is None else num_processes
-    split_batches = bool(split_batches)
-
-    spe = steps_per_epoch
-    unbounded = False
-    if num_training_steps is None:
-        no_len = dataloader is not None and not has_len(dataloader)
-        if (dataloader is None and num_batches is None and max_steps is None) or (no_len and max_steps is None):
-            if info.needs_total:
-                where = f"the dataloader ({type(dataloader).__name__}) has no length, so " if no_len else ""
-                raise ValueError(
-                    f"schedule {info.name!r} needs the run's total steps: {where}pass max_steps (or "
-                    "num_training_steps), or a dataloader with a length (or num_batches) with num_epochs. "
-                    "Schedules that run without a total: constantlr, warmupconstant, inverse_sqrt, noam, "
-                    "warmup_stable_decay (with num_stable_steps and num_decay_steps)"
-                )
-            unbounded = True
-        else:
-            budget = compute_budget(
-                dataloader,
-                num_batches=num_batches,
-                num_epochs=num_epochs,
-                gradient_accumulation_steps=gradient_accumulation_steps,
-                max_steps=max_steps,
-                num_processes=num_processes,
-                dataloader_prepared=dataloader_prepared,
-                split_batches=split_batches,
-                warmup=0,
-            )
-            num_training_steps = budget.num_training_steps
-            spe = budget.steps_per_epoch if spe is None else spe
-    elif dataloader is not None or num_batches is not None or max_steps is not None:
-        raise ValueError(
-            f"num_training_steps={num_training_steps!r} was given together with a dataloader/num_batches/max_steps: "
-            "give one or the other"
-        )
-
-    if is_epoch_request(request):
-        request = epochs_to_steps(request, spe, name="warmup")
-    spec_kwargs = _epoch_milestones(spec_kwargs, spe)
-
-    if unbounded:
-        if info.has_warmup and not (isinstance(request, numbers.Integral) and not isinstance(request, bool)):
-            got = "none was given" if request is None else f"got {request!r}"
-            raise ValueError(
-                f"{info.name!r} without num_training_steps needs num_warmup_steps as a number of steps (int), "
-                f"as in transformers; {got}: a ratio of an unbounded run is undefined"
-            )
-        num_training_steps = _unbounded_total(info.name, request, spec_kwargs)
-
-    if not info.has_warmup and request is not None:
-        from .warmup import resolve_warmup
-
-        if resolve_warmup(request, num_training_steps, optimizer):
-            warnings.warn(
-                f"schedule {info.name!r} has no warmup phase; ignoring the warmup request {request!r} "
-                "(as transformers does). Use 'warmupconstant' for warmup then a constant LR",
-                stacklevel=2,
-            )
-        request = None
-
-    lr_init = optimizer.defaults.get("lr") if hasattr(optimizer, "defaults") else None
-    schedule = build_schedule(
-        info.name,
-        num_training_steps=num_training_steps,
-        num_warmup_steps=request,
-        lr_init=None if lr_init is None else float(lr_init),
-        optimizer=optimizer,
-        **spec_kwargs,
-    )
-    return ScheduledLR(optimizer, schedule, interval=interval, strict=strict)
-
-
-def _unbounded_total(name: str, request: Any, kwargs: dict[str, Any]) -> int:
-    """The total of a schedule built without one: unbounded, or WSD's warmup + stable + decay."""
-    if name != "warmup_stable_decay":
-        return _UNBOUNDED_STEPS
-    stable, decay = kwargs.get("num_stable_steps"), kwargs.get("num_decay_steps")
-    if stable is None or decay is None:
-        raise ValueError(
-            "warmup_stable_decay without num_training_steps needs num_stable_steps and num_decay_steps "
-            f"(got num_stable_steps={stable!r}, num_decay_steps={decay!r}), as in transformers"
-        )
-    parts = {"num_warmup_steps": request, "num_stable_steps": stable, "num_decay_steps": decay}
-    for key, value in parts.items():
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-            raise ValueError(f"warmup_stable_decay without num_training_steps needs {key} as an integer >= 0, got {value!r}")
-    return int(request) + int(stable) + int(decay)
+    return request

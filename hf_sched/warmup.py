@@ -42,6 +42,7 @@ from .schedule import WARMUP_SHAPES, warmup_ramp
 
 __all__ = [
     "DEFAULT_WARMUP_RATIO",
+    "UNBOUNDED_STEPS",
     "WARMUP_SHAPES",
     "warmup_factor",
     "warmup_factors",
@@ -53,6 +54,8 @@ __all__ = [
 ]
 
 DEFAULT_WARMUP_RATIO = 0.1
+#: the total of a run that has none (streaming data, no ``max_steps``): a schedule's ``T``
+UNBOUNDED_STEPS = 2**62
 
 
 def warmup_factor(step: float, warmup_steps: int, start: float = 0.0, shape: str = "linear") -> float:
@@ -171,7 +174,7 @@ def resolve_warmup(request: Any, total: int, optimizer: Any = None, *, steps_per
         return min(_ceil_ratio(DEFAULT_WARMUP_RATIO, total), total - 1)
     steps = _resolve_request(request, total, optimizer, steps_per_epoch)
     if steps > total:
-        asked = "" if str(request).strip() == str(steps) else f" (request {request!r})"
+        asked = "" if str(request).strip() == str(steps) or is_epoch_request(request) else f" (request {request!r})"
         raise ValueError(
             f"warmup of {steps} steps{asked} is longer than the {total} training steps; "
             f"use at most {total} warmup steps or a ratio in [0, 1)"
@@ -186,17 +189,28 @@ def resolve_warmup(request: Any, total: int, optimizer: Any = None, *, steps_per
     return steps
 
 
-def schedule_warmup(name: str, has_warmup: bool, request: Any, total: int, optimizer: Any = None, *,
+def schedule_warmup(name: str, has_warmup: bool, request: Any, total: int | None, optimizer: Any = None, *,
                     steps_per_epoch: int | None = None, ignore: bool = False) -> int:
     """The warmup steps of schedule ``name``: the one place where a warmup request meets a schedule.
 
     A schedule with a warmup phase gets :func:`resolve_warmup` (``None``: the default 10%).
     One without (``has_warmup=False``) gets ``0``: a request of more steps is an error, or,
-    with ``ignore=True`` (``get_scheduler``, as transformers), a warning.
+    with ``ignore=True`` (``get_scheduler``, as transformers), a warning. ``total=None`` is a
+    run without a total: the request must be steps (or epochs, with ``steps_per_epoch``).
 
     >>> schedule_warmup("warmupcosine", True, None, 100), schedule_warmup("constantlr", False, None, 100)
     (10, 0)
     """
+    if total is None:  # a run without a total: only a number of steps (or epochs) can say its warmup
+        if is_epoch_request(request):
+            request = epochs_to_steps(request, steps_per_epoch, name="warmup")
+        if has_warmup and (isinstance(request, bool) or not isinstance(request, numbers.Integral)):
+            got = "none was given" if request is None else f"got {request!r}"
+            raise ValueError(
+                f"{name!r} without num_training_steps needs num_warmup_steps as a number of steps (int), "
+                f"as in transformers; {got}: a ratio of an unbounded run is undefined"
+            )
+        total = UNBOUNDED_STEPS
     if has_warmup:
         return resolve_warmup(request, total, optimizer, steps_per_epoch=steps_per_epoch)
     steps = 0 if request is None else resolve_warmup(request, total, optimizer, steps_per_epoch=steps_per_epoch)
