@@ -34,14 +34,14 @@ from .warmup import UNBOUNDED_STEPS, epochs_to_steps, is_epoch_request, resolve_
 __all__ = [
     "StepBudget",
     "batches_per_process",
-    "steps_per_epoch",
-    "training_steps",
     "compute_budget",
-    "is_prepared_dataloader",
     "has_len",
-    "run_steps",
+    "is_prepared_dataloader",
     "kwargs_in_steps",
+    "run_steps",
+    "steps_per_epoch",
     "total_without_one",
+    "training_steps",
 ]
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-__all__ = ["check_int", "check_float", "check_choice", "check_kwargs"]
+__all__ = ["check_choice", "check_float", "check_int", "check_kwargs"]
 
 
 def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -124,7 +125,7 @@ def check_kwargs(name: str, value: Any) -> dict[str, Any]:
             why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
             raise ValueError(f"{name} must be a JSON object such as {example}; cannot read {text[:40]!r}...: {why}") from None
         if not isinstance(value, dict):
-            raise ValueError(f"{name} must be a JSON object such as {example}, got a {type(value).__name__}: {text!r}")
+            raise ValueError(f"{name} must be a JSON object such as {example}, got a {type(value).__name__}: {text!r}")  # noqa: TRY004 (a JSON text of another type: a bad value)
     if not isinstance(value, dict):
         raise TypeError(
             f"{name} must be a dict or a JSON object string such as {example}, got {value!r} ({type(value).__name__})"

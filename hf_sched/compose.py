@@ -27,14 +27,15 @@ True
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from .checks import check_choice, check_float, check_int
 from .decays import Constant, Cosine
 from .schedule import SCALAR, Schedule, schedule_from_dict, warmup_ramp
 
-__all__ = ["Join", "Product", "WarmupStableDecay", "WSD_DECAY_TYPES", "join", "product", "scale", "with_warmup"]
+__all__ = ["WSD_DECAY_TYPES", "Join", "Product", "WarmupStableDecay", "join", "product", "scale", "with_warmup"]
 
 WSD_DECAY_TYPES = ("linear", "cosine", "1-sqrt")
 

@@ -25,7 +25,7 @@ from .checks import check_choice, check_float, check_int
 from .schedule import SCALAR, Schedule
 from .step_decays import int_power, steps_or_fraction
 
-__all__ = ["CosineHardRestarts", "CosineRestarts", "OneCycle", "ANNEAL_STRATEGIES"]
+__all__ = ["ANNEAL_STRATEGIES", "CosineHardRestarts", "CosineRestarts", "OneCycle"]
 
 ANNEAL_STRATEGIES = ("cos", "linear")
 
@@ -172,13 +172,13 @@ class CosineRestarts(Schedule):
 
     def _cycle_start(self, i: Any, xp: Any) -> Any:
         """``t_i``, the steps after warmup where cycle ``i`` starts."""
-        m, length = self.cycle_mul, float(self.cycle_steps)
+        m, length = self.cycle_mul, float(self.cycle_steps)  # type: ignore[arg-type]
         if m == 1.0:
             return i * length
         return length * (int_power(m, i, xp) - 1.0) / (m - 1.0)
 
     def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
-        r, m, length = self.min_lr_ratio, self.cycle_mul, float(self.cycle_steps)
+        r, m, length = self.min_lr_ratio, self.cycle_mul, float(self.cycle_steps)  # type: ignore[arg-type]
         t = s - self.num_warmup_steps
         if m == 1.0:
             i = xp.floor(t / length)

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 from .checks import check_float
 from .schedule import SCALAR, Schedule
 
-__all__ = ["Constant", "Linear", "Cosine", "Polynomial", "Bert", "CosineWarmupMinLR"]
+__all__ = ["Bert", "Constant", "Cosine", "CosineWarmupMinLR", "Linear", "Polynomial"]
 
 _PI = math.pi
 

@@ -31,9 +31,10 @@ reported once, with the fix, rather than trained silently wrong.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["WHOLE", "PER_GROUP", "protocol_of", "tensor_ids", "GroupStepCounter", "PARTS_WARNING"]
+__all__ = ["PARTS_WARNING", "PER_GROUP", "WHOLE", "GroupStepCounter", "protocol_of", "tensor_ids"]
 
 #: every ``step()`` call steps every group: one call is one training step
 WHOLE = "whole"

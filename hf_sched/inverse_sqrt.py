@@ -48,7 +48,7 @@ class InverseSqrt(Schedule):
         self._check("timescale", check_int, minimum=1)
 
     def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
-        tau = self.timescale
+        tau: int = self.timescale  # type: ignore[assignment]  # set in _validate
         return 1.0 / xp.sqrt((s + (tau - self.num_warmup_steps)) / tau)
 
 

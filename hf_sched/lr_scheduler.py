@@ -49,20 +49,28 @@ import math
 import numbers
 import warnings
 import weakref
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from .budget import kwargs_in_steps, run_steps, total_without_one
-from .group_steps import PARTS_WARNING, PER_GROUP, WHOLE, GroupStepCounter, protocol_of, tensor_ids
 from .checks import check_kwargs
+from .group_steps import (
+    PARTS_WARNING,
+    PER_GROUP,
+    WHOLE,
+    GroupStepCounter,
+    protocol_of,
+    tensor_ids,
+)
 from .registry import build_resolved, check_schedule_kwargs, get_info
 from .schedules import Schedule, schedule_from_dict
 from .warmup import schedule_warmup
 
-__all__ = ["ScheduledLR", "get_scheduler", "describe_spec_change", "INTERVALS"]
+__all__ = ["INTERVALS", "ScheduledLR", "describe_spec_change", "get_scheduler"]
 
 _STATE_FORMAT = "hf_sched.ScheduledLR/1"
 _STATE_KEYS = {"format", "step", "base_lrs", "schedules", "interval"}
@@ -96,7 +104,7 @@ def _innermost_optimizer(optimizer: Optimizer) -> Optimizer:
     ``DeepSpeedZeroOptimizer`` between Accelerate's wrapper and the user's AdamW): the
     deepest torch optimizer found along ``.optimizer`` is the one.
     """
-    inner, node = optimizer, optimizer
+    inner, node = optimizer, optimizer  # type: Optimizer, Any
     for _ in range(8):
         node = getattr(node, "optimizer", None)
         if node is None or node is inner:
@@ -106,7 +114,7 @@ def _innermost_optimizer(optimizer: Optimizer) -> Optimizer:
     return inner
 
 
-def _apply_eager(sched: "ScheduledLR", optimizer: Any) -> None:
+def _apply_eager(sched: ScheduledLR, optimizer: Any) -> None:
     sched._apply(optimizer)
 
 
@@ -157,6 +165,18 @@ class ScheduledLR(LRScheduler):
     >>> per_epoch.step(); round(per_epoch.get_last_lr()[0], 6)   # one call = one epoch
     0.075
     """
+
+    base_lrs: list[float]  # type: ignore[assignment]
+    interval: str
+    strict: bool
+    _by_calls: bool
+    _count: int
+    _last_step: int
+    _calls_without_steps: int
+    _protocol: str | None
+    _group_counter: GroupStepCounter | None
+    _probe: tuple[int, ...] | None
+    _one: tuple[int, int, Any, Any] | None  # the fast path of _apply, from the schedules setter
 
     def __init__(
         self,
@@ -296,9 +316,9 @@ class ScheduledLR(LRScheduler):
 
     def _forget_protocol(self) -> None:
         """Judge the stepping protocol again at the next step (the count was set from outside)."""
-        self._protocol: str | None = None
-        self._group_counter: GroupStepCounter | None = None
-        self._probe: tuple[int, ...] | None = None
+        self._protocol = None
+        self._group_counter = None
+        self._probe = None
 
     # -- writing the LRs: one path ----------------------------------------------------
 
@@ -379,7 +399,7 @@ class ScheduledLR(LRScheduler):
         # The fast path of _apply: one schedule for all groups and float LRs. Inside [W, T] the
         # frame's __call__ is the shape itself (its checks cannot fail for an int step).
         if not shared or tensor_lr:
-            self._one: tuple[int, int, Any, Any] | None = None
+            self._one = None
         elif type(first).__call__ is Schedule.__call__:
             self._one = (first.num_warmup_steps, first.num_training_steps, first._shape, first.__call__)
         else:
@@ -390,12 +410,12 @@ class ScheduledLR(LRScheduler):
         s = self._last_step
         return [b * f(s) for b, f in zip(self.base_lrs, self._schedules)]
 
-    def get_last_lr(self) -> list[float]:
+    def get_last_lr(self) -> list[float]:  # type: ignore[override]
         """LRs last written into the optimizer (those the latest optimizer step used, until
         :meth:`step` writes the next ones), as floats."""
         return self._last_lr
 
-    def get_lr(self) -> list[float]:
+    def get_lr(self) -> list[float]:  # type: ignore[override]
         """LRs for the current count (computed, not read from the optimizer)."""
         s = self._count
         return [b * f(s) for b, f in zip(self.base_lrs, self.schedules)]

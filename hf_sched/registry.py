@@ -31,26 +31,27 @@ from __future__ import annotations
 import difflib
 import inspect
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .catalog import BUILTINS
 from .schedules import Schedule
 from .warmup import schedule_warmup
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "ScheduleInfo",
+    "available_schedules",
+    "build_resolved",
+    "build_schedule",
+    "canonical_name",
+    "check_schedule_kwargs",
+    "get_info",
+    "iter_schedules",
+    "normalize_name",
     "register",
     "unregister",
-    "get_info",
-    "canonical_name",
-    "available_schedules",
-    "iter_schedules",
-    "build_schedule",
-    "build_resolved",
-    "check_schedule_kwargs",
-    "normalize_name",
-    "ENTRY_POINT_GROUP",
 ]
 
 ENTRY_POINT_GROUP = "hf_sched.schedules"

@@ -41,16 +41,17 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from .checks import check_choice, check_float, check_int
 
-__all__ = ["Schedule", "schedule_from_dict", "SCHEDULE_KINDS", "SCALAR", "WARMUP_SHAPES", "warmup_ramp"]
+__all__ = ["SCALAR", "SCHEDULE_KINDS", "WARMUP_SHAPES", "Schedule", "schedule_from_dict", "warmup_ramp"]
 
 #: ``kind`` -> Schedule subclass, filled by every subclass that sets ``kind`` when it is defined.
-SCHEDULE_KINDS: dict[str, type["Schedule"]] = {}
+SCHEDULE_KINDS: dict[str, type[Schedule]] = {}
 WARMUP_SHAPES = ("linear", "constant", "exponential", "cosine", "1-sqrt")
 
 #: The array namespace of one number: ``math``'s functions and numpy's ``where`` / ``maximum`` /
@@ -71,7 +72,7 @@ def warmup_ramp(s: Any, warmup_steps: int, start: float = 0.0, shape: str = "lin
     >>> warmup_ramp(5, 10), warmup_ramp(0, 10, start=0.1)
     (0.5, 0.1)
     """
-    w = warmup_steps if warmup_steps > 1 else 1
+    w = max(1, warmup_steps)
     if shape == "linear":
         q = s / w
     elif shape == "constant":
@@ -191,7 +192,7 @@ class Schedule:
 
     # -- evaluation -------------------------------------------------------------------
 
-    def __call__(self, step: int) -> float:
+    def __call__(self, step: float) -> float:
         """Multiplier after ``step`` optimizer steps (an ``int`` or finite ``float``, ``>= 0``)."""
         # Fast path: ScheduledLR calls this with a plain int on every optimizer step.
         if step.__class__ is not int:
@@ -200,8 +201,7 @@ class Schedule:
             if step < 0:
                 raise ValueError(f"step must be >= 0, got {step!r} (the optimizer steps taken)")
             return self._warm(step)
-        if step > self.num_training_steps:
-            step = self.num_training_steps
+        step = min(step, self.num_training_steps)
         return self._shape(step)
 
     def values(self, steps: Any) -> Any:
@@ -274,7 +274,7 @@ class Schedule:
         return out
 
     @classmethod
-    def from_dict(cls, spec: dict[str, Any]) -> "Schedule":
+    def from_dict(cls, spec: dict[str, Any]) -> Schedule:
         """Inverse of :meth:`to_dict` (any kind; see :func:`schedule_from_dict`).
 
         >>> from hf_sched.schedules import Linear

@@ -44,13 +44,13 @@ __all__ = [
     "DEFAULT_WARMUP_RATIO",
     "UNBOUNDED_STEPS",
     "WARMUP_SHAPES",
-    "warmup_factor",
-    "warmup_factors",
+    "auto_warmup_steps",
+    "epochs_to_steps",
+    "is_epoch_request",
     "resolve_warmup",
     "schedule_warmup",
-    "auto_warmup_steps",
-    "is_epoch_request",
-    "epochs_to_steps",
+    "warmup_factor",
+    "warmup_factors",
 ]
 
 DEFAULT_WARMUP_RATIO = 0.1
@@ -112,7 +112,7 @@ def auto_warmup_steps(optimizer: Any, total: int | None = None) -> int:
     beta2 = float(betas[1])
     if not 0.0 <= beta2 < 1.0:
         raise ValueError(f"warmup='auto' needs beta2 in [0, 1), the optimizer has beta2={beta2!r}")
-    steps = int(round(2.0 / (1.0 - beta2)))
+    steps = round(2.0 / (1.0 - beta2))
     return min(steps, total) if total is not None else steps
 
 
