@@ -32,16 +32,8 @@ from .checks import check_float, check_int
 from .warmup import UNBOUNDED_STEPS, epochs_to_steps, is_epoch_request, resolve_warmup
 
 __all__ = [
-    "StepBudget",
-    "batches_per_process",
-    "compute_budget",
-    "has_len",
-    "is_prepared_dataloader",
-    "kwargs_in_steps",
-    "run_steps",
-    "steps_per_epoch",
-    "total_without_one",
-    "training_steps",
+    "StepBudget", "batches_per_process", "compute_budget", "has_len", "is_prepared_dataloader", "kwargs_in_steps",
+    "run_steps", "steps_per_epoch", "total_without_one", "training_steps"
 ]
 
 

@@ -6,30 +6,8 @@ its aliases, the arguments it takes (by default the class's own fields, then
 class (absolute LRs, a decay ratio), the conversion to the class's fields, done once here.
 The registry (:mod:`hf_sched.registry`) registers every row when it loads.
 
-=================================  ==========================================================
-name (aliases)                     multiplier ``f(s)`` after warmup, ``p = (s-W)/(T-W)``
-=================================  ==========================================================
-constantlr (constant)              ``1``, no warmup
-warmupconstant                     ``1``
-warmuplinear (linear)              ``1 - p`` (to ``min_lr_ratio``)
-warmupcosine (cosine)              ``(1 + cos(2 pi c p)) / 2``, ``c = 0.5``
-warmupcosinewithhardrestarts       ``(1 + cos(pi ((c p) mod 1))) / 2``, ``c = 1``
-noam                               ``sqrt(W / s)`` (peak 1), or absolute with ``d_model``
-polynomial                         ``(1 - e) (1 - p)**power + e``, ``e = lr_end / lr``
-inverse_sqrt                       ``1 / sqrt((s + tau - W) / tau)``
-cosine_with_min_lr                 cosine to ``min_lr`` / ``min_lr_rate``
-cosine_warmup_with_min_lr          transformers' one-step-shifted cosine to a min LR
-warmup_stable_decay (wsd)          ``1`` then a decay over the last ``num_decay_steps``
-reduce_lr_on_plateau               torch's ``ReduceLROnPlateau`` (metric-driven)
-greedy                             transformers' ``GreedyLR`` (metric-driven)
-squareroot                         ``(s - W + 1) ** -0.5`` (d2l ``SquareRootScheduler``)
-factor                             ``max(r, factor ** floor((s - W) / k))`` (d2l, ``StepLR``)
-multistep                          ``gamma ** #{milestones <= s}`` (default 50%, 75%)
-d2lcosine                          d2l ``CosineScheduler``: cosine, ``final_lr`` as a ratio
-bert                               linear warmup, then ``1 - s / T`` (google-research/bert)
-onecycle                           torch ``OneCycleLR`` over ``max_lr`` (its own warmup)
-cosine_restarts (sgdr)             SGDR cycles with ``cycle_mul``, ``cycle_decay``, ``cycle_limit``
-=================================  ==========================================================
+Each row's ``description`` is its line of ``hf-sched list``; docs/schedules_table.md lists
+every name with its formula and the library whose values it matches.
 
 >>> from hf_sched.registry import build_schedule
 >>> build_schedule("noam", num_training_steps=100, num_warmup_steps=4)(16)

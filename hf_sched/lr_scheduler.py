@@ -12,20 +12,12 @@ optimizer itself (torch's step hooks), not from calls of :meth:`ScheduledLR.step
   gives every optimizer step the same LR;
 * optimizer step ``s + 1`` trains at ``peak * f(s)``, as with transformers' schedulers.
 
-``interval="epoch"`` is the explicit opposite, for loops that step the schedule on purpose
-once per epoch (d2l's, timm's ``t_in_epochs``): there ``s`` counts ``step()`` calls, as in
-torch, and the schedule's total is given in epochs.
-
-The state dict holds only plain types (the step, the base LRs, the interval and each
-schedule's spec), so ``torch.load(..., weights_only=True)`` reads it, and loading refuses a
-checkpoint whose schedule differs from the one you built.
-
-:func:`get_scheduler` takes the same positional arguments as
-``transformers.get_scheduler`` and any registry name, and can compute the step budget
-from a dataloader, epochs, gradient accumulation and an ``Accelerator``.
-
-(The module is long because both halves carry their contract in docstrings and every
-argument check in code; they share the state format and stay together.)
+``interval="epoch"`` counts ``step()`` calls instead, for loops that step the schedule once
+per epoch on purpose. The state dict holds only plain types (``torch.load(...,
+weights_only=True)`` reads it). :func:`get_scheduler` takes ``transformers.get_scheduler``'s
+positional arguments and any registry name, and resolves the run in three steps: the budget
+(:func:`hf_sched.budget.run_steps`), the warmup (:func:`hf_sched.warmup.schedule_warmup`),
+the build (:func:`hf_sched.registry.build_resolved`).
 
 >>> import torch
 >>> opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=1e-3)

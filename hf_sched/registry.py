@@ -40,18 +40,9 @@ from .schedules import Schedule
 from .warmup import schedule_warmup
 
 __all__ = [
-    "ENTRY_POINT_GROUP",
-    "ScheduleInfo",
-    "available_schedules",
-    "build_resolved",
-    "build_schedule",
-    "canonical_name",
-    "check_schedule_kwargs",
-    "get_info",
-    "iter_schedules",
-    "normalize_name",
-    "register",
-    "unregister",
+    "ENTRY_POINT_GROUP", "ScheduleInfo", "available_schedules", "build_resolved", "build_schedule",
+    "canonical_name", "check_schedule_kwargs", "get_info", "iter_schedules", "normalize_name", "register",
+    "unregister"
 ]
 
 ENTRY_POINT_GROUP = "hf_sched.schedules"

@@ -38,24 +38,7 @@ from .schedule import SCHEDULE_KINDS, Schedule, schedule_from_dict
 from .step_decays import Factor, MultiStep
 
 __all__ = [
-    "SCHEDULE_KINDS",
-    "Bert",
-    "Constant",
-    "Cosine",
-    "CosineHardRestarts",
-    "CosineRestarts",
-    "CosineWarmupMinLR",
-    "Factor",
-    "InverseSqrt",
-    "Join",
-    "Linear",
-    "MultiStep",
-    "Noam",
-    "OneCycle",
-    "Polynomial",
-    "Product",
-    "Schedule",
-    "SquareRoot",
-    "WarmupStableDecay",
-    "schedule_from_dict",
+    "SCHEDULE_KINDS", "Bert", "Constant", "Cosine", "CosineHardRestarts", "CosineRestarts", "CosineWarmupMinLR",
+    "Factor", "InverseSqrt", "Join", "Linear", "MultiStep", "Noam", "OneCycle", "Polynomial", "Product", "Schedule",
+    "SquareRoot", "WarmupStableDecay", "schedule_from_dict"
 ]

@@ -41,16 +41,8 @@ from .checks import check_float, check_int
 from .schedule import WARMUP_SHAPES, warmup_ramp
 
 __all__ = [
-    "DEFAULT_WARMUP_RATIO",
-    "UNBOUNDED_STEPS",
-    "WARMUP_SHAPES",
-    "auto_warmup_steps",
-    "epochs_to_steps",
-    "is_epoch_request",
-    "resolve_warmup",
-    "schedule_warmup",
-    "warmup_factor",
-    "warmup_factors",
+    "DEFAULT_WARMUP_RATIO", "UNBOUNDED_STEPS", "WARMUP_SHAPES", "auto_warmup_steps", "epochs_to_steps",
+    "is_epoch_request", "resolve_warmup", "schedule_warmup", "warmup_factor", "warmup_factors"
 ]
 
 DEFAULT_WARMUP_RATIO = 0.1
