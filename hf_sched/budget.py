@@ -268,7 +268,13 @@ def run_steps(
     (None, None)
     """
     if accelerator is not None:
-        num_processes = int(accelerator.num_processes) if num_processes is None else num_processes
+        n = getattr(accelerator, "num_processes", None)
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise TypeError(
+                "accelerator must be an accelerate.Accelerator (with num_processes >= 1), got an object of type "
+                f"{type(accelerator).__name__} (num_processes={n!r})"
+            )
+        num_processes = int(n) if num_processes is None else num_processes
         split_batches = bool(getattr(accelerator, "split_batches", False)) if split_batches is None else split_batches
     if num_training_steps is not None:
         if dataloader is not None or num_batches is not None or max_steps is not None:

@@ -16,7 +16,7 @@ import numbers
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["check_choice", "check_float", "check_int", "check_kwargs"]
+__all__ = ["check_choice", "check_float", "check_int", "check_kwargs", "check_lr"]
 
 
 def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -72,6 +72,22 @@ def check_float(
             allowed = ("<= " if max_inclusive else "< ") + f"{maximum:g}"
         raise ValueError(f"{name} must be a number {allowed}, got {value!r}")
     return f
+
+
+def check_lr(name: str, value: Any) -> float:
+    """An LR (or a multiplier) that may reach an optimizer: a finite number ``>= 0``.
+
+    A one-element tensor is read as its number; anything else (``None``, a list, ``nan``,
+    ``inf``, a negative number) is a ``ValueError`` naming ``name``.
+
+    >>> check_lr("param_groups[0]['lr']", 1e-3)
+    0.001
+    """
+    number = value.item() if callable(getattr(value, "item", None)) and getattr(value, "ndim", 1) == 0 else value
+    kind = "" if isinstance(number, numbers.Real) and not isinstance(number, bool) else f" ({type(value).__name__})"
+    if kind or not math.isfinite(number) or number < 0:
+        raise ValueError(f"{name} must be a finite LR >= 0, got {value!r}{kind}")
+    return float(number)
 
 
 def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:

@@ -49,7 +49,8 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from .budget import kwargs_in_steps, run_steps, total_without_one
-from .checks import check_kwargs
+from .checks import check_kwargs, check_lr
+from .compose import Join, Product
 from .group_steps import (
     PARTS_WARNING,
     PER_GROUP,
@@ -115,6 +116,34 @@ def _apply_eager(sched: ScheduledLR, optimizer: Any) -> None:
 _apply_outside_graphs = torch._dynamo.disable(_apply_eager)
 
 
+def _check_strict(strict: Any) -> bool:
+    if not isinstance(strict, bool):
+        raise TypeError(f"strict must be True or False, got {strict!r} ({type(strict).__name__})")
+    return strict
+
+
+def _largest_multiplier(schedule: Schedule) -> float:
+    """A bound of ``schedule``'s multipliers: 1 for a normalised shape, through products and joins."""
+    if isinstance(schedule, Product):
+        return schedule.scale * math.prod(_largest_multiplier(f) for f in schedule.factors)
+    if isinstance(schedule, Join):
+        return max(_largest_multiplier(p) for p in schedule.schedules)
+    if schedule.normalised:
+        return 1.0
+    return max(schedule(0), schedule(schedule.num_warmup_steps), schedule.final_value())
+
+
+def _check_largest_lrs(bases: Sequence[float], schedules: Sequence[Schedule]) -> None:
+    """Every LR ``base * f(s)`` the schedules can write is finite (``scale(s, 1e308)`` with peak 10 is not)."""
+    for i, (base, schedule) in enumerate(zip(bases, schedules)):
+        top = _largest_multiplier(schedule)
+        if not math.isfinite(base * top):
+            raise ValueError(
+                f"param_groups[{i}]['lr'] = {base!r} times the schedule's largest multiplier {top!r} is "
+                f"{base * top!r}: every LR written must be finite and >= 0; lower the LR or the schedule's scale"
+            )
+
+
 class ScheduledLR(LRScheduler):
     """A ``torch.optim.lr_scheduler.LRScheduler`` driven by pure schedules.
 
@@ -169,6 +198,8 @@ class ScheduledLR(LRScheduler):
     _group_counter: GroupStepCounter | None
     _probe: tuple[int, ...] | None
     _one: tuple[int, int, Any, Any] | None  # the fast path of _apply, from the schedules setter
+    _end: int  # the largest total of the schedules
+    _said_past_the_end = False
 
     def __init__(
         self,
@@ -206,6 +237,15 @@ class ScheduledLR(LRScheduler):
             )
         if isinstance(last_epoch, bool) or not isinstance(last_epoch, numbers.Integral) or last_epoch < -1:
             raise ValueError(f"last_epoch must be an integer >= -1, got {last_epoch!r}")
+        if not groups:
+            raise ValueError(
+                f"the optimizer ({type(optimizer).__name__}) has no param groups: give it the model's parameters "
+                "before building the scheduler"
+            )
+        for i, group in enumerate(groups):  # every LR that reaches the optimizer is finite and >= 0
+            key = "initial_lr" if "initial_lr" in group else "lr"
+            check_lr(f"param_groups[{i}][{key!r}]", group[key])
+        _check_strict(strict)
         self.optimizer = optimizer
         self.interval = interval
         self._by_calls = interval == "epoch"
@@ -219,6 +259,7 @@ class ScheduledLR(LRScheduler):
                 if "initial_lr" not in group:
                     raise KeyError(f"param_groups[{i}] has no 'initial_lr': cannot start at last_epoch={last_epoch}")
         self.base_lrs = [float(g["initial_lr"]) for g in groups]
+        _check_largest_lrs(self.base_lrs, schedules)
         self.schedules = schedules
         self._step_count = 0  # torch's attribute; Accelerate adds to it between synced steps (unused here)
         self._calls_without_steps = 0
@@ -331,10 +372,17 @@ class ScheduledLR(LRScheduler):
         one = self._one
         if one is not None and stepped is None:  # one schedule, float LRs: the common case, every step
             lo, hi, shape, call = one
-            v = shape(step) if lo <= step <= hi else call(step)
+            if lo <= step <= hi:
+                v = shape(step)
+            else:
+                v = call(step)
+                if step > self._end:
+                    self._past_the_end(step)
             for group, base in zip(self.optimizer.param_groups, self.base_lrs):
                 group["lr"] = base * v
             return
+        if step > self._end:
+            self._past_the_end(step)
         if stepped is None:
             stepped = [(g, i, step) for i, g in enumerate(self.optimizer.param_groups)]
         for group, i, s in stepped:
@@ -344,6 +392,22 @@ class ScheduledLR(LRScheduler):
                 lr.fill_(value)  # in place: a compiled optimizer step does not recompile
             else:
                 group["lr"] = value
+
+    def _past_the_end(self, step: int) -> None:
+        """Say once that the run went past the schedule's total, and what usually causes it."""
+        if self._said_past_the_end:
+            return
+        self._said_past_the_end = True
+        end, final = self._end, [f.final_value() for f in self._schedules]
+        what = f"step() was called {step} times" if self._by_calls else f"the optimizer has taken {step} steps"
+        warnings.warn(
+            f"{what}, past the schedule's total of {end} (num_training_steps): it trains at the final LR "
+            f"multiplier ({final[0] if len(set(final)) == 1 else final}) from here. Likely causes: get_scheduler "
+            "was given a dataloader without num_epochs (it assumes one epoch), the dataloader is longer than "
+            "planned, or max_steps / num_training_steps differ from the loop's steps",
+            UserWarning,
+            stacklevel=3,
+        )
 
     def step(self, epoch: int | None = None) -> None:  # type: ignore[override]
         """Take the LRs of the current step as :meth:`get_last_lr`'s.
@@ -385,6 +449,7 @@ class ScheduledLR(LRScheduler):
     @schedules.setter
     def schedules(self, value: tuple[Schedule, ...]) -> None:
         self._schedules = tuple(value)
+        self._end = max(s.num_training_steps for s in self._schedules)
         first = self._schedules[0]
         shared = all(s is first for s in self._schedules)
         tensor_lr = any(isinstance(g["lr"], torch.Tensor) for g in self.optimizer.param_groups)
@@ -462,8 +527,7 @@ class ScheduledLR(LRScheduler):
                 f"state_dict['base_lrs'] must be a list with one LR per param group ({n}), got {got}: {bases!r}"
             )
         for i, b in enumerate(bases):
-            if isinstance(b, bool) or not isinstance(b, numbers.Real) or not math.isfinite(b) or b < 0:
-                raise ValueError(f"state_dict['base_lrs'][{i}] must be a finite LR >= 0, got {b!r}")
+            check_lr(f"state_dict['base_lrs'][{i}]", b)
         specs = state_dict["schedules"]
         if not isinstance(specs, (list, tuple)) or not all(isinstance(d, dict) for d in specs):
             raise ValueError(f"state_dict['schedules'] must be a list of schedule specs (dicts), got {specs!r}")
@@ -484,7 +548,7 @@ class ScheduledLR(LRScheduler):
         uses exactly the LR the interrupted run would have used. Non-strict means: continue
         with the checkpoint's schedule (warned).
         """
-        strict = self.strict if strict is None else strict
+        strict = self.strict if strict is None else _check_strict(strict)
         step, bases, specs, interval = self._validate_state(state_dict)
         if interval != self.interval:
             raise ValueError(
@@ -493,9 +557,11 @@ class ScheduledLR(LRScheduler):
             )
         mine = [s.to_dict() for s in self.schedules]
         changed = [(i, describe_spec_change(old, new)) for i, (old, new) in enumerate(zip(specs, mine)) if old != new]
+        changed += [(i, f"peak LR (base_lrs): {old!r} -> {new!r}")
+                    for i, (old, new) in enumerate(zip(bases, self.base_lrs)) if old != new]
         loaded: tuple[Schedule, ...] | None = None
         if changed:
-            what = "; ".join(f"group {i}: {d}" for i, d in changed)
+            what = "; ".join(f"group {i}: {d}" for i, d in sorted(changed))
             msg = f"the schedule differs from the checkpoint's (checkpoint -> now): {what}"
             if strict:
                 raise ValueError(
@@ -510,6 +576,7 @@ class ScheduledLR(LRScheduler):
             warnings.warn(msg + "; continuing with the checkpoint's schedule (strict=False)", stacklevel=2)
             if all(s == loaded[0] for s in loaded):
                 loaded = (loaded[0],) * len(loaded)
+        _check_largest_lrs(bases, loaded or self.schedules)
         # everything checked: apply
         if loaded is not None:
             self.schedules = loaded
