@@ -566,7 +566,7 @@ class ScheduledLR(LRScheduler):
             if strict:
                 raise ValueError(
                     msg + ". Resuming would silently change the LR curve; rebuild the same schedule "
-                    "(same steps, warmup, batch size, epochs), or load with strict=False to continue "
+                    "(same steps, warmup, peak LR, batch size, epochs), or load with strict=False to continue "
                     "with the checkpoint's schedule"
                 )
             try:
