@@ -359,7 +359,7 @@ def test_stepping_past_the_total_warns_once_with_the_likely_cause():
         for _ in range(12):
             opt.step()
             sched.step()
-    assert [str(w.message)[:64] for w in caught] == ["the optimizer has taken 5 steps, past the schedule's total of 4"]
+    assert [str(w.message)[:63] for w in caught] == ["the optimizer has taken 5 steps, past the schedule's total of 4"]
     assert "without num_epochs (it assumes one epoch)" in str(caught[0].message)
 
 
