@@ -1,8 +1,8 @@
 """Decays from the peak to a floor: constant, linear, cosine, polynomial, BERT's.
 
 Each keeps the frame of :class:`~hf_sched.schedule.Schedule` (warmup prefix for ``s < W``,
-the value of ``s = T`` held after ``T``; warmup-stable-decay is a join, in :mod:`hf_sched.compose`). With ``p = (s - W) / max(1, T - W)`` and
-``r = min_lr_ratio``:
+the value of ``s = T`` held after ``T``); warmup-stable-decay is a join (:mod:`hf_sched.compose`).
+With ``p = (s - W) / max(1, T - W)`` and ``r = min_lr_ratio``:
 
 =======================  ======================================================  ==========================================
 class (kind)             ``f(s)`` for ``W <= s <= T``                            same values as
