@@ -27,6 +27,7 @@ True
 from __future__ import annotations
 
 import numbers
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -116,6 +117,9 @@ class Join(Schedule):
         return all(p.normalised for p in self.schedules)
 
     def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
+        if xp is SCALAR:  # one step (the training loop's path): only the part it falls in
+            i = bisect_right(self.boundaries, s)
+            return self.schedules[i](s - self.boundaries[i - 1] if i else s)
         out: Any = None
         for part, start in zip(self.schedules, (0, *self.boundaries)):  # the last part begun wins
             value = part._eval(xp.maximum(s - start, 0), xp)
@@ -215,7 +219,7 @@ class WarmupStableDecay(Schedule):
         object.__setattr__(self, "_parts", join([p for _, p in used], [b for b, _ in used[1:]]))
 
     def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
-        return self._parts._eval(s, xp)  # type: ignore[attr-defined]
+        return self._parts._shape(s, xp)  # type: ignore[attr-defined]
 
 
 def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Join:

@@ -59,7 +59,7 @@ WARMUP_SHAPES = ("linear", "constant", "exponential", "cosine", "1-sqrt")
 #: numpy. (A module object: its attributes are the quickest to look up on the per-step path.)
 SCALAR: Any = ModuleType("hf_sched.schedule.SCALAR")
 SCALAR.__dict__.update(
-    cos=math.cos, sqrt=math.sqrt, exp=math.exp, floor=math.floor, log1p=math.log1p, any=bool,
+    cos=math.cos, sqrt=math.sqrt, exp=math.exp, floor=math.floor, log1p=math.log1p, any=bool, int64=int,
     where=lambda cond, a, b: a if cond else b, maximum=max, minimum=min,
 )
 

@@ -62,11 +62,11 @@ def int_power(x: float, n: Any, xp: Any = SCALAR) -> Any:
     >>> int_power(0.5, 3), int_power(0.9, 0)
     (0.125, 1.0)
     """
-    out, base, k = n * 0 + 1.0, float(x), n
+    out, base, k = n * 0 + 1.0, float(x), xp.int64(n)
     while xp.any(k > 0):
-        out = xp.where(k % 2 == 1, out * base, out)
+        out = xp.where(k & 1, out * base, out)
         base *= base
-        k = k // 2
+        k = k >> 1
     return out
 
 
