@@ -34,7 +34,7 @@ _LAZY = {
     "Polynomial": "decays",
     "Bert": "decays",
     "CosineWarmupMinLR": "decays",
-    "WarmupStableDecay": "decays",
+    "WarmupStableDecay": "compose",
     "InverseSqrt": "inverse_sqrt",
     "Noam": "inverse_sqrt",
     "SquareRoot": "inverse_sqrt",

@@ -24,20 +24,16 @@ module turns one into the other with the arithmetic the Trainer and an Accelerat
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
 from .checks import check_float, check_int
-from .warmup import resolve_warmup
+from .warmup import UNBOUNDED_STEPS, epochs_to_steps, is_epoch_request, resolve_warmup
 
 __all__ = [
-    "StepBudget",
-    "batches_per_process",
-    "steps_per_epoch",
-    "training_steps",
-    "compute_budget",
-    "is_prepared_dataloader",
-    "has_len",
+    "StepBudget", "batches_per_process", "compute_budget", "has_len", "is_prepared_dataloader", "kwargs_in_steps",
+    "run_steps", "steps_per_epoch", "total_without_one", "training_steps"
 ]
 
 
@@ -252,3 +248,93 @@ def compute_budget(
         num_epochs=None if spe is None or (max_steps is not None and max_steps != -1) else float(1.0 if num_epochs is None else num_epochs),
         explanation="\n".join(lines),
     )
+
+
+def run_steps(
+    name: str, needs_total: bool, num_training_steps: int | None, *, dataloader: Any = None,
+    num_batches: int | None = None, num_epochs: float | None = None, gradient_accumulation_steps: int = 1,
+    max_steps: int | None = None, num_processes: int | None = None, split_batches: bool | None = None,
+    dataloader_prepared: bool | None = None, steps_per_epoch: int | None = None, accelerator: Any = None,
+) -> tuple[int | None, int | None]:
+    """``(T, E)`` of ``get_scheduler``'s arguments: the run's optimizer steps and steps per epoch.
+
+    ``T`` is ``num_training_steps``, or :func:`training_steps` of the data, or ``None`` for a
+    run without a total (no length, no ``max_steps``), which only a schedule that does not
+    ``needs_total`` may have. An ``accelerator`` gives the processes and ``split_batches``.
+
+    >>> run_steps("warmupcosine", True, None, num_batches=10, num_epochs=2, gradient_accumulation_steps=3)
+    (8, 4)
+    >>> run_steps("noam", False, None)
+    (None, None)
+    """
+    if accelerator is not None:
+        n = getattr(accelerator, "num_processes", None)
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise TypeError(
+                "accelerator must be an accelerate.Accelerator (with num_processes >= 1), got an object of type "
+                f"{type(accelerator).__name__} (num_processes={n!r})"
+            )
+        num_processes = int(n) if num_processes is None else num_processes
+        split_batches = bool(getattr(accelerator, "split_batches", False)) if split_batches is None else split_batches
+    if num_training_steps is not None:
+        if dataloader is not None or num_batches is not None or max_steps is not None:
+            raise ValueError(
+                f"num_training_steps={num_training_steps!r} was given together with a dataloader/num_batches/"
+                "max_steps: give one or the other"
+            )
+        return num_training_steps, steps_per_epoch
+    no_len = dataloader is not None and not has_len(dataloader)
+    if max_steps is None and (no_len or (dataloader is None and num_batches is None)):
+        if needs_total:
+            where = f"the dataloader ({type(dataloader).__name__}) has no length, so " if no_len else ""
+            raise ValueError(
+                f"schedule {name!r} needs the run's total steps: {where}pass max_steps (or "
+                "num_training_steps), or a dataloader with a length (or num_batches) with num_epochs. "
+                "Schedules that run without a total: constantlr, warmupconstant, inverse_sqrt, noam, "
+                "warmup_stable_decay (with num_stable_steps and num_decay_steps)"
+            )
+        return None, steps_per_epoch
+    t, spe, _, _ = _resolve(
+        dataloader, num_batches, num_epochs, gradient_accumulation_steps, max_steps,
+        1 if num_processes is None else num_processes, dataloader_prepared, bool(split_batches),
+    )
+    return t, spe if steps_per_epoch is None else steps_per_epoch
+
+
+def kwargs_in_steps(kwargs: dict[str, Any], steps_per_epoch: int | None) -> dict[str, Any]:
+    """Schedule arguments with ``"2ep"`` entries of ``milestones``, ``num_stable_steps``, ``num_decay_steps`` in steps.
+
+    >>> kwargs_in_steps({"milestones": ["1ep", 30], "gamma": 0.5}, 20)
+    {'milestones': [20, 30], 'gamma': 0.5}
+    """
+    out = dict(kwargs)
+    value = out.get("milestones")
+    if isinstance(value, (list, tuple)) and any(is_epoch_request(m) for m in value):
+        out["milestones"] = [
+            epochs_to_steps(m, steps_per_epoch, name=f"milestones[{i}]") if is_epoch_request(m) else m
+            for i, m in enumerate(value)
+        ]
+    for key in ("num_stable_steps", "num_decay_steps"):
+        if is_epoch_request(out.get(key)):
+            out[key] = epochs_to_steps(out[key], steps_per_epoch, name=key)
+    return out
+
+
+def total_without_one(name: str, warmup: int, kwargs: dict[str, Any]) -> int:
+    """The total of a run built without one: unbounded, or WSD's warmup + stable + decay steps.
+
+    >>> total_without_one("warmup_stable_decay", 10, {"num_stable_steps": 80, "num_decay_steps": 20})
+    110
+    """
+    if name != "warmup_stable_decay":
+        return UNBOUNDED_STEPS
+    stable, decay = kwargs.get("num_stable_steps"), kwargs.get("num_decay_steps")
+    if stable is None or decay is None:
+        raise ValueError(
+            "warmup_stable_decay without num_training_steps needs num_stable_steps and num_decay_steps "
+            f"(got num_stable_steps={stable!r}, num_decay_steps={decay!r}), as in transformers"
+        )
+    for key, value in {"num_stable_steps": stable, "num_decay_steps": decay}.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise ValueError(f"warmup_stable_decay without num_training_steps needs {key} as an integer >= 0, got {value!r}")
+    return warmup + int(stable) + int(decay)

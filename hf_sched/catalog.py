@@ -1,35 +1,13 @@
-"""The built-in named schedules: :data:`BUILTINS`, registered by :mod:`hf_sched.registry` when it loads.
+"""The built-in names: one table (:data:`BUILTINS`) of the schedule class each name builds.
 
-Each name is a small factory that turns the registry's arguments (steps, warmup, absolute
-LRs given by the user) into one of the pure shapes of :mod:`hf_sched.schedules`. First
-transformers' and sentence-transformers' names, then the d2l / BERT / one-cycle / SGDR ones.
-The module is long because every factory sits next to its line of the table below; each
-is a few lines.
+Each :class:`Named` row says which :class:`~hf_sched.schedule.Schedule` class a name builds,
+its aliases, the arguments it takes (by default the class's own fields, then
+``warmup_start`` and ``warmup_shape``) and, where a name speaks in other terms than the
+class (absolute LRs, a decay ratio), the conversion to the class's fields, done once here.
+The registry (:mod:`hf_sched.registry`) registers every row when it loads.
 
-=================================  ==========================================================
-name (aliases)                     multiplier ``f(s)`` after warmup, ``p = (s-W)/(T-W)``
-=================================  ==========================================================
-constantlr (constant)              ``1``, no warmup
-warmupconstant                     ``1``
-warmuplinear (linear)              ``1 - p`` (to ``min_lr_ratio``)
-warmupcosine (cosine)              ``(1 + cos(2 pi c p)) / 2``, ``c = 0.5``
-warmupcosinewithhardrestarts       ``(1 + cos(pi ((c p) mod 1))) / 2``, ``c = 1``
-noam                               ``sqrt(W / s)`` (peak 1), or absolute with ``d_model``
-polynomial                         ``(1 - e) (1 - p)**power + e``, ``e = lr_end / lr``
-inverse_sqrt                       ``1 / sqrt((s + tau - W) / tau)``
-cosine_with_min_lr                 cosine to ``min_lr`` / ``min_lr_rate``
-cosine_warmup_with_min_lr          transformers' one-step-shifted cosine to a min LR
-warmup_stable_decay (wsd)          ``1`` then a decay over the last ``num_decay_steps``
-reduce_lr_on_plateau               torch's ``ReduceLROnPlateau`` (metric-driven)
-greedy                             transformers' ``GreedyLR`` (metric-driven)
-squareroot                         ``(s - W + 1) ** -0.5`` (d2l ``SquareRootScheduler``)
-factor                             ``max(r, factor ** floor((s - W) / k))`` (d2l, ``StepLR``)
-multistep                          ``gamma ** #{milestones <= s}`` (default 50%, 75%)
-d2lcosine                          d2l ``CosineScheduler``: cosine, ``final_lr`` as a ratio
-bert                               linear warmup, then ``1 - s / T`` (google-research/bert)
-onecycle                           torch ``OneCycleLR`` over ``max_lr`` (its own warmup)
-cosine_restarts (sgdr)             SGDR cycles with ``cycle_mul``, ``cycle_decay``, ``cycle_limit``
-=================================  ==========================================================
+Each row's ``description`` is its line of ``hf-sched list``; docs/schedules_table.md lists
+every name with its formula and the library whose values it matches.
 
 >>> from hf_sched.registry import build_schedule
 >>> build_schedule("noam", num_training_steps=100, num_warmup_steps=4)(16)
@@ -38,9 +16,14 @@ cosine_restarts (sgdr)             SGDR cycles with ``cycle_mul``, ``cycle_decay
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from .checks import check_float, check_int
+from .schedule import Schedule
 from .schedules import (
     Bert,
     Constant,
@@ -58,274 +41,65 @@ from .schedules import (
     SquareRoot,
     WarmupStableDecay,
 )
+from .warmup import _ceil_ratio
 
-__all__ = ["BUILTINS", "builtin"]
+__all__ = ["BUILTINS", "Named"]
 
-#: ``(name, factory, options)`` of every built-in name, in listing order; ``options`` are
-#: the keyword arguments of :func:`hf_sched.registry.register`, which registers them all
-#: when it is imported. (This module imports no registry: the registry imports it.)
-BUILTINS: list[tuple[str, Any, dict[str, Any]]] = []
+_FRAME = {f.name for f in dataclasses.fields(Schedule)}
+_RAMP = {"warmup_start": 0.0, "warmup_shape": "linear"}
 
 
-def builtin(name: str, factory: Any, **options: Any) -> None:
-    """Add a built-in name: ``register(name, factory, **options)`` once the registry loads.
+@dataclass(frozen=True)
+class Named:
+    """One built-in name: ``build(T, W, **kw) = cls(T, W, **convert(kw))``.
 
-    >>> [name for name, _, _ in BUILTINS][:3]
-    ['constantlr', 'warmupconstant', 'warmuplinear']
-    >>> BUILTINS[0][2]["aliases"]
-    ('constant',)
+    Attributes:
+        name: the canonical name.
+        cls: the :class:`~hf_sched.schedule.Schedule` class (for ``adaptive`` rows, the
+            ``"module:Class"`` of a torch scheduler, built as ``Class(optimizer, **kw)``).
+        description: one line for ``hf-sched list``.
+        aliases: other accepted names.
+        args: the arguments and their defaults, in listing order (``None``: the class's own
+            fields, then ``warmup_start`` and ``warmup_shape`` when ``ramp``).
+        ramp: whether ``warmup_start`` and ``warmup_shape`` are offered.
+        convert: ``convert(kw, lr_init, T, W) -> kw`` turns the name's arguments into fields.
+        uses_lr: whether ``convert`` needs the optimizer's peak LR (``lr_init``).
+
+    >>> row = BUILTINS[3]
+    >>> row.name, row.kwargs
+    ('warmupcosine', {'num_cycles': 0.5, 'min_lr_ratio': 0.0, 'warmup_start': 0.0, 'warmup_shape': 'linear'})
+    >>> row.build(num_training_steps=10, num_warmup_steps=1, num_cycles=1.0)(10)
+    1.0
     """
-    BUILTINS.append((name, factory, options))
 
+    name: str
+    cls: Any
+    description: str
+    aliases: tuple[str, ...] = ()
+    args: dict[str, Any] | None = None
+    ramp: bool = True
+    convert: Callable[..., dict[str, Any]] | None = None
+    uses_lr: bool = False
+    has_warmup: bool = True
+    needs_total: bool = True
+    adaptive: bool = False
+    kwargs: dict[str, Any] = field(init=False, compare=False)
 
-def _constantlr(*, num_training_steps: int, num_warmup_steps: int = 0) -> Constant:
-    """Constant LR, no warmup (sentence-transformers' constantlr, transformers' constant)."""
-    return Constant(num_training_steps, 0)
+    def __post_init__(self) -> None:
+        own = self.args
+        if own is None:
+            own = {f.name: f.default for f in dataclasses.fields(self.cls) if f.name not in _FRAME}
+        object.__setattr__(self, "kwargs", {**own, **(_RAMP if self.ramp else {})})
 
-
-def _warmupconstant(
-    *, num_training_steps: int, num_warmup_steps: int, warmup_start: float = 0.0, warmup_shape: str = "linear"
-) -> Constant:
-    """Warmup, then constant at the peak LR."""
-    return Constant(num_training_steps, num_warmup_steps, warmup_start, warmup_shape)
-
-
-def _warmuplinear(
-    *,
-    num_training_steps: int,
-    num_warmup_steps: int,
-    min_lr_ratio: float = 0.0,
-    warmup_start: float = 0.0,
-    warmup_shape: str = "linear",
-) -> Linear:
-    """Warmup, then linear decay over the steps after warmup to min_lr_ratio * peak (0 by default)."""
-    return Linear(num_training_steps, num_warmup_steps, warmup_start, warmup_shape, min_lr_ratio=min_lr_ratio)
-
-
-def _warmupcosine(
-    *,
-    num_training_steps: int,
-    num_warmup_steps: int,
-    num_cycles: float = 0.5,
-    min_lr_ratio: float = 0.0,
-    warmup_start: float = 0.0,
-    warmup_shape: str = "linear",
-) -> Cosine:
-    """Warmup, then cosine decay (num_cycles=0.5: one half-wave to min_lr_ratio)."""
-    return Cosine(
-        num_training_steps, num_warmup_steps, warmup_start, warmup_shape, num_cycles=num_cycles, min_lr_ratio=min_lr_ratio
-    )
-
-
-def _hard_restarts(
-    *,
-    num_training_steps: int,
-    num_warmup_steps: int,
-    num_cycles: float = 1.0,
-    warmup_start: float = 0.0,
-    warmup_shape: str = "linear",
-) -> CosineHardRestarts:
-    """Warmup, then num_cycles cosine decays to 0, each restarting at the peak."""
-    return CosineHardRestarts(num_training_steps, num_warmup_steps, warmup_start, warmup_shape, num_cycles=num_cycles)
-
-
-def _noam(
-    *,
-    num_training_steps: int,
-    num_warmup_steps: int,
-    d_model: int | None = None,
-    factor: float = 1.0,
-    warmup_start: float = 0.0,
-    warmup_shape: str = "linear",
-) -> Noam:
-    """Noam: warmup, then sqrt(W/s); normalised peak 1, or absolute with d_model (use lr=1)."""
-    return Noam(num_training_steps, num_warmup_steps, warmup_start, warmup_shape, d_model=d_model, factor=factor)
-
-
-def _polynomial(
-    *,
-    num_training_steps: int,
-    num_warmup_steps: int,
-    power: float = 1.0,
-    lr_end: float = 1e-7,
-    lr_init: float | None = None,
-    warmup_start: float = 0.0,
-    warmup_shape: str = "linear",
-) -> Polynomial:
-    """Warmup, then polynomial decay to the absolute LR lr_end (needs the peak LR)."""
-    lr_end = check_float("lr_end", lr_end, minimum=0.0)
-    if lr_init is None:
-        raise ValueError(
-            "polynomial needs lr_init (the optimizer's peak LR) to turn lr_end into a ratio; "
-            "get_scheduler passes it from the optimizer"
-        )
-    lr_init = check_float("lr_init", lr_init, minimum=0.0, min_inclusive=False)
-    if not lr_init > lr_end:
-        raise ValueError(f"lr_end ({lr_end}) must be smaller than the initial lr ({lr_init})")
-    return Polynomial(
-        num_training_steps, num_warmup_steps, warmup_start, warmup_shape, power=power, end_ratio=lr_end / lr_init
-    )
-
-
-def _inverse_sqrt(
-    *,
-    num_training_steps: int,
-    num_warmup_steps: int,
-    timescale: int | None = None,
-    warmup_start: float = 0.0,
-    warmup_shape: str = "linear",
-) -> InverseSqrt:
-    """Warmup, then 1/sqrt((s + timescale - W) / timescale), as transformers' inverse_sqrt."""
-    return InverseSqrt(num_training_steps, num_warmup_steps, warmup_start, warmup_shape, timescale=timescale)
-
-
-def _min_lr_rate(min_lr: float | None, min_lr_rate: float | None, lr_init: float | None) -> float:
-    if min_lr is not None and min_lr_rate is not None:
-        raise ValueError(f"give only one of min_lr ({min_lr!r}) and min_lr_rate ({min_lr_rate!r})")
-    if min_lr is not None:
-        min_lr = check_float("min_lr", min_lr, minimum=0.0)
-        if lr_init is None:
-            raise ValueError("min_lr needs lr_init (the optimizer's peak LR); or give min_lr_rate instead")
-        return min_lr / check_float("lr_init", lr_init, minimum=0.0, min_inclusive=False)
-    if min_lr_rate is None:
-        raise ValueError("this schedule needs one of min_lr (an absolute LR) or min_lr_rate (a ratio of the peak LR)")
-    return check_float("min_lr_rate", min_lr_rate, minimum=0.0, maximum=1.0)
-
-
-def _cosine_with_min_lr(
-    *,
-    num_training_steps: int,
-    num_warmup_steps: int,
-    num_cycles: float = 0.5,
-    min_lr: float | None = None,
-    min_lr_rate: float | None = None,
-    lr_init: float | None = None,
-    warmup_start: float = 0.0,
-    warmup_shape: str = "linear",
-) -> Cosine:
-    """Warmup, then cosine decay to min_lr (absolute) or min_lr_rate (ratio); one is required."""
-    rate = _min_lr_rate(min_lr, min_lr_rate, lr_init)
-    return Cosine(num_training_steps, num_warmup_steps, warmup_start, warmup_shape, num_cycles=num_cycles, min_lr_ratio=rate)
-
-
-def _cosine_warmup_with_min_lr(
-    *,
-    num_training_steps: int,
-    num_warmup_steps: int,
-    num_cycles: float = 0.5,
-    min_lr: float | None = None,
-    min_lr_rate: float | None = None,
-    warmup_lr_rate: float | None = None,
-    lr_init: float | None = None,
-) -> CosineWarmupMinLR:
-    """transformers' cosine_warmup_with_min_lr: warmup (s+1)/W, cosine to a min LR, one step ahead."""
-    rate = _min_lr_rate(min_lr, min_lr_rate, lr_init)
-    return CosineWarmupMinLR(
-        num_training_steps, num_warmup_steps, num_cycles=num_cycles, min_lr_ratio=rate, warmup_lr_rate=warmup_lr_rate
-    )
-
-
-def _warmup_stable_decay(
-    *,
-    num_training_steps: int,
-    num_warmup_steps: int,
-    num_decay_steps: int | None = None,
-    decay_ratio: float | None = None,
-    num_stable_steps: int | None = None,
-    warmup_type: str = "linear",
-    decay_type: str = "cosine",
-    min_lr_ratio: float = 0.0,
-    num_cycles: float = 0.5,
-) -> WarmupStableDecay:
-    """Warmup from min_lr_ratio, flat at the peak, then decay over the last steps (10% by default)."""
-    if num_decay_steps is not None and decay_ratio is not None:
-        raise ValueError(f"give only one of num_decay_steps ({num_decay_steps!r}) and decay_ratio ({decay_ratio!r})")
-    if num_decay_steps is None:
-        ratio = 0.1 if decay_ratio is None else check_float("decay_ratio", decay_ratio, minimum=0.0, maximum=1.0)
-        from .warmup import _ceil_ratio
-
-        num_decay_steps = min(_ceil_ratio(ratio, num_training_steps), num_training_steps - num_warmup_steps)
-    num_decay_steps = check_int("num_decay_steps", num_decay_steps, minimum=0)
-    return WarmupStableDecay(
-        num_training_steps,
-        num_warmup_steps,
-        min_lr_ratio,
-        warmup_type,
-        num_decay_steps=num_decay_steps,
-        num_stable_steps=num_stable_steps,
-        decay_type=decay_type,
-        min_lr_ratio=min_lr_ratio,
-        num_cycles=num_cycles,
-    )
-
-
-def _reduce_lr_on_plateau(
-    optimizer: Any,
-    *,
-    mode: str = "min",
-    factor: float = 0.1,
-    patience: int = 10,
-    threshold: float = 1e-4,
-    threshold_mode: str = "rel",
-    cooldown: int = 0,
-    min_lr: float = 0.0,
-    eps: float = 1e-8,
-) -> Any:
-    """Metric-driven: torch's ReduceLROnPlateau (call step(metric)); no warmup."""
-    from torch.optim.lr_scheduler import ReduceLROnPlateau
-
-    return ReduceLROnPlateau(
-        optimizer, mode=mode, factor=factor, patience=patience, threshold=threshold,
-        threshold_mode=threshold_mode, cooldown=cooldown, min_lr=min_lr, eps=eps,
-    )
-
-
-def _greedy(
-    optimizer: Any,
-    *,
-    mode: str = "min",
-    factor: float = 0.95,
-    patience: int = 10,
-    threshold: float = 1e-6,
-    threshold_mode: str = "abs",
-    cooldown: int = 0,
-    warmup: int = 0,
-    min_lr: float = 1e-3,
-    max_lr: float = 1.0,
-    eps: float = 1e-8,
-    smooth: bool = False,
-    window_size: int = 50,
-    reset_start: int = 500,
-) -> Any:
-    """Metric-driven: transformers' GreedyLR (raises on improvement, cuts on plateau); no warmup."""
-    from transformers.optimization import GreedyLR
-
-    return GreedyLR(
-        optimizer, mode=mode, factor=factor, patience=patience, threshold=threshold, threshold_mode=threshold_mode,
-        cooldown=cooldown, warmup=warmup, min_lr=min_lr, max_lr=max_lr, eps=eps, smooth=smooth,
-        window_size=window_size, reset_start=reset_start,
-    )
-
-
-builtin("constantlr", _constantlr, aliases=("constant",), has_warmup=False, needs_total=False)
-builtin("warmupconstant", _warmupconstant, aliases=("constant_with_warmup",), needs_total=False)
-builtin("warmuplinear", _warmuplinear, aliases=("linear",))
-builtin("warmupcosine", _warmupcosine, aliases=("cosine",))
-builtin(
-    "warmupcosinewithhardrestarts", _hard_restarts, aliases=("hard-restarts", "cosine_with_restarts", "cosine_hard_restarts")
-)
-builtin("noam", _noam, needs_total=False)
-builtin("polynomial", _polynomial)
-builtin("inverse_sqrt", _inverse_sqrt, needs_total=False)
-builtin("cosine_with_min_lr", _cosine_with_min_lr)
-builtin("cosine_warmup_with_min_lr", _cosine_warmup_with_min_lr)
-builtin("warmup_stable_decay", _warmup_stable_decay, aliases=("wsd",), needs_total=False)
-builtin("reduce_lr_on_plateau", _reduce_lr_on_plateau, has_warmup=False, adaptive=True, needs_total=False)
-builtin("greedy", _greedy, has_warmup=False, adaptive=True, needs_total=False)
-
-
-# -- d2l, BERT, one-cycle and SGDR names (formulas and references with the shapes; the table
-# of every name in docs/schedules_table.md) ------------------------------------------------
+    def build(self, *args: Any, num_training_steps: int | None = None, num_warmup_steps: int = 0,
+              lr_init: float | None = None, **kw: Any) -> Any:
+        """The schedule (or, for an adaptive row, the torch scheduler of the optimizer in ``args``)."""
+        if self.adaptive:
+            module, _, cls = self.cls.partition(":")
+            return getattr(importlib.import_module(module), cls)(*args, **{**self.kwargs, **kw})
+        t, w = num_training_steps, num_warmup_steps
+        fields = self.convert(kw, lr_init, t, w) if self.convert else kw
+        return self.cls(t, w, **fields)
 
 
 def _absolute_to_ratio(name: str, value: float, lr_init: float | None) -> float:
@@ -344,133 +118,149 @@ def _absolute_to_ratio(name: str, value: float, lr_init: float | None) -> float:
     return value / lr_init
 
 
-def _squareroot(
-    *, num_training_steps: int, num_warmup_steps: int, warmup_start: float = 0.0, warmup_shape: str = "linear"
-) -> SquareRoot:
-    """Warmup, then d2l's square-root decay (s - W + 1)**-0.5: 1 at the end of warmup, 0.1 after 99 more steps."""
-    return SquareRoot(num_training_steps, num_warmup_steps, warmup_start, warmup_shape)
-
-
-def _factor(
-    *,
-    num_training_steps: int,
-    num_warmup_steps: int,
-    factor: float | None = None,
-    step_size: int = 1,
-    stop_factor_lr: float | None = None,
-    min_lr_ratio: float | None = None,
-    lr_init: float | None = None,
-    warmup_start: float = 0.0,
-    warmup_shape: str = "linear",
-) -> Factor:
-    """Warmup, then the LR times factor every step_size steps (default: to 1% of the peak at T), floored at stop_factor_lr or min_lr_ratio (d2l FactorScheduler)."""
-    step_size = check_int("step_size", step_size, minimum=1)
-    if factor is None:
-        # the factor that brings the LR to 1% of the peak at the end of training
-        factor = 0.01 ** (step_size / max(1, num_training_steps - num_warmup_steps))
-    if stop_factor_lr is not None and min_lr_ratio is not None:
+def _polynomial(kw: dict[str, Any], lr_init: float | None, t: int, w: int) -> dict[str, Any]:
+    lr_end = check_float("lr_end", kw.pop("lr_end", 1e-7), minimum=0.0)
+    if lr_init is None:
         raise ValueError(
-            f"give only one of stop_factor_lr ({stop_factor_lr!r}, an absolute LR) and "
-            f"min_lr_ratio ({min_lr_ratio!r}, a ratio of the peak LR)"
+            "polynomial needs lr_init (the optimizer's peak LR) to turn lr_end into a ratio; "
+            "get_scheduler passes it from the optimizer"
         )
-    ratio = 0.0 if min_lr_ratio is None else min_lr_ratio
-    if stop_factor_lr is not None:
-        ratio = _absolute_to_ratio("stop_factor_lr", stop_factor_lr, lr_init)
-    return Factor(
-        num_training_steps, num_warmup_steps, warmup_start, warmup_shape,
-        factor=factor, step_size=step_size, min_lr_ratio=ratio,
-    )
+    lr_init = check_float("lr_init", lr_init, minimum=0.0, min_inclusive=False)
+    if not lr_init > lr_end:
+        raise ValueError(f"lr_end ({lr_end}) must be smaller than the initial lr ({lr_init})")
+    return {**kw, "end_ratio": lr_end / lr_init}
 
 
-def _multistep(
-    *,
-    num_training_steps: int,
-    num_warmup_steps: int,
-    milestones: Any = None,
-    gamma: float = 0.1,
-    warmup_start: float = 0.0,
-    warmup_shape: str = "linear",
-) -> MultiStep:
-    """Warmup, then the LR times gamma at each milestone: steps, or floats = progress after warmup (default [0.5, 0.75]); torch MultiStepLR."""
+def _min_lr(kw: dict[str, Any], lr_init: float | None, t: int, w: int) -> dict[str, Any]:
+    """``min_lr`` (absolute) or ``min_lr_rate`` (a ratio), exactly one, as ``min_lr_ratio``."""
+    min_lr, rate = kw.pop("min_lr", None), kw.pop("min_lr_rate", None)
+    if min_lr is not None and rate is not None:
+        raise ValueError(f"give only one of min_lr ({min_lr!r}) and min_lr_rate ({rate!r})")
+    if min_lr is not None:
+        min_lr = check_float("min_lr", min_lr, minimum=0.0)
+        if lr_init is None:
+            raise ValueError("min_lr needs lr_init (the optimizer's peak LR); or give min_lr_rate instead")
+        rate = min_lr / check_float("lr_init", lr_init, minimum=0.0, min_inclusive=False)
+    elif rate is None:
+        raise ValueError("this schedule needs one of min_lr (an absolute LR) or min_lr_rate (a ratio of the peak LR)")
+    else:
+        rate = check_float("min_lr_rate", rate, minimum=0.0, maximum=1.0)
+    return {**kw, "min_lr_ratio": rate}
+
+
+def _wsd(kw: dict[str, Any], lr_init: float | None, t: int, w: int) -> dict[str, Any]:
+    """transformers' arguments: a decay ratio (default 10%), its warmup starting at ``min_lr_ratio``."""
+    decay, ratio = kw.pop("num_decay_steps", None), kw.pop("decay_ratio", None)
+    if decay is not None and ratio is not None:
+        raise ValueError(f"give only one of num_decay_steps ({decay!r}) and decay_ratio ({ratio!r})")
+    if decay is None:
+        ratio = 0.1 if ratio is None else check_float("decay_ratio", ratio, minimum=0.0, maximum=1.0)
+        decay = min(_ceil_ratio(ratio, t), t - w)
+    shape = kw.pop("warmup_type", "linear")
+    return {**kw, "num_decay_steps": check_int("num_decay_steps", decay, minimum=0),
+            "warmup_shape": shape, "warmup_start": kw.get("min_lr_ratio", 0.0)}
+
+
+def _factor(kw: dict[str, Any], lr_init: float | None, t: int, w: int) -> dict[str, Any]:
+    step_size = check_int("step_size", kw.pop("step_size", 1), minimum=1)
+    factor = kw.pop("factor", None)
+    if factor is None:  # the factor that brings the LR to 1% of the peak at the end of training
+        factor = 0.01 ** (step_size / max(1, t - w))
+    stop, ratio = kw.pop("stop_factor_lr", None), kw.pop("min_lr_ratio", None)
+    if stop is not None and ratio is not None:
+        raise ValueError(
+            f"give only one of stop_factor_lr ({stop!r}, an absolute LR) and "
+            f"min_lr_ratio ({ratio!r}, a ratio of the peak LR)"
+        )
+    if stop is not None:
+        ratio = _absolute_to_ratio("stop_factor_lr", stop, lr_init)
+    return {**kw, "factor": factor, "step_size": step_size, "min_lr_ratio": 0.0 if ratio is None else ratio}
+
+
+def _multistep(kw: dict[str, Any], lr_init: float | None, t: int, w: int) -> dict[str, Any]:
+    milestones = kw.pop("milestones", None)
     if milestones is None:
         milestones = (0.5, 0.75)
     if isinstance(milestones, (int, float)) and not isinstance(milestones, bool):
         milestones = [milestones]
-    return MultiStep(
-        num_training_steps, num_warmup_steps, warmup_start, warmup_shape, milestones=milestones, gamma=gamma
-    )
+    return {**kw, "milestones": milestones}
 
 
-def _d2lcosine(
-    *,
-    num_training_steps: int,
-    num_warmup_steps: int,
-    final_lr: float = 0.0,
-    warmup_begin_lr: float = 0.0,
-    lr_init: float | None = None,
-) -> Cosine:
-    """d2l CosineScheduler: linear warmup from warmup_begin_lr, then a half cosine from the peak to final_lr (absolute LRs)."""
+def _d2lcosine(kw: dict[str, Any], lr_init: float | None, t: int, w: int) -> dict[str, Any]:
     # d2l CosineScheduler(max_update=T, base_lr=lr_init, final_lr, warmup_steps=W, warmup_begin_lr)
     # is exactly Cosine(T, W, warmup_start=warmup_begin_lr/base_lr, min_lr_ratio=final_lr/base_lr).
-    return Cosine(
-        num_training_steps,
-        num_warmup_steps,
-        _absolute_to_ratio("warmup_begin_lr", warmup_begin_lr, lr_init),
-        "linear",
-        num_cycles=0.5,
-        min_lr_ratio=_absolute_to_ratio("final_lr", final_lr, lr_init),
-    )
+    return {"warmup_start": _absolute_to_ratio("warmup_begin_lr", kw.get("warmup_begin_lr", 0.0), lr_init),
+            "min_lr_ratio": _absolute_to_ratio("final_lr", kw.get("final_lr", 0.0), lr_init)}
 
 
-def _bert(*, num_training_steps: int, num_warmup_steps: int, power: float = 1.0, end_ratio: float = 0.0) -> Bert:
-    """BERT (google-research/bert): linear warmup, then (1 - s/T)**power over the total steps (0.9 right after a 10% warmup)."""
-    return Bert(num_training_steps, num_warmup_steps, power=power, end_ratio=end_ratio)
+_MIN_LR = {"num_cycles": 0.5, "min_lr": None, "min_lr_rate": None}
 
-
-def _onecycle(
-    *,
-    num_training_steps: int,
-    num_warmup_steps: int = 0,
-    pct_start: float = 0.3,
-    div_factor: float = 25.0,
-    final_div_factor: float = 1e4,
-    anneal_strategy: str = "cos",
-    three_phase: bool = False,
-) -> OneCycle:
-    """One-cycle (torch OneCycleLR over max_lr = the optimizer's lr): up from 1/div_factor for pct_start, down to 1/(div_factor*final_div_factor)."""
-    return OneCycle(
-        num_training_steps, num_warmup_steps,
-        pct_start=pct_start, div_factor=div_factor, final_div_factor=final_div_factor,
-        anneal_strategy=anneal_strategy, three_phase=three_phase,
-    )
-
-
-def _cosine_restarts(
-    *,
-    num_training_steps: int,
-    num_warmup_steps: int,
-    cycle_steps: int | float | None = None,
-    cycle_mul: float = 1.0,
-    cycle_decay: float = 1.0,
-    cycle_limit: int | None = None,
-    min_lr_ratio: float = 0.0,
-    warmup_start: float = 0.0,
-    warmup_shape: str = "linear",
-) -> CosineRestarts:
-    """Warmup, then SGDR cosine cycles of cycle_steps growing by cycle_mul, peaks times cycle_decay (timm; torch CosineAnnealingWarmRestarts)."""
-    return CosineRestarts(
-        num_training_steps, num_warmup_steps, warmup_start, warmup_shape,
-        cycle_steps=cycle_steps, cycle_mul=cycle_mul, cycle_decay=cycle_decay,
-        cycle_limit=cycle_limit, min_lr_ratio=min_lr_ratio,
-    )
-
-
-builtin("squareroot", _squareroot, aliases=("sqrt_decay",))
-builtin("factor", _factor, aliases=("exponential_decay", "step_decay"))
-builtin("multistep", _multistep, aliases=("multisteplr", "multifactor", "piecewise_constant"))
-builtin("d2lcosine", _d2lcosine)
-builtin("bert", _bert, aliases=("bert_linear",))
-builtin("onecycle", _onecycle, aliases=("onecyclelr", "superconvergence"), has_warmup=False)
-builtin(
-    "cosine_restarts", _cosine_restarts, aliases=("sgdr", "cosine_annealing_warm_restarts", "cosine_warm_restarts")
-)
+#: Every built-in name, in listing order (transformers' and sentence-transformers' first).
+BUILTINS: list[Named] = [
+    Named("constantlr", Constant, "Constant LR, no warmup (sentence-transformers' constantlr, transformers' constant).",
+          ("constant",), ramp=False, has_warmup=False, needs_total=False),
+    Named("warmupconstant", Constant, "Warmup, then constant at the peak LR.", ("constant_with_warmup",),
+          needs_total=False),
+    Named("warmuplinear", Linear,
+          "Warmup, then linear decay over the steps after warmup to min_lr_ratio * peak (0 by default).", ("linear",)),
+    Named("warmupcosine", Cosine, "Warmup, then cosine decay (num_cycles=0.5: one half-wave to min_lr_ratio).",
+          ("cosine",)),
+    Named("warmupcosinewithhardrestarts", CosineHardRestarts,
+          "Warmup, then num_cycles cosine decays to 0, each restarting at the peak.",
+          ("hard-restarts", "cosine_with_restarts", "cosine_hard_restarts")),
+    Named("noam", Noam, "Noam: warmup, then sqrt(W/s); normalised peak 1, or absolute with d_model (use lr=1).",
+          needs_total=False),
+    Named("polynomial", Polynomial, "Warmup, then polynomial decay to the absolute LR lr_end (needs the peak LR).",
+          args={"power": 1.0, "lr_end": 1e-7}, convert=_polynomial, uses_lr=True),
+    Named("inverse_sqrt", InverseSqrt,
+          "Warmup, then 1/sqrt((s + timescale - W) / timescale), as transformers' inverse_sqrt.", needs_total=False),
+    Named("cosine_with_min_lr", Cosine,
+          "Warmup, then cosine decay to min_lr (absolute) or min_lr_rate (ratio); one is required.",
+          args=_MIN_LR, convert=_min_lr, uses_lr=True),
+    Named("cosine_warmup_with_min_lr", CosineWarmupMinLR,
+          "transformers' cosine_warmup_with_min_lr: warmup (s+1)/W, cosine to a min LR, one step ahead.",
+          args={**_MIN_LR, "warmup_lr_rate": None}, ramp=False, convert=_min_lr, uses_lr=True),
+    Named("warmup_stable_decay", WarmupStableDecay,
+          "Warmup from min_lr_ratio, flat at the peak, then decay over the last steps (10% by default).", ("wsd",),
+          args={"num_decay_steps": None, "decay_ratio": None, "num_stable_steps": None, "warmup_type": "linear",
+                "decay_type": "cosine", "min_lr_ratio": 0.0, "num_cycles": 0.5},
+          ramp=False, convert=_wsd, needs_total=False),
+    Named("reduce_lr_on_plateau", "torch.optim.lr_scheduler:ReduceLROnPlateau",
+          "Metric-driven: torch's ReduceLROnPlateau (call step(metric)); no warmup.",
+          args={"mode": "min", "factor": 0.1, "patience": 10, "threshold": 1e-4, "threshold_mode": "rel",
+                "cooldown": 0, "min_lr": 0.0, "eps": 1e-8},
+          ramp=False, has_warmup=False, needs_total=False, adaptive=True),
+    Named("greedy", "transformers.optimization:GreedyLR",
+          "Metric-driven: transformers' GreedyLR (raises on improvement, cuts on plateau); no warmup.",
+          args={"mode": "min", "factor": 0.95, "patience": 10, "threshold": 1e-6, "threshold_mode": "abs",
+                "cooldown": 0, "warmup": 0, "min_lr": 1e-3, "max_lr": 1.0, "eps": 1e-8, "smooth": False,
+                "window_size": 50, "reset_start": 500},
+          ramp=False, has_warmup=False, needs_total=False, adaptive=True),
+    # d2l, BERT, one-cycle and SGDR (formulas and references with the shapes; every name in
+    # docs/schedules_table.md)
+    Named("squareroot", SquareRoot,
+          "Warmup, then d2l's square-root decay (s - W + 1)**-0.5: 1 at the end of warmup, 0.1 after 99 more steps.",
+          ("sqrt_decay",)),
+    Named("factor", Factor,
+          "Warmup, then the LR times factor every step_size steps (default: to 1% of the peak at T), floored at "
+          "stop_factor_lr or min_lr_ratio (d2l FactorScheduler).", ("exponential_decay", "step_decay"),
+          args={"factor": None, "step_size": 1, "stop_factor_lr": None, "min_lr_ratio": None},
+          convert=_factor, uses_lr=True),
+    Named("multistep", MultiStep,
+          "Warmup, then the LR times gamma at each milestone: steps, or floats = progress after warmup (default "
+          "[0.5, 0.75]); torch MultiStepLR.", ("multisteplr", "multifactor", "piecewise_constant"),
+          args={"milestones": None, "gamma": 0.1}, convert=_multistep),
+    Named("d2lcosine", Cosine,
+          "d2l CosineScheduler: linear warmup from warmup_begin_lr, then a half cosine from the peak to final_lr "
+          "(absolute LRs).", args={"final_lr": 0.0, "warmup_begin_lr": 0.0}, ramp=False, convert=_d2lcosine,
+          uses_lr=True),
+    Named("bert", Bert,
+          "BERT (google-research/bert): linear warmup, then (1 - s/T)**power over the total steps (0.9 right after "
+          "a 10% warmup).", ("bert_linear",), ramp=False),
+    Named("onecycle", OneCycle,
+          "One-cycle (torch OneCycleLR over max_lr = the optimizer's lr): up from 1/div_factor for pct_start, down "
+          "to 1/(div_factor*final_div_factor).", ("onecyclelr", "superconvergence"), ramp=False, has_warmup=False),
+    Named("cosine_restarts", CosineRestarts,
+          "Warmup, then SGDR cosine cycles of cycle_steps growing by cycle_mul, peaks times cycle_decay (timm; torch "
+          "CosineAnnealingWarmRestarts).", ("sgdr", "cosine_annealing_warm_restarts", "cosine_warm_restarts")),
+]

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-__all__ = ["check_int", "check_float", "check_choice", "check_kwargs"]
+__all__ = ["check_choice", "check_float", "check_int", "check_kwargs", "check_lr"]
 
 
 def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -73,6 +74,22 @@ def check_float(
     return f
 
 
+def check_lr(name: str, value: Any) -> float:
+    """An LR (or a multiplier) that may reach an optimizer: a finite number ``>= 0``.
+
+    A one-element tensor is read as its number; anything else (``None``, a list, ``nan``,
+    ``inf``, a negative number) is a ``ValueError`` naming ``name``.
+
+    >>> check_lr("param_groups[0]['lr']", 1e-3)
+    0.001
+    """
+    number = value.item() if callable(getattr(value, "item", None)) and getattr(value, "ndim", 1) == 0 else value
+    kind = "" if isinstance(number, numbers.Real) and not isinstance(number, bool) else f" ({type(value).__name__})"
+    if kind or not math.isfinite(number) or number < 0:
+        raise ValueError(f"{name} must be a finite LR >= 0, got {value!r}{kind}")
+    return float(number)
+
+
 def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     """Return ``value`` if it is one of ``choices``.
 
@@ -124,7 +141,7 @@ def check_kwargs(name: str, value: Any) -> dict[str, Any]:
             why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
             raise ValueError(f"{name} must be a JSON object such as {example}; cannot read {text[:40]!r}...: {why}") from None
         if not isinstance(value, dict):
-            raise ValueError(f"{name} must be a JSON object such as {example}, got a {type(value).__name__}: {text!r}")
+            raise ValueError(f"{name} must be a JSON object such as {example}, got a {type(value).__name__}: {text!r}")  # noqa: TRY004 (a JSON text of another type: a bad value)
     if not isinstance(value, dict):
         raise TypeError(
             f"{name} must be a dict or a JSON object string such as {example}, got {value!r} ({type(value).__name__})"

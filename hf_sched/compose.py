@@ -3,6 +3,7 @@
 * :func:`join` runs schedules one after another: schedule ``i`` is active on
   ``[b_i, b_{i+1})`` and sees the steps since its boundary, ``s - b_i`` (``b_0 = 0``).
 * :func:`product` and :func:`scale` multiply schedules (and constants) step by step.
+* :class:`WarmupStableDecay` is a join: warmup and a plateau, then a decay to ``min_lr_ratio``.
 * :func:`with_warmup` multiplies a warmup ramp into a :class:`Schedule`, or wraps **any**
   torch ``LRScheduler`` (StepLR, CosineAnnealingLR, OneCycleLR, ...) in a
   :class:`~hf_sched.warmup_scheduler.WarmupScheduler` with exact save/resume.
@@ -27,14 +28,17 @@ from __future__ import annotations
 
 import numbers
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
-from .checks import check_float, check_int
-from .decays import Constant
-from .schedule import Schedule, schedule_from_dict
+from .checks import check_choice, check_float, check_int
+from .decays import Constant, Cosine
+from .schedule import SCALAR, Schedule, schedule_from_dict, warmup_ramp
 
-__all__ = ["Join", "Product", "join", "product", "scale", "with_warmup"]
+__all__ = ["WSD_DECAY_TYPES", "Join", "Product", "WarmupStableDecay", "join", "product", "scale", "with_warmup"]
+
+WSD_DECAY_TYPES = ("linear", "cosine", "1-sqrt")
 
 
 def _parts(name: str, items: Any) -> tuple[Schedule, ...]:
@@ -112,33 +116,14 @@ class Join(Schedule):
     def normalised(self) -> bool:  # type: ignore[override]
         return all(p.normalised for p in self.schedules)
 
-    def _main(self, s: float) -> float:
-        i = bisect_right(self.boundaries, s)
-        return self.schedules[i](s - self.boundaries[i - 1] if i else s)
-
-    def _main_v(self, s: Any) -> Any:
-        import numpy as np
-
-        out = np.zeros_like(s)
-        starts = (0, *self.boundaries)
-        ends = (*self.boundaries, np.inf)
-        for part, lo, hi in zip(self.schedules, starts, ends):
-            here = (s >= lo) & (s < hi) if hi != np.inf else s >= lo
-            if here.any():
-                out = np.where(here, part.values(np.where(here, s - lo, 0.0)), out)
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON with the parts nested: ``{"kind": "join", "schedules": [spec, ...], "boundaries": [...]}``.
-
-        >>> from hf_sched.decays import Linear
-        >>> d = join([Linear(4), Linear(4)], [2]).to_dict()
-        >>> [p["kind"] for p in d["schedules"]], d["boundaries"]
-        (['linear', 'linear'], [2])
-        """
-        out = super().to_dict()
-        out["schedules"] = [p.to_dict() for p in self.schedules]
-        out["boundaries"] = list(self.boundaries)
+    def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
+        if xp is SCALAR:  # one step (the training loop's path): only the part it falls in
+            i = bisect_right(self.boundaries, s)
+            return self.schedules[i](s - self.boundaries[i - 1] if i else s)
+        out: Any = None
+        for part, start in zip(self.schedules, (0, *self.boundaries)):  # the last part begun wins
+            value = part._eval(xp.maximum(s - start, 0), xp)
+            out = value if out is None else xp.where(s >= start, value, out)
         return out
 
 
@@ -174,29 +159,67 @@ class Product(Schedule):
     def normalised(self) -> bool:  # type: ignore[override]
         return self.scale <= 1.0 and all(p.normalised for p in self.factors)
 
-    def _main(self, s: float) -> float:
+    def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
         v = self.scale
         for f in self.factors:
-            v *= f(s)
+            v = v * f._eval(s, xp)
         return v
 
-    def _main_v(self, s: Any) -> Any:
-        out = self.scale
-        for f in self.factors:
-            out = out * f.values(s)
-        return out
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON with the factors nested: ``{"kind": "product", "factors": [spec, ...], "scale": c}``.
+@dataclass(frozen=True)
+class _Cooldown(Schedule):
+    """A warmup ramp run backwards, from 1 at ``s = 0`` to ``end`` at ``s = T``: ``ramp(T - s)``."""
 
-        >>> from hf_sched.decays import Linear
-        >>> d = scale(Linear(4), 0.5).to_dict()
-        >>> [p["kind"] for p in d["factors"]], d["scale"]
-        (['linear'], 0.5)
-        """
-        out = super().to_dict()
-        out["factors"] = [p.to_dict() for p in self.factors]
-        return out
+    shape: str = "linear"
+    end: float = 0.0
+
+    def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
+        t = self.num_training_steps
+        return warmup_ramp(t - s, t, self.end, self.shape, xp)
+
+
+@dataclass(frozen=True)
+class WarmupStableDecay(Schedule):
+    """Warmup-stable-decay: warmup, a flat stretch at 1, then a decay to ``min_lr_ratio``.
+
+    ``join([Constant(W + S), decay], [W + S])`` after the warmup: the decay covers ``D =
+    num_decay_steps`` steps from ``W + S`` (``S = num_stable_steps``, default ``T - W - D``).
+    With ``q = (s - W - S) / D`` and ``r = min_lr_ratio``, the decay is ``r + (1 - r) * g(q)``,
+    ``g`` = ``linear``: ``1 - q``; ``cosine``: ``(1 + cos(2 pi c q)) / 2`` (:class:`Cosine`);
+    ``1-sqrt``: ``1 - sqrt(q)`` (``linear`` and ``1-sqrt`` are the warmup ramps run backwards).
+    After the decay: ``r``. Same values as transformers' ``warmup_stable_decay`` (whose warmup
+    starts at ``min_lr_ratio``: pass ``warmup_start=min_lr_ratio`` for that).
+
+    >>> WarmupStableDecay(num_training_steps=10, num_decay_steps=4, decay_type="linear")(8)
+    0.5
+    """
+
+    num_decay_steps: int = 0
+    num_stable_steps: int | None = None
+    decay_type: str = "cosine"
+    min_lr_ratio: float = 0.0
+    num_cycles: float = 0.5
+    kind: ClassVar[str] = "warmup_stable_decay"
+
+    def _validate(self) -> None:
+        t, w = self.num_training_steps, self.num_warmup_steps
+        d = check_int("num_decay_steps", self.num_decay_steps, minimum=0, maximum=t - w)
+        object.__setattr__(self, "num_decay_steps", d)
+        if self.num_stable_steps is None:
+            object.__setattr__(self, "num_stable_steps", t - w - d)
+        self._check("num_stable_steps", check_int, minimum=0)
+        check_choice("decay_type", self.decay_type, WSD_DECAY_TYPES)
+        self._check("min_lr_ratio", check_float, minimum=0.0, maximum=1.0)
+        self._check("num_cycles", check_float, minimum=0.0, min_inclusive=False)
+        r, flat = self.min_lr_ratio, w + self.num_stable_steps  # type: ignore[operator]
+        decay = Cosine(max(d, 1), num_cycles=self.num_cycles, min_lr_ratio=r) if self.decay_type == "cosine" else (
+            _Cooldown(max(d, 1), shape=self.decay_type, end=r))
+        starts_parts = [(0, Constant(max(flat, 1))), (flat, decay), (flat + d, scale(Constant(1), r))]
+        used = [(b, p) for i, (b, p) in enumerate(starts_parts) if i == 2 or b < starts_parts[i + 1][0]]
+        object.__setattr__(self, "_parts", join([p for _, p in used], [b for b, _ in used[1:]]))
+
+    def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
+        return self._parts._shape(s, xp)  # type: ignore[attr-defined]
 
 
 def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Join:

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .checks import check_choice, check_float, check_int
-from .schedule import Schedule
-from .step_decays import int_power, int_powers, steps_or_fraction
+from .schedule import SCALAR, Schedule
+from .step_decays import int_power, steps_or_fraction
 
-__all__ = ["CosineHardRestarts", "CosineRestarts", "OneCycle", "ANNEAL_STRATEGIES"]
+__all__ = ["ANNEAL_STRATEGIES", "CosineHardRestarts", "CosineRestarts", "OneCycle"]
 
 ANNEAL_STRATEGIES = ("cos", "linear")
 
@@ -48,18 +48,9 @@ class CosineHardRestarts(Schedule):
     def _validate(self) -> None:
         self._check("num_cycles", check_float, minimum=0.0, min_inclusive=False)
 
-    def _main(self, s: float) -> float:
+    def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
         p = self._progress(s)
-        if p >= 1.0:
-            return 0.0
-        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * ((float(self.num_cycles) * p) % 1.0))))
-
-    def _main_v(self, s: Any) -> Any:
-        import numpy as np
-
-        p = self._progress(s)
-        v = np.maximum(0.0, 0.5 * (1.0 + np.cos(math.pi * ((float(self.num_cycles) * p) % 1.0))))
-        return np.where(p >= 1.0, 0.0, v)
+        return xp.where(p >= 1.0, 0.0, 0.5 * (1.0 + xp.cos(math.pi * ((float(self.num_cycles) * p) % 1.0))))
 
 
 @dataclass(frozen=True)
@@ -115,38 +106,19 @@ class OneCycle(Schedule):
             return [(e1, low, 1.0), (float(2 * self.pct_start * t) - 2, 1.0, low), (t - 1.0, low, final)]
         return [(e1, low, 1.0), (t - 1.0, 1.0, final)]
 
-    def _anneal(self, start: Any, end: Any, q: Any, cos: Any) -> Any:
-        if self.anneal_strategy == "cos":
-            return end + (start - end) / 2.0 * (cos(math.pi * q) + 1)
-        return (end - start) * q + start
-
-    def _main(self, s: float) -> float:
-        s = min(s, self.num_training_steps - 1)
+    def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
+        s = xp.minimum(s, self.num_training_steps - 1.0)
         phases = self._phases()
-        begin = 0.0
-        for i, (end, a, b) in enumerate(phases):
-            if s <= end or i == len(phases) - 1:
-                span = end - begin
-                q = (s - begin) / span if span else 1.0
-                return self._anneal(a, b, q, math.cos)
-            begin = end
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _main_v(self, s: Any) -> Any:
-        import numpy as np
-
-        s = np.minimum(s, self.num_training_steps - 1.0)
-        out = np.zeros_like(s)
-        done = np.zeros(s.shape, dtype=bool)
-        phases = self._phases()
-        begin = 0.0
-        for i, (end, a, b) in enumerate(phases):
-            here = ~done if i == len(phases) - 1 else (~done & (s <= end))
+        begins = [0.0] + [end for end, _, _ in phases[:-1]]
+        out: Any = None
+        for begin, (end, a, b) in reversed(list(zip(begins, phases))):  # the first phase with s <= end wins
             span = end - begin
-            q = (s - begin) / span if span else np.ones_like(s)
-            out = np.where(here, self._anneal(a, b, q, np.cos), out)
-            done |= here
-            begin = end
+            q = (s - begin) / span if span else s * 0.0 + 1.0
+            if self.anneal_strategy == "cos":
+                value = b + (a - b) / 2.0 * (xp.cos(math.pi * q) + 1)
+            else:
+                value = (b - a) * q + a
+            out = value if out is None else xp.where(s <= end, value, out)
         return out
 
 
@@ -198,56 +170,25 @@ class CosineRestarts(Schedule):
             self._check("cycle_limit", check_int, minimum=1)
         self._check("min_lr_ratio", check_float, minimum=0.0, maximum=1.0)
 
-    def _cycle_start(self, i: int) -> float:
-        m, length = self.cycle_mul, self.cycle_steps
+    def _cycle_start(self, i: Any, xp: Any) -> Any:
+        """``t_i``, the steps after warmup where cycle ``i`` starts."""
+        m, length = self.cycle_mul, float(self.cycle_steps)  # type: ignore[arg-type]
         if m == 1.0:
-            return i * float(length)
-        return length * (int_power(m, i) - 1.0) / (m - 1.0)
+            return i * length
+        return length * (int_power(m, i, xp) - 1.0) / (m - 1.0)
 
-    def _cycle_start_v(self, i: Any) -> Any:
-        m, length = self.cycle_mul, self.cycle_steps
-        if m == 1.0:
-            return i * float(length)
-        return length * (int_powers(m, i) - 1.0) / (m - 1.0)
-
-    def _cycle(self, t: float) -> tuple[int, float, float]:
-        """``(i, u, L_i)``: cycle index, steps into it and its length, at ``t`` steps after warmup."""
-        m, length = self.cycle_mul, self.cycle_steps
-        if m == 1.0:
-            i = int(t // length)
-        else:
-            i = int(math.floor(math.log1p(t * (m - 1.0) / length) / math.log(m)))
-            # the logarithm may land one off at a cycle boundary; settle it exactly
-            while self._cycle_start(i + 1) <= t:
-                i += 1
-            while i > 0 and self._cycle_start(i) > t:
-                i -= 1
-        return i, t - self._cycle_start(i), length * int_power(m, i)
-
-    def _main(self, s: float) -> float:
-        r = self.min_lr_ratio
-        i, u, li = self._cycle(s - self.num_warmup_steps)
-        if (self.cycle_limit is not None and i >= self.cycle_limit) or (
-            u == 0 and i > 0 and s >= self.num_training_steps
-        ):
-            return r
-        return r + (int_power(self.cycle_decay, i) - r) * (1.0 + math.cos(math.pi * u / li)) / 2.0
-
-    def _main_v(self, s: Any) -> Any:
-        import numpy as np
-
-        r, m, length = self.min_lr_ratio, self.cycle_mul, float(self.cycle_steps)
+    def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
+        r, m, length = self.min_lr_ratio, self.cycle_mul, float(self.cycle_steps)  # type: ignore[arg-type]
         t = s - self.num_warmup_steps
         if m == 1.0:
-            i = np.floor(t / length)
-        else:
-            i = np.floor(np.log1p(t * (m - 1.0) / length) / math.log(m))
-            i = i + (self._cycle_start_v(i + 1) <= t)
-            i = i - ((i > 0) & (self._cycle_start_v(i) > t))
-        u = t - self._cycle_start_v(i)
-        li = length * int_powers(m, i)
-        out = r + (int_powers(self.cycle_decay, i) - r) * (1.0 + np.cos(math.pi * u / li)) / 2.0
+            i = xp.floor(t / length)
+        else:  # the logarithm may land one off at a cycle boundary: settle it exactly
+            i = xp.floor(xp.log1p(t * (m - 1.0) / length) / math.log(m))
+            i = i + (self._cycle_start(i + 1, xp) <= t)
+            i = i - ((i > 0) & (self._cycle_start(i, xp) > t))
+        u = t - self._cycle_start(i, xp)
+        out = r + (int_power(self.cycle_decay, i, xp) - r) * (1.0 + xp.cos(math.pi * u / (length * int_power(m, i, xp)))) / 2.0
         off = (u == 0) & (i > 0) & (s >= self.num_training_steps)
         if self.cycle_limit is not None:
             off = off | (i >= self.cycle_limit)
-        return np.where(off, r, out)
+        return xp.where(off, r, out)

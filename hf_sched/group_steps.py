@@ -31,9 +31,10 @@ reported once, with the fix, rather than trained silently wrong.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["WHOLE", "PER_GROUP", "protocol_of", "tensor_ids", "GroupStepCounter", "write_group_lrs", "PARTS_WARNING"]
+__all__ = ["PARTS_WARNING", "PER_GROUP", "WHOLE", "GroupStepCounter", "protocol_of", "tensor_ids"]
 
 #: every ``step()`` call steps every group: one call is one training step
 WHOLE = "whole"
@@ -136,21 +137,3 @@ class GroupStepCounter:
             self.counts[i] += 1
             stepped.append((i, group))
         return stepped
-
-
-def write_group_lrs(stepped: Sequence[tuple[int, dict[str, Any]]], counter: GroupStepCounter,
-                    bases: Sequence[float], schedules: Sequence[Callable[[int], float]]) -> None:
-    """Write ``base_i * f_i(count_i)`` into each group just stepped (tensor LRs in place).
-
-    >>> g = {"params": [1], "lr": 0.5}
-    >>> c = GroupStepCounter([g], start=0)
-    >>> write_group_lrs(c.step([g]), c, [2.0], [lambda s: s / 10]); g["lr"]
-    0.2
-    """
-    for i, group in stepped:
-        value = bases[i] * schedules[i](counter.counts[i])
-        current = group["lr"]
-        if hasattr(current, "fill_"):
-            current.fill_(value)  # a tensor LR: in place, as ScheduledLR does
-        else:
-            group["lr"] = value

@@ -19,12 +19,11 @@ after ``T``, as for every schedule).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .checks import check_float, check_int
-from .schedule import Schedule
+from .schedule import SCALAR, Schedule
 
 __all__ = ["InverseSqrt", "Noam", "SquareRoot"]
 
@@ -48,15 +47,9 @@ class InverseSqrt(Schedule):
             object.__setattr__(self, "timescale", self.num_warmup_steps or 10_000)
         self._check("timescale", check_int, minimum=1)
 
-    def _main(self, s: float) -> float:
-        tau = self.timescale
-        return 1.0 / math.sqrt((s + (tau - self.num_warmup_steps)) / tau)
-
-    def _main_v(self, s: Any) -> Any:
-        import numpy as np
-
-        tau = self.timescale
-        return 1.0 / np.sqrt((s + (tau - self.num_warmup_steps)) / tau)
+    def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
+        tau: int = self.timescale  # type: ignore[assignment]  # set in _validate
+        return 1.0 / xp.sqrt((s + (tau - self.num_warmup_steps)) / tau)
 
 
 @dataclass(frozen=True)
@@ -100,19 +93,11 @@ class Noam(Schedule):
             return 1.0
         return self.factor * self.d_model**-0.5 * self.num_warmup_steps**-0.5
 
-    def _warm(self, s: float) -> float:
-        return self._scale() * super()._warm(s)
+    def _warm(self, s: Any, xp: Any = SCALAR) -> Any:
+        return self._scale() * super()._warm(s, xp)
 
-    def _warm_v(self, s: Any) -> Any:
-        return self._scale() * super()._warm_v(s)
-
-    def _main(self, s: float) -> float:
-        return self._scale() * math.sqrt(self.num_warmup_steps / s)
-
-    def _main_v(self, s: Any) -> Any:
-        import numpy as np
-
-        return self._scale() * np.sqrt(self.num_warmup_steps / s)
+    def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
+        return self._scale() * xp.sqrt(self.num_warmup_steps / s)
 
 
 @dataclass(frozen=True)
@@ -135,10 +120,5 @@ class SquareRoot(Schedule):
 
     kind: ClassVar[str] = "squareroot"
 
-    def _main(self, s: float) -> float:
-        return 1.0 / math.sqrt(s - self.num_warmup_steps + 1.0)
-
-    def _main_v(self, s: Any) -> Any:
-        import numpy as np
-
-        return 1.0 / np.sqrt(s - self.num_warmup_steps + 1.0)
+    def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
+        return 1.0 / xp.sqrt(s - self.num_warmup_steps + 1.0)

@@ -12,20 +12,12 @@ optimizer itself (torch's step hooks), not from calls of :meth:`ScheduledLR.step
   gives every optimizer step the same LR;
 * optimizer step ``s + 1`` trains at ``peak * f(s)``, as with transformers' schedulers.
 
-``interval="epoch"`` is the explicit opposite, for loops that step the schedule on purpose
-once per epoch (d2l's, timm's ``t_in_epochs``): there ``s`` counts ``step()`` calls, as in
-torch, and the schedule's total is given in epochs.
-
-The state dict holds only plain types (the step, the base LRs, the interval and each
-schedule's spec), so ``torch.load(..., weights_only=True)`` reads it, and loading refuses a
-checkpoint whose schedule differs from the one you built.
-
-:func:`get_scheduler` takes the same positional arguments as
-``transformers.get_scheduler`` and any registry name, and can compute the step budget
-from a dataloader, epochs, gradient accumulation and an ``Accelerator``.
-
-(The module is long because both halves carry their contract in docstrings and every
-argument check in code; they share the state format and stay together.)
+``interval="epoch"`` counts ``step()`` calls instead, for loops that step the schedule once
+per epoch on purpose. The state dict holds only plain types (``torch.load(...,
+weights_only=True)`` reads it). :func:`get_scheduler` takes ``transformers.get_scheduler``'s
+positional arguments and any registry name, and resolves the run in three steps: the budget
+(:func:`hf_sched.budget.run_steps`), the warmup (:func:`hf_sched.warmup.schedule_warmup`),
+the build (:func:`hf_sched.registry.build_resolved`).
 
 >>> import torch
 >>> opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
@@ -49,31 +41,42 @@ import math
 import numbers
 import warnings
 import weakref
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from .budget import compute_budget, has_len
-from .group_steps import PARTS_WARNING, PER_GROUP, WHOLE, GroupStepCounter, protocol_of, tensor_ids, write_group_lrs
-from .checks import check_kwargs
-from .registry import build_schedule, get_info
+from .budget import kwargs_in_steps, run_steps, total_without_one
+from .checks import check_kwargs, check_lr
+from .compose import Join, Product
+from .group_steps import (
+    PARTS_WARNING,
+    PER_GROUP,
+    WHOLE,
+    GroupStepCounter,
+    protocol_of,
+    tensor_ids,
+)
+from .registry import build_resolved, check_schedule_kwargs, get_info
 from .schedules import Schedule, schedule_from_dict
-from .warmup import epochs_to_steps, is_epoch_request
-from .metric_schedulers import metric_scheduler  # hf_sched issue 24 hook
-from .schedule_free import is_schedule_free, schedule_free_scheduler  # hf_sched issue 24 hook
+from .warmup import epochs_to_steps, is_epoch_request, schedule_warmup
+from .metric_schedulers import metric_scheduler
+from .schedule_free import is_schedule_free, schedule_free_scheduler
 
-__all__ = ["ScheduledLR", "get_scheduler", "describe_spec_change", "INTERVALS"]
+__all__ = ["INTERVALS", "ScheduledLR", "describe_spec_change", "get_scheduler"]
 
 _STATE_FORMAT = "hf_sched.ScheduledLR/1"
 _STATE_KEYS = {"format", "step", "base_lrs", "schedules", "interval"}
-_UNBOUNDED_STEPS = 2**62
 INTERVALS = ("step", "epoch")
 # step() calls with no optimizer step seen before we say the optimizer's steps are invisible
 _SILENT_CALLS = 50
 _OWNER_ATTR = "_hf_sched_scheduler"
 _PROBING = "probing"  # the first step looked whole; the second tells whether a group is stepped in parts
+# what a pickled ScheduledLR holds (the hooks, the stepping protocol and the fast path are re-derived)
+_PICKLED = ("optimizer", "_schedules", "base_lrs", "interval", "strict", "_count", "_last_step", "_step_count",
+            "_calls_without_steps")
 
 
 def describe_spec_change(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -96,7 +99,7 @@ def _innermost_optimizer(optimizer: Optimizer) -> Optimizer:
     ``DeepSpeedZeroOptimizer`` between Accelerate's wrapper and the user's AdamW): the
     deepest torch optimizer found along ``.optimizer`` is the one.
     """
-    inner, node = optimizer, optimizer
+    inner, node = optimizer, optimizer  # type: Optimizer, Any
     for _ in range(8):
         node = getattr(node, "optimizer", None)
         if node is None or node is inner:
@@ -106,17 +109,41 @@ def _innermost_optimizer(optimizer: Optimizer) -> Optimizer:
     return inner
 
 
-def _count_step_eager(sched: "ScheduledLR", groups: Any) -> None:
-    if sched._protocol is not WHOLE and sched._group_step(groups):
-        return
-    sched._count += 1
-    sched._write()
-    sched._fresh = True
+def _apply_eager(sched: ScheduledLR, optimizer: Any) -> None:
+    sched._apply(optimizer)
 
 
 # A compiled optimizer step (torch.compile) runs the hook eagerly, through a graph break:
 # were it traced, the count would be a guard and every step would recompile.
-_count_step = torch._dynamo.disable(_count_step_eager)
+_apply_outside_graphs = torch._dynamo.disable(_apply_eager)
+
+
+def _check_strict(strict: Any) -> bool:
+    if not isinstance(strict, bool):
+        raise TypeError(f"strict must be True or False, got {strict!r} ({type(strict).__name__})")
+    return strict
+
+
+def _largest_multiplier(schedule: Schedule) -> float:
+    """A bound of ``schedule``'s multipliers: 1 for a normalised shape, through products and joins."""
+    if isinstance(schedule, Product):
+        return schedule.scale * math.prod(_largest_multiplier(f) for f in schedule.factors)
+    if isinstance(schedule, Join):
+        return max(_largest_multiplier(p) for p in schedule.schedules)
+    if schedule.normalised:
+        return 1.0
+    return max(schedule(0), schedule(schedule.num_warmup_steps), schedule.final_value())
+
+
+def _check_largest_lrs(bases: Sequence[float], schedules: Sequence[Schedule]) -> None:
+    """Every LR ``base * f(s)`` the schedules can write is finite (``scale(s, 1e308)`` with peak 10 is not)."""
+    for i, (base, schedule) in enumerate(zip(bases, schedules)):
+        top = _largest_multiplier(schedule)
+        if not math.isfinite(base * top):
+            raise ValueError(
+                f"param_groups[{i}]['lr'] = {base!r} times the schedule's largest multiplier {top!r} is "
+                f"{base * top!r}: every LR written must be finite and >= 0; lower the LR or the schedule's scale"
+            )
 
 
 class ScheduledLR(LRScheduler):
@@ -162,6 +189,20 @@ class ScheduledLR(LRScheduler):
     0.075
     """
 
+    base_lrs: list[float]  # type: ignore[assignment]
+    interval: str
+    strict: bool
+    _by_calls: bool
+    _count: int
+    _last_step: int
+    _calls_without_steps: int
+    _protocol: str | None
+    _group_counter: GroupStepCounter | None
+    _probe: tuple[int, ...] | None
+    _one: tuple[int, int, Any, Any] | None  # the fast path of _apply, from the schedules setter
+    _end: int  # the largest total of the schedules
+    _said_past_the_end = False
+
     def __init__(
         self,
         optimizer: Optimizer,
@@ -198,8 +239,16 @@ class ScheduledLR(LRScheduler):
             )
         if isinstance(last_epoch, bool) or not isinstance(last_epoch, numbers.Integral) or last_epoch < -1:
             raise ValueError(f"last_epoch must be an integer >= -1, got {last_epoch!r}")
+        if not groups:
+            raise ValueError(
+                f"the optimizer ({type(optimizer).__name__}) has no param groups: give it the model's parameters "
+                "before building the scheduler"
+            )
+        for i, group in enumerate(groups):  # every LR that reaches the optimizer is finite and >= 0
+            key = "initial_lr" if "initial_lr" in group else "lr"
+            check_lr(f"param_groups[{i}][{key!r}]", group[key])
+        _check_strict(strict)
         self.optimizer = optimizer
-        self.schedules = schedules
         self.interval = interval
         self._by_calls = interval == "epoch"
         self.strict = strict
@@ -212,15 +261,15 @@ class ScheduledLR(LRScheduler):
                 if "initial_lr" not in group:
                     raise KeyError(f"param_groups[{i}] has no 'initial_lr': cannot start at last_epoch={last_epoch}")
         self.base_lrs = [float(g["initial_lr"]) for g in groups]
+        _check_largest_lrs(self.base_lrs, schedules)
+        self.schedules = schedules
         self._step_count = 0  # torch's attribute; Accelerate adds to it between synced steps (unused here)
         self._calls_without_steps = 0
-        self._written = -1
-        self._last_values: float | list[float] = 0.0
-        self._values: float | list[float] = 0.0
         self._handles: list[Any] = []
+        self._forget_protocol()
         if interval == "step":
-            self._count = max(last_epoch, 0)
             self._attach()
+            self._apply(step=max(last_epoch, 0))
         else:
             self._count = last_epoch  # step() below makes it 0 (torch's convention)
         self.step()
@@ -236,13 +285,10 @@ class ScheduledLR(LRScheduler):
             old._detach()
         # The groups as built, to recognise them when a wrapper steps them one at a time (group_steps.py).
         self._built_groups = list(inner.param_groups)
-        self._protocol: str | None = None
-        self._group_counter: GroupStepCounter | None = None
-        self._probe: tuple[int, ...] | None = None
         tensor_lr = any(isinstance(g["lr"], torch.Tensor) for g in inner.param_groups)
         # Tensor LRs are what a torch.compile'd optimizer step needs; there the hook must run
-        # eagerly (see _count_step). Float LRs recompile a compiled step anyway: plain hook.
-        hook = self._after_optimizer_step_eager if tensor_lr else self._after_optimizer_step
+        # eagerly. Float LRs recompile a compiled step anyway: plain hook.
+        hook = self._apply_eager if tensor_lr else self._apply
         self._handles = [inner.register_step_post_hook(hook),
                          # loading the optimizer's state makes new group dicts: know them again
                          inner.register_load_state_dict_post_hook(self._after_optimizer_load)]
@@ -253,35 +299,19 @@ class ScheduledLR(LRScheduler):
             h.remove()
         self._handles = []
 
-    def _after_optimizer_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
-        if self._protocol is not WHOLE and self._group_step(optimizer.param_groups):
-            return
-        s = self._count + 1
-        self._count = s
-        if self._fast:  # inlined _write for the common case: this runs on every optimizer step
-            # (``_written`` is not kept here: ``_fresh`` says these LRs are the count's)
-            # inside [W, T] the shape itself (Schedule.__call__'s checks cannot fail for this int)
-            v = self._values = self._main0(s) if self._lo <= s <= self._hi else self._call0(s)
-            # ``optimizer`` is the innermost one, whose param_groups the wrappers share
-            for group, base in zip(optimizer.param_groups, self.base_lrs):
-                group["lr"] = base * v
-        else:
-            self._write()
-        self._fresh = True
+    def _apply_eager(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        _apply_outside_graphs(self, optimizer)
 
     def _after_optimizer_load(self, optimizer: Any) -> None:
         self._built_groups = list(optimizer.param_groups)
         self._forget_protocol()
-
-    def _after_optimizer_step_eager(self, optimizer: Any, args: Any, kwargs: Any) -> None:
-        _count_step(self, optimizer.param_groups)
 
     def _group_step(self, groups: list[dict[str, Any]]) -> bool:
         """Count a step of an optimizer stepped group by group (DeepSpeed ZeRO); ``False`` if it is not one.
 
         The protocol is judged at the first step (:func:`~hf_sched.group_steps.protocol_of`).
         Per group, each group's steps are counted and its LR written; the scheduler's step is
-        the largest count, and once every group has stepped the LRs are this count's.
+        the largest count.
         """
         if self._protocol is None:
             if protocol_of(groups, len(self.base_lrs)) == WHOLE:
@@ -300,16 +330,8 @@ class ScheduledLR(LRScheduler):
         counter = self._group_counter
         if counter is None:
             return False
-        write_group_lrs(counter.step(groups), counter, self.base_lrs, self.schedules)
-        self._count = counter.count
-        if counter.in_step:
-            self._fresh = False
-        else:  # every group has taken this step: the LRs in the groups are this count's
-            s = self._count
-            values = [f(s) for f in self.schedules]
-            self._values = values if not self._shared else values[0]
-            self._written = s
-            self._fresh = True
+        stepped = counter.step(groups)
+        self._apply(step=counter.count, stepped=[(g, i, counter.counts[i]) for i, g in stepped])
         return True
 
     @property
@@ -324,86 +346,102 @@ class ScheduledLR(LRScheduler):
 
     @last_epoch.setter
     def last_epoch(self, value: int) -> None:
-        self._count = int(value)
-        self._fresh = False
         self._forget_protocol()
+        self._apply(step=int(value))
 
     def _forget_protocol(self) -> None:
         """Judge the stepping protocol again at the next step (the count was set from outside)."""
-        if getattr(self, "_protocol", None) is not None:
-            self._protocol, self._group_counter, self._probe = None, None, None
+        self._protocol = None
+        self._group_counter = None
+        self._probe = None
 
-    # -- stepping ---------------------------------------------------------------------
+    # -- writing the LRs: one path ----------------------------------------------------
+
+    def _apply(self, optimizer: Any = None, args: Any = None, kwargs: Any = None, step: int | None = None,
+               stepped: list[tuple[dict[str, Any], int, int]] | None = None) -> None:
+        """Write ``base_g * f_g(step)`` into every group (``stepped``: only these ``(group, g, step_g)``).
+
+        The one write path: it is the optimizer's post-step hook (``optimizer`` given, the step
+        is one more than the count), and :meth:`step` (``interval="epoch"``),
+        :meth:`load_state_dict` and setting ``last_epoch`` call it with ``step``. Tensor LRs
+        are filled in place.
+        """
+        if step is None:  # the hook: the optimizer took a step
+            if self._protocol is not WHOLE and self._group_step(optimizer.param_groups):
+                return
+            step = self._count + 1
+        self._count = step
+        one = self._one
+        if one is not None and stepped is None:  # one schedule, float LRs: the common case, every step
+            lo, hi, shape, call = one
+            if lo <= step <= hi:
+                v = shape(step)
+            else:
+                v = call(step)
+                if step > self._end:
+                    self._past_the_end(step)
+            for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+                group["lr"] = base * v
+            return
+        if step > self._end:
+            self._past_the_end(step)
+        if stepped is None:
+            stepped = [(g, i, step) for i, g in enumerate(self.optimizer.param_groups)]
+        for group, i, s in stepped:
+            value = self.base_lrs[i] * self._schedules[i](s)
+            lr = group["lr"]
+            if isinstance(lr, torch.Tensor):
+                lr.fill_(value)  # in place: a compiled optimizer step does not recompile
+            else:
+                group["lr"] = value
+
+    def _past_the_end(self, step: int) -> None:
+        """Say once that the run went past the schedule's total, and what usually causes it."""
+        if self._said_past_the_end:
+            return
+        self._said_past_the_end = True
+        end, final = self._end, [f.final_value() for f in self._schedules]
+        what = f"step() was called {step} times" if self._by_calls else f"the optimizer has taken {step} steps"
+        warnings.warn(
+            f"{what}, past the schedule's total of {end} (num_training_steps): it trains at the final LR "
+            f"multiplier ({final[0] if len(set(final)) == 1 else final}) from here. Likely causes: get_scheduler "
+            "was given a dataloader without num_epochs (it assumes one epoch), the dataloader is longer than "
+            "planned, or max_steps / num_training_steps differ from the loop's steps",
+            UserWarning,
+            stacklevel=3,
+        )
 
     def step(self, epoch: int | None = None) -> None:  # type: ignore[override]
-        """Write the LRs of the current step into the optimizer.
+        """Take the LRs of the current step as :meth:`get_last_lr`'s.
 
-        ``interval="step"``: the count is the optimizer's, so this only refreshes the LRs
-        (any number of calls per optimizer step is harmless). ``interval="epoch"``: one call
-        advances the schedule by one.
+        ``interval="step"``: the count is the optimizer's and its hook wrote the LRs, so any
+        number of calls per optimizer step is harmless. ``interval="epoch"``: one call
+        advances the schedule by one and writes its LRs.
         """
-        # Fast path (every optimizer step, any number of calls): the hook already wrote the LRs
-        # of this count (``_fresh``; anything else that moves the count clears it).
-        if not self._fresh or epoch is not None:
-            self._step_slow(epoch)
-        self._last_values = self._values
+        if epoch is not None or self._by_calls or not self._count:
+            self._step_rarely(epoch)
+        self._last_step = self._count
 
-    def _step_slow(self, epoch: int | None) -> None:
+    def _step_rarely(self, epoch: int | None) -> None:
+        """:meth:`step` given an epoch, counting calls (``interval="epoch"``), or before any optimizer step."""
         if epoch is not None:
             raise TypeError(
                 "ScheduledLR.step() takes no epoch: it counts optimizer steps itself "
                 "(or step() calls with interval='epoch')"
             )
         if self._by_calls:
-            self._count += 1
-        elif self._count == 0 and self._handles:
-            self._calls_without_steps += 1
-            if self._calls_without_steps == _SILENT_CALLS:
-                warnings.warn(
-                    f"ScheduledLR.step() was called {_SILENT_CALLS} times but the optimizer "
-                    f"({type(_innermost_optimizer(self.optimizer)).__name__}) has not taken a step: the LR stays "
-                    "at the schedule's first value. If your optimizer steps without torch's step hooks, build the "
-                    "scheduler with interval='epoch' and call step() once per optimizer step",
-                    UserWarning,
-                    stacklevel=3,
-                )
-        if self._written != self._count:
-            self._write()
-
-    def _write(self) -> None:
-        s = self._count
-        self._written = s
-        if self._fast:
-            # The common case, written for speed (it runs on every optimizer step): one
-            # schedule for all groups and float LRs. No comprehension, no isinstance.
-            v = self._call0(s)
-            for group, base in zip(self.optimizer.param_groups, self.base_lrs):
-                group["lr"] = base * v
-            self._values = v
+            self._apply(step=self._count + 1)
             return
-        values = [f(s) for f in self.schedules]
-        for group, base, v in zip(self.optimizer.param_groups, self.base_lrs, values):
-            cur = group["lr"]
-            if isinstance(cur, torch.Tensor):
-                cur.fill_(base * v)  # in place: a compiled optimizer step does not recompile
-            else:
-                group["lr"] = base * v
-        self._values = values if not self._shared else values[0]
-
-    def _refresh(self) -> None:
-        """Recompute the cached dispatch flags (after schedules or the optimizer changed)."""
-        self._shared = all(s is self._schedules[0] for s in self._schedules)
-        first = self._schedules[0]
-        self._call0 = first.__call__
-        if type(first).__call__ is Schedule.__call__:  # the frame's __call__: [W, T] is the shape
-            self._lo, self._hi, self._main0 = first.num_warmup_steps, first.num_training_steps, first._main
-        else:  # a composite with its own __call__: always through it
-            self._lo, self._hi, self._main0 = 1, 0, first.__call__
-        self._fresh = False
-        groups = getattr(self, "optimizer", None)
-        tensor_lr = groups is not None and any(isinstance(g["lr"], torch.Tensor) for g in groups.param_groups)
-        self._fast = self._shared and not tensor_lr
-        self._written = -1
+        self._calls_without_steps += 1
+        if self._handles and self._calls_without_steps == _SILENT_CALLS:
+            warnings.warn(
+                f"ScheduledLR.step() was called {_SILENT_CALLS} times but the optimizer "
+                f"({type(_innermost_optimizer(self.optimizer)).__name__}) has not taken a step: the LR stays "
+                "at the schedule's first value. If your optimizer steps without torch's step hooks, build the "
+                "scheduler with interval='epoch' and call step() once per optimizer step",
+                UserWarning,
+                stacklevel=3,
+            )
 
     @property
     def schedules(self) -> tuple[Schedule, ...]:
@@ -413,38 +451,44 @@ class ScheduledLR(LRScheduler):
     @schedules.setter
     def schedules(self, value: tuple[Schedule, ...]) -> None:
         self._schedules = tuple(value)
-        self._refresh()
+        self._end = max(s.num_training_steps for s in self._schedules)
+        first = self._schedules[0]
+        shared = all(s is first for s in self._schedules)
+        tensor_lr = any(isinstance(g["lr"], torch.Tensor) for g in self.optimizer.param_groups)
+        # The fast path of _apply: one schedule for all groups and float LRs. Inside [W, T] the
+        # frame's __call__ is the shape itself (its checks cannot fail for an int step).
+        if not shared or tensor_lr:
+            self._one = None
+        elif type(first).__call__ is Schedule.__call__:
+            self._one = (first.num_warmup_steps, first.num_training_steps, first._shape, first.__call__)
+        else:
+            self._one = (1, 0, first.__call__, first.__call__)
 
     @property
     def _last_lr(self) -> list[float]:  # type: ignore[override]
-        v = self._last_values
-        if isinstance(v, list):
-            return [b * x for b, x in zip(self.base_lrs, v)]
-        return [b * v for b in self.base_lrs]
+        s = self._last_step
+        return [b * f(s) for b, f in zip(self.base_lrs, self._schedules)]
 
-    def get_last_lr(self) -> list[float]:
+    def get_last_lr(self) -> list[float]:  # type: ignore[override]
         """LRs last written into the optimizer (those the latest optimizer step used, until
         :meth:`step` writes the next ones), as floats."""
         return self._last_lr
 
-    def get_lr(self) -> list[float]:
+    def get_lr(self) -> list[float]:  # type: ignore[override]
         """LRs for the current count (computed, not read from the optimizer)."""
         s = self._count
         return [b * f(s) for b, f in zip(self.base_lrs, self.schedules)]
 
-    # -- pickling: hook handles do not pickle; re-attach on load ----------------------
+    # -- pickling: the hooks do not pickle; re-attach on load --------------------------
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_handles"] = []
-        for key in ("_call0", "_main0", "_lo", "_hi", "_fast", "_shared", "_fresh", "_built_groups", "_protocol",
-                    "_group_counter", "_probe"):
-            state.pop(key, None)
-        return state
+        return {k: self.__dict__[k] for k in _PICKLED}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._refresh()
+        self._by_calls, self._handles = self.interval == "epoch", []
+        self.schedules = state["_schedules"]
+        self._forget_protocol()
         if self.interval == "step":
             self._attach()
 
@@ -485,8 +529,7 @@ class ScheduledLR(LRScheduler):
                 f"state_dict['base_lrs'] must be a list with one LR per param group ({n}), got {got}: {bases!r}"
             )
         for i, b in enumerate(bases):
-            if isinstance(b, bool) or not isinstance(b, numbers.Real) or not math.isfinite(b) or b < 0:
-                raise ValueError(f"state_dict['base_lrs'][{i}] must be a finite LR >= 0, got {b!r}")
+            check_lr(f"state_dict['base_lrs'][{i}]", b)
         specs = state_dict["schedules"]
         if not isinstance(specs, (list, tuple)) or not all(isinstance(d, dict) for d in specs):
             raise ValueError(f"state_dict['schedules'] must be a list of schedule specs (dicts), got {specs!r}")
@@ -507,7 +550,7 @@ class ScheduledLR(LRScheduler):
         uses exactly the LR the interrupted run would have used. Non-strict means: continue
         with the checkpoint's schedule (warned).
         """
-        strict = self.strict if strict is None else strict
+        strict = self.strict if strict is None else _check_strict(strict)
         step, bases, specs, interval = self._validate_state(state_dict)
         if interval != self.interval:
             raise ValueError(
@@ -516,14 +559,16 @@ class ScheduledLR(LRScheduler):
             )
         mine = [s.to_dict() for s in self.schedules]
         changed = [(i, describe_spec_change(old, new)) for i, (old, new) in enumerate(zip(specs, mine)) if old != new]
+        changed += [(i, f"peak LR (base_lrs): {old!r} -> {new!r}")
+                    for i, (old, new) in enumerate(zip(bases, self.base_lrs)) if old != new]
         loaded: tuple[Schedule, ...] | None = None
         if changed:
-            what = "; ".join(f"group {i}: {d}" for i, d in changed)
+            what = "; ".join(f"group {i}: {d}" for i, d in sorted(changed))
             msg = f"the schedule differs from the checkpoint's (checkpoint -> now): {what}"
             if strict:
                 raise ValueError(
                     msg + ". Resuming would silently change the LR curve; rebuild the same schedule "
-                    "(same steps, warmup, batch size, epochs), or load with strict=False to continue "
+                    "(same steps, warmup, peak LR, batch size, epochs), or load with strict=False to continue "
                     "with the checkpoint's schedule"
                 )
             try:
@@ -533,6 +578,7 @@ class ScheduledLR(LRScheduler):
             warnings.warn(msg + "; continuing with the checkpoint's schedule (strict=False)", stacklevel=2)
             if all(s == loaded[0] for s in loaded):
                 loaded = (loaded[0],) * len(loaded)
+        _check_largest_lrs(bases, loaded or self.schedules)
         # everything checked: apply
         if loaded is not None:
             self.schedules = loaded
@@ -543,32 +589,14 @@ class ScheduledLR(LRScheduler):
                 init.fill_(base)
             else:
                 group["initial_lr"] = base
-        self._count = step
         self._forget_protocol()
-        self._refresh()
-        self._write()
-        self._last_values = self._values
+        self._apply(step=step)
+        self._last_step = step
 
     def __repr__(self) -> str:
-        sched = self.schedules[0] if self._shared else self.schedules
+        sched = self.schedules[0] if all(s is self.schedules[0] for s in self.schedules) else self.schedules
         return f"ScheduledLR(step={self.optimizer_step}, interval={self.interval!r}, schedules={sched})"
 
-
-
-def _epoch_milestones(kwargs: dict[str, Any], steps_per_epoch: int | None) -> dict[str, Any]:
-    """Turn ``"2ep"`` entries of ``milestones`` (or ``num_stable_steps`` / ``num_decay_steps``) into steps."""
-    out = dict(kwargs)
-    for key in ("milestones",):
-        value = out.get(key)
-        if isinstance(value, (list, tuple)) and any(is_epoch_request(m) for m in value):
-            out[key] = [
-                epochs_to_steps(m, steps_per_epoch, name=f"{key}[{i}]") if is_epoch_request(m) else m
-                for i, m in enumerate(value)
-            ]
-    for key in ("num_stable_steps", "num_decay_steps"):
-        if is_epoch_request(out.get(key)):
-            out[key] = epochs_to_steps(out[key], steps_per_epoch, name=key)
-    return out
 
 
 def get_scheduler(
@@ -635,6 +663,35 @@ def get_scheduler(
     if overlap:
         raise ValueError(f"schedule argument(s) {overlap} given both in scheduler_specific_kwargs and as keywords")
     spec_kwargs.update(kwargs)
+    request = _warmup_request(num_warmup_steps, warmup)
+    # 1. the budget: the run's optimizer steps (None: a run without a total) and steps per epoch
+    total, spe = run_steps(
+        info.name, info.needs_total, num_training_steps, dataloader=dataloader, num_batches=num_batches,
+        num_epochs=num_epochs, gradient_accumulation_steps=gradient_accumulation_steps, max_steps=max_steps,
+        num_processes=num_processes, split_batches=split_batches, dataloader_prepared=dataloader_prepared,
+        steps_per_epoch=steps_per_epoch, accelerator=accelerator,
+    )
+    spec_kwargs = kwargs_in_steps(spec_kwargs, spe)
+    # another part schedules the LR: a schedule-free optimizer warms up itself
+    # (schedule_free.py); plateau/greedy are a warmup then the metric-driven part (metric_schedulers.py)
+    if is_schedule_free(optimizer) or info.adaptive:
+        if is_epoch_request(request):
+            request = epochs_to_steps(request, spe, name="warmup")
+        handover = schedule_free_scheduler if is_schedule_free(optimizer) else metric_scheduler
+        return handover(info.name, optimizer, request, total, spec_kwargs, strict=strict)
+    # 2. the warmup, resolved here and nowhere else
+    w = schedule_warmup(info.name, info.has_warmup, request, total, optimizer, steps_per_epoch=spe, ignore=True)
+    if total is None:
+        total = total_without_one(info.name, w, spec_kwargs)
+    # 3. the schedule
+    lr_init = optimizer.defaults.get("lr") if hasattr(optimizer, "defaults") else None
+    schedule = build_resolved(info, total, w, None if lr_init is None else float(lr_init),
+                              check_schedule_kwargs(info.name, spec_kwargs))
+    return ScheduledLR(optimizer, schedule, interval=interval, strict=strict)
+
+
+def _warmup_request(num_warmup_steps: Any, warmup: Any) -> Any:
+    """The one warmup request of ``num_warmup_steps`` (transformers' name) or ``warmup``."""
     if num_warmup_steps is not None and warmup is not None:
         raise ValueError(
             f"give the warmup once: num_warmup_steps={num_warmup_steps!r} and warmup={warmup!r} were both set"
@@ -647,100 +704,4 @@ def get_scheduler(
             "scheduler_specific_kwargs (the fifth argument, a dict or a JSON string) or as keywords, "
             "e.g. get_scheduler(name, optimizer, num_warmup_steps, num_training_steps, {'num_cycles': 2})"
         )
-
-    if accelerator is not None:
-        num_processes = int(accelerator.num_processes) if num_processes is None else num_processes
-        split_batches = bool(getattr(accelerator, "split_batches", False)) if split_batches is None else split_batches
-    num_processes = 1 if num_processes is None else num_processes
-    split_batches = bool(split_batches)
-
-    spe = steps_per_epoch
-    unbounded = False
-    if num_training_steps is None:
-        no_len = dataloader is not None and not has_len(dataloader)
-        if (dataloader is None and num_batches is None and max_steps is None) or (no_len and max_steps is None):
-            if info.needs_total:
-                where = f"the dataloader ({type(dataloader).__name__}) has no length, so " if no_len else ""
-                raise ValueError(
-                    f"schedule {info.name!r} needs the run's total steps: {where}pass max_steps (or "
-                    "num_training_steps), or a dataloader with a length (or num_batches) with num_epochs. "
-                    "Schedules that run without a total: constantlr, warmupconstant, inverse_sqrt, noam, "
-                    "warmup_stable_decay (with num_stable_steps and num_decay_steps)"
-                )
-            unbounded = True
-        else:
-            budget = compute_budget(
-                dataloader,
-                num_batches=num_batches,
-                num_epochs=num_epochs,
-                gradient_accumulation_steps=gradient_accumulation_steps,
-                max_steps=max_steps,
-                num_processes=num_processes,
-                dataloader_prepared=dataloader_prepared,
-                split_batches=split_batches,
-                warmup=0,
-            )
-            num_training_steps = budget.num_training_steps
-            spe = budget.steps_per_epoch if spe is None else spe
-    elif dataloader is not None or num_batches is not None or max_steps is not None:
-        raise ValueError(
-            f"num_training_steps={num_training_steps!r} was given together with a dataloader/num_batches/max_steps: "
-            "give one or the other"
-        )
-
-    if is_epoch_request(request):
-        request = epochs_to_steps(request, spe, name="warmup")
-    spec_kwargs = _epoch_milestones(spec_kwargs, spe)
-    total = None if unbounded else num_training_steps  # hf_sched issue 24 hooks (3 lines): another part schedules
-    if is_schedule_free(optimizer):  # the optimizer warms up itself: hf_sched/schedule_free.py
-        return schedule_free_scheduler(info.name, optimizer, request, total, spec_kwargs, strict=strict)
-    if info.adaptive:  # warmup, then the metric-driven part: hf_sched/metric_schedulers.py
-        return metric_scheduler(info.name, optimizer, request, total, spec_kwargs, strict=strict)
-
-    if unbounded:
-        if info.has_warmup and not (isinstance(request, numbers.Integral) and not isinstance(request, bool)):
-            got = "none was given" if request is None else f"got {request!r}"
-            raise ValueError(
-                f"{info.name!r} without num_training_steps needs num_warmup_steps as a number of steps (int), "
-                f"as in transformers; {got}: a ratio of an unbounded run is undefined"
-            )
-        num_training_steps = _unbounded_total(info.name, request, spec_kwargs)
-
-    if not info.has_warmup and request is not None:
-        from .warmup import resolve_warmup
-
-        if resolve_warmup(request, num_training_steps, optimizer):
-            warnings.warn(
-                f"schedule {info.name!r} has no warmup phase; ignoring the warmup request {request!r} "
-                "(as transformers does). Use 'warmupconstant' for warmup then a constant LR",
-                stacklevel=2,
-            )
-        request = None
-
-    lr_init = optimizer.defaults.get("lr") if hasattr(optimizer, "defaults") else None
-    schedule = build_schedule(
-        info.name,
-        num_training_steps=num_training_steps,
-        num_warmup_steps=request,
-        lr_init=None if lr_init is None else float(lr_init),
-        optimizer=optimizer,
-        **spec_kwargs,
-    )
-    return ScheduledLR(optimizer, schedule, interval=interval, strict=strict)
-
-
-def _unbounded_total(name: str, request: Any, kwargs: dict[str, Any]) -> int:
-    """The total of a schedule built without one: unbounded, or WSD's warmup + stable + decay."""
-    if name != "warmup_stable_decay":
-        return _UNBOUNDED_STEPS
-    stable, decay = kwargs.get("num_stable_steps"), kwargs.get("num_decay_steps")
-    if stable is None or decay is None:
-        raise ValueError(
-            "warmup_stable_decay without num_training_steps needs num_stable_steps and num_decay_steps "
-            f"(got num_stable_steps={stable!r}, num_decay_steps={decay!r}), as in transformers"
-        )
-    parts = {"num_warmup_steps": request, "num_stable_steps": stable, "num_decay_steps": decay}
-    for key, value in parts.items():
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-            raise ValueError(f"warmup_stable_decay without num_training_steps needs {key} as an integer >= 0, got {value!r}")
-    return int(request) + int(stable) + int(decay)
+    return request

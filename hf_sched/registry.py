@@ -13,8 +13,8 @@ argument it does not accept raises a ``ValueError`` that lists the ones it does.
 factory that also takes ``lr_init`` receives the optimizer's LR from
 :func:`hf_sched.get_scheduler`.
 
-The built-in names come from :data:`hf_sched.catalog.BUILTINS`, registered when this
-module is imported (the catalog imports no registry, so there is no import circle).
+The built-in names come from the table :data:`hf_sched.catalog.BUILTINS` (each row a
+dataclass that builds its schedule class), registered when this module is imported.
 
 Schedules from other packages are registered through the entry-point group
 ``hf_sched.schedules`` (the entry point's name is the schedule name, its object the
@@ -31,24 +31,18 @@ from __future__ import annotations
 import difflib
 import inspect
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .catalog import BUILTINS
 from .schedules import Schedule
+from .warmup import schedule_warmup
 
 __all__ = [
-    "ScheduleInfo",
-    "register",
-    "unregister",
-    "get_info",
-    "canonical_name",
-    "available_schedules",
-    "iter_schedules",
-    "build_schedule",
-    "check_schedule_kwargs",
-    "normalize_name",
-    "ENTRY_POINT_GROUP",
+    "ENTRY_POINT_GROUP", "ScheduleInfo", "available_schedules", "build_resolved", "build_schedule",
+    "canonical_name", "check_schedule_kwargs", "get_info", "iter_schedules", "normalize_name", "register",
+    "unregister"
 ]
 
 ENTRY_POINT_GROUP = "hf_sched.schedules"
@@ -81,6 +75,7 @@ class ScheduleInfo:
         adaptive: True for metric-driven schedulers (``reduce_lr_on_plateau``, ``greedy``)
             that are torch objects, not pure schedules.
         needs_total: False if it can run without ``num_training_steps``.
+        kwargs: the arguments it takes, with their defaults.
 
     >>> info = get_info("cosine")
     >>> info.name, info.aliases, info.has_warmup
@@ -95,11 +90,8 @@ class ScheduleInfo:
     adaptive: bool = False
     needs_total: bool = True
     kwargs: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def uses_lr(self) -> bool:
-        """Whether the factory takes ``lr_init`` (the optimizer's peak LR)."""
-        return "lr_init" in inspect.signature(self.factory).parameters
+    #: whether the factory takes ``lr_init`` (the optimizer's peak LR)
+    uses_lr: bool = False
 
     def signature(self) -> str:
         """``name(kw=default, ...)`` for listings.
@@ -226,20 +218,17 @@ def register(
         raise ValueError(f"schedule {name!r} is already registered; pass overwrite=True to replace it")
     if name in _REGISTRY:
         unregister(name)
-    info = ScheduleInfo(
-        name=name,
-        factory=factory,
-        aliases=tuple(aliases),
-        description=description or (inspect.getdoc(factory) or "").split("\n")[0],
-        has_warmup=has_warmup,
-        adaptive=adaptive,
-        needs_total=needs_total,
-        kwargs=_factory_kwargs(sig, adaptive),
-    )
-    _REGISTRY[name] = info
-    for key in keys:
-        _LOOKUP[key] = name
+    _add(ScheduleInfo(
+        name, factory, tuple(aliases), description or (inspect.getdoc(factory) or "").split("\n")[0],
+        has_warmup, adaptive, needs_total, _factory_kwargs(sig, adaptive), "lr_init" in sig.parameters,
+    ))
     return None
+
+
+def _add(info: ScheduleInfo) -> None:
+    _REGISTRY[info.name] = info
+    for key in (info.name, *info.aliases):
+        _LOOKUP[normalize_name(key)] = info.name
 
 
 def unregister(name: str) -> None:
@@ -359,15 +348,13 @@ def build_schedule(
     """Build the pure schedule named ``name``.
 
     ``num_warmup_steps`` may be any warmup request (see
-    :func:`hf_sched.warmup.resolve_warmup`); ``None`` means 10% for schedules with a
+    :func:`hf_sched.warmup.schedule_warmup`); ``None`` means 10% for schedules with a
     warmup phase and 0 for those without.
 
     >>> s = build_schedule("warmuplinear", num_training_steps=1000, num_warmup_steps="5%")
     >>> s.num_warmup_steps, s(50), s(1000)
     (50, 1.0, 0.0)
     """
-    from .warmup import resolve_warmup
-
     info = get_info(name)
     if info.adaptive:
         raise ValueError(
@@ -375,20 +362,17 @@ def build_schedule(
             "build it with hf_sched.get_scheduler(name, optimizer, ...)"
         )
     kwargs = check_schedule_kwargs(info.name, kwargs)
-    if num_warmup_steps is None and not info.has_warmup:
-        warmup = 0
-    else:
-        warmup = resolve_warmup(num_warmup_steps, num_training_steps, optimizer)
-    if warmup and not info.has_warmup:
-        raise ValueError(
-            f"schedule {info.name!r} has no warmup phase, got num_warmup_steps={warmup}; "
-            "use 'warmupconstant' for a constant LR after warmup"
-        )
-    extra: dict[str, Any] = {}
-    if info.uses_lr:
-        extra["lr_init"] = lr_init
-    return info.factory(num_training_steps=num_training_steps, num_warmup_steps=warmup, **extra, **kwargs)
+    warmup = schedule_warmup(info.name, info.has_warmup, num_warmup_steps, num_training_steps, optimizer)
+    return build_resolved(info, num_training_steps, warmup, lr_init, kwargs)
 
 
-for _name, _factory, _options in BUILTINS:
-    register(_name, _factory, **_options)
+def build_resolved(info: ScheduleInfo, total: int, warmup: int, lr_init: float | None,
+                   kwargs: dict[str, Any]) -> Schedule:
+    """``info``'s schedule for a resolved run: ``total`` steps, ``warmup`` steps, checked ``kwargs``."""
+    extra = {"lr_init": lr_init} if info.uses_lr else {}
+    return info.factory(num_training_steps=total, num_warmup_steps=warmup, **extra, **kwargs)
+
+
+for _row in BUILTINS:
+    _add(ScheduleInfo(_row.name, _row.build, _row.aliases, _row.description, _row.has_warmup, _row.adaptive,
+                      _row.needs_total, _row.kwargs, _row.uses_lr))

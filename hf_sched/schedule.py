@@ -1,4 +1,4 @@
-"""The :class:`Schedule` frame every shape shares, and the table of schedule kinds.
+"""The :class:`Schedule` frame every shape shares, the warmup ramps, and the table of schedule kinds.
 
 A :class:`Schedule` is a frozen value that maps an optimizer step to a multiplier of each
 param group's peak LR. ``schedule(s)`` is the multiplier for the optimizer step that
@@ -7,20 +7,26 @@ is ``peak * f(s)``). It knows nothing of torch.
 
 Every schedule has the same frame:
 
-* ``s < W`` (``W = num_warmup_steps``): the warmup prefix (see :mod:`hf_sched.warmup`);
+* ``s < W`` (``W = num_warmup_steps``): the warmup ramp ``start + (1 - start) * q(s)``;
 * ``W <= s <= T`` (``T = num_training_steps``): the shape, usually of the progress
   ``p = (s - W) / max(1, T - W)`` in ``[0, 1]``;
 * ``s > T``: held at the value of ``s = T`` (never negative, never NaN, never an error).
 
-A step is an ``int`` (or a finite ``float``) ``>= 0``; anything else is an error that
-names ``step``.
+=============  ==============================================  ===========================
+warmup shape   ``q(s)``                                         from
+=============  ==============================================  ===========================
+linear         ``s / W``                                        BERT, transformers
+constant       ``0`` (the LR sits at ``start`` until ``W``)     Goyal et al. 2017
+exponential    ``1 - exp(-(s + 1) / tau)``, ``tau = W / 5``     exponential warmup
+cosine         ``(1 - cos(pi * s / W)) / 2``                    transformers' WSD
+1-sqrt         ``1 - sqrt(1 - s / W)``                          transformers' WSD
+=============  ==============================================  ===========================
 
-Each subclass that sets ``kind`` registers itself in :data:`SCHEDULE_KINDS` when its
-class is defined, so :func:`schedule_from_dict` rebuilds it from :meth:`Schedule.to_dict`
-with no import of its own. The shapes live in modules named after what they are
-(:mod:`~hf_sched.decays`, :mod:`~hf_sched.inverse_sqrt`, :mod:`~hf_sched.step_decays`,
-:mod:`~hf_sched.cycles`, :mod:`~hf_sched.compose`); :mod:`hf_sched.schedules` imports
-them all, so after ``import hf_sched.schedules`` every built-in kind is known.
+Each formula is written once over an array namespace ``xp``: :data:`SCALAR` (``math``'s
+functions, for one step, the optimizer's hot path) or ``numpy`` (for :meth:`Schedule.values`).
+A step is an ``int`` (or a finite ``float``) ``>= 0``; anything else is an error that names
+``step``. Each subclass that sets ``kind`` registers itself in :data:`SCHEDULE_KINDS`, so
+:func:`schedule_from_dict` rebuilds it from :meth:`Schedule.to_dict`.
 
 >>> from hf_sched.schedules import Cosine
 >>> s = Cosine(num_training_steps=100, num_warmup_steps=10)
@@ -35,25 +41,55 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from types import ModuleType
+from typing import Any, ClassVar
 
 from .checks import check_choice, check_float, check_int
-from .warmup import WARMUP_SHAPES, warmup_factor, warmup_factors
 
-__all__ = ["Schedule", "schedule_from_dict", "SCHEDULE_KINDS"]
+__all__ = ["SCALAR", "SCHEDULE_KINDS", "WARMUP_SHAPES", "Schedule", "schedule_from_dict", "warmup_ramp"]
 
 #: ``kind`` -> Schedule subclass, filled by every subclass that sets ``kind`` when it is defined.
-SCHEDULE_KINDS: dict[str, type["Schedule"]] = {}
+SCHEDULE_KINDS: dict[str, type[Schedule]] = {}
+WARMUP_SHAPES = ("linear", "constant", "exponential", "cosine", "1-sqrt")
+
+#: The array namespace of one number: ``math``'s functions and numpy's ``where`` / ``maximum`` /
+#: ``minimum`` / ``any`` spelled for floats, so a formula written for numpy runs on a float without
+#: numpy. (A module object: its attributes are the quickest to look up on the per-step path.)
+SCALAR: Any = ModuleType("hf_sched.schedule.SCALAR")
+SCALAR.__dict__.update(
+    cos=math.cos, sqrt=math.sqrt, exp=math.exp, floor=math.floor, log1p=math.log1p, any=bool, int64=int,
+    where=lambda cond, a, b: a if cond else b, maximum=max, minimum=min,
+)
 
 _STEP_ALLOWED = "an int >= 0 or a finite float >= 0 (the optimizer steps taken)"
 
 
-def _checked_step(step: Any) -> int | float:
-    """``step`` as an ``int`` or ``float``; ``TypeError``/``ValueError`` naming ``step`` otherwise.
+def warmup_ramp(s: Any, warmup_steps: int, start: float = 0.0, shape: str = "linear", xp: Any = SCALAR) -> Any:
+    """Warmup multiplier ``start + (1 - start) * q(s)`` at ``s < W`` (a float, or an array with ``xp=numpy``).
 
-    Only reached for steps that are not a plain ``int`` (the fast path of ``__call__``).
+    >>> warmup_ramp(5, 10), warmup_ramp(0, 10, start=0.1)
+    (0.5, 0.1)
     """
+    w = max(1, warmup_steps)
+    if shape == "linear":
+        q = s / w
+    elif shape == "constant":
+        q = s * 0.0
+    elif shape == "exponential":
+        q = 1.0 - xp.exp(-(s + 1.0) / (w / 5.0))
+    elif shape == "cosine":
+        q = 0.5 * (1.0 - xp.cos(math.pi * (s / w)))
+    elif shape == "1-sqrt":
+        q = 1.0 - xp.sqrt(1.0 - s / w)
+    else:  # validated when the schedule was built
+        raise ValueError(f"warmup_shape must be one of {WARMUP_SHAPES}, got {shape!r}")
+    return q if start == 0.0 else q * (1.0 - start) + start
+
+
+def _checked_step(step: Any) -> int | float:
+    """``step`` as an ``int`` or ``float``; ``TypeError``/``ValueError`` naming ``step`` otherwise."""
     if isinstance(step, bool) or not isinstance(step, numbers.Real):
         raise TypeError(f"step must be {_STEP_ALLOWED}, got {step!r} ({type(step).__name__})")
     if isinstance(step, numbers.Integral):
@@ -77,13 +113,12 @@ def _checked_steps(steps: Any) -> Any:
             f"steps must be numbers of optimizer steps (ints or finite floats >= 0), got an array of {raw.dtype}{first}"
         )
     s = raw.astype(np.float64, copy=False)
-    if s.size:
+    if s.size and not (s.min() >= 0 and np.isfinite(s).all()):
         bad = ~np.isfinite(s) | (s < 0)
-        if bad.any():
-            i = int(np.flatnonzero(bad.ravel())[0])
-            raise ValueError(
-                f"steps must all be >= 0 and finite (optimizer steps taken), got {float(s.ravel()[i])!r} at index {i}"
-            )
+        i = int(np.flatnonzero(bad.ravel())[0])
+        raise ValueError(
+            f"steps must all be >= 0 and finite (optimizer steps taken), got {float(s.ravel()[i])!r} at index {i}"
+        )
     return s
 
 
@@ -92,9 +127,10 @@ class Schedule:
     """Base of all schedules: warmup prefix, the main shape, and the hold after ``T``.
 
     ``f(s) = warmup(s)`` for ``s < W``; ``f(s) = shape(s)`` for ``W <= s <= T``;
-    ``f(s) = f(T)`` for ``s > T``. Subclasses set ``kind`` and implement ``_main(s)``
-    (pure Python float, for ``W <= s <= T``) and ``_main_v(s)`` (the same on a numpy
-    array); setting ``kind`` registers the class for :func:`schedule_from_dict`.
+    ``f(s) = f(T)`` for ``s > T``. Subclasses set ``kind`` and write the shape once,
+    ``_shape(s, xp=SCALAR)`` for ``W <= s <= T`` over the namespace ``xp`` (:data:`SCALAR`
+    or numpy). (A subclass may instead define ``_main(s)`` for a float and ``_main_v(s)`` for
+    an array.)
 
     Attributes:
         num_training_steps: ``T``, the optimizer steps of the whole run (``>= 1``).
@@ -156,7 +192,7 @@ class Schedule:
 
     # -- evaluation -------------------------------------------------------------------
 
-    def __call__(self, step: int) -> float:
+    def __call__(self, step: float) -> float:
         """Multiplier after ``step`` optimizer steps (an ``int`` or finite ``float``, ``>= 0``)."""
         # Fast path: ScheduledLR calls this with a plain int on every optimizer step.
         if step.__class__ is not int:
@@ -165,9 +201,8 @@ class Schedule:
             if step < 0:
                 raise ValueError(f"step must be >= 0, got {step!r} (the optimizer steps taken)")
             return self._warm(step)
-        if step > self.num_training_steps:
-            step = self.num_training_steps
-        return self._main(step)
+        step = min(step, self.num_training_steps)
+        return self._shape(step)
 
     def values(self, steps: Any) -> Any:
         """Multipliers for many steps at once, as a float64 numpy array.
@@ -178,16 +213,26 @@ class Schedule:
         >>> Linear(num_training_steps=4, num_warmup_steps=0).values(range(6)).tolist()
         [1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
         """
+        return self._at(_checked_steps(steps))
+
+    def _at(self, s: Any) -> Any:
+        """:meth:`values` of an already checked float64 array."""
         import numpy as np
 
-        s = np.minimum(_checked_steps(steps), float(self.num_training_steps))
+        s = np.minimum(s, float(self.num_training_steps))
         w = self.num_warmup_steps
-        warm = s < w
-        # Evaluate the main shape at valid points only, so no warning leaks from s < W.
-        out = np.asarray(self._main_v(np.where(warm, float(w), s)), dtype=np.float64)
-        if warm.any():
-            out = np.where(warm, self._warm_v(np.minimum(s, float(w))), out)
+        warm = (s < w) if w else None
+        # Evaluate the shape at valid points only, so no warning leaks from s < W.
+        out = np.asarray(self._shape(np.maximum(s, float(w)) if w else s, np), dtype=np.float64)
+        if out.shape != s.shape:
+            out = np.broadcast_to(out, s.shape).copy()
+        if warm is not None and warm.any():
+            out = np.where(warm, self._warm(np.minimum(s, float(w)), np), out)
         return out
+
+    def _eval(self, s: Any, xp: Any = SCALAR) -> Any:
+        """The whole frame at checked steps ``s``: a float (``__call__``) or an array (``values``)."""
+        return self(s) if xp is SCALAR else self._at(s)
 
     def final_value(self) -> float:
         """The value reached at ``s = T`` and held after.
@@ -198,26 +243,23 @@ class Schedule:
         """
         return self(self.num_training_steps)
 
-    def _warm(self, s: float) -> float:
-        return warmup_factor(s, self.num_warmup_steps, self.warmup_start, self.warmup_shape)
-
-    def _warm_v(self, s: Any) -> Any:
-        return warmup_factors(s, self.num_warmup_steps, self.warmup_start, self.warmup_shape)
+    def _warm(self, s: Any, xp: Any = SCALAR) -> Any:
+        return warmup_ramp(s, self.num_warmup_steps, self.warmup_start, self.warmup_shape, xp)
 
     def _progress(self, s: Any) -> Any:
         t, w = self.num_training_steps, self.num_warmup_steps
         return (s - w) / float(max(1, t - w))
 
-    def _main(self, s: float) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _main_v(self, s: Any) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
+        """The shape at ``W <= s <= T``; a subclass writes it once (or ``_main`` and ``_main_v``)."""
+        if xp is SCALAR:
+            return self._main(s)  # type: ignore[attr-defined]
+        return self._main_v(s)  # type: ignore[attr-defined]
 
     # -- serialisation ----------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON description: ``{"kind": ..., <every field>: ...}``.
+        """Plain-JSON description: ``{"kind": ..., <every field>: ...}`` (tuples as lists, parts as specs).
 
         >>> from hf_sched.schedules import Linear
         >>> Linear(num_training_steps=10, num_warmup_steps=1).to_dict()["kind"]
@@ -225,11 +267,14 @@ class Schedule:
         """
         out: dict[str, Any] = {"kind": self.kind}
         for f in dataclasses.fields(self):
-            out[f.name] = getattr(self, f.name)
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = [v.to_dict() if isinstance(v, Schedule) else v for v in value]
+            out[f.name] = value
         return out
 
     @classmethod
-    def from_dict(cls, spec: dict[str, Any]) -> "Schedule":
+    def from_dict(cls, spec: dict[str, Any]) -> Schedule:
         """Inverse of :meth:`to_dict` (any kind; see :func:`schedule_from_dict`).
 
         >>> from hf_sched.schedules import Linear

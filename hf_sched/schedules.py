@@ -8,12 +8,11 @@ modules named after what they are:
 module                         shapes
 =============================  ================================================================
 :mod:`hf_sched.schedule`       :class:`Schedule` (the frame: warmup, shape, hold after ``T``)
-:mod:`hf_sched.decays`         Constant, Linear, Cosine, Polynomial, Bert, CosineWarmupMinLR,
-                               WarmupStableDecay
+:mod:`hf_sched.decays`         Constant, Linear, Cosine, Polynomial, Bert, CosineWarmupMinLR
 :mod:`hf_sched.inverse_sqrt`   InverseSqrt, Noam, SquareRoot
 :mod:`hf_sched.step_decays`    Factor, MultiStep
 :mod:`hf_sched.cycles`         CosineHardRestarts, CosineRestarts, OneCycle
-:mod:`hf_sched.compose`        Join, Product (schedules end to end, multiplied)
+:mod:`hf_sched.compose`        Join, Product (schedules end to end, multiplied), WarmupStableDecay
 =============================  ================================================================
 
 Schedules compare equal, pickle, round-trip through :meth:`Schedule.to_dict` /
@@ -31,32 +30,15 @@ True
 
 from __future__ import annotations
 
-from .compose import Join, Product
+from .compose import Join, Product, WarmupStableDecay
 from .cycles import CosineHardRestarts, CosineRestarts, OneCycle
-from .decays import Bert, Constant, Cosine, CosineWarmupMinLR, Linear, Polynomial, WarmupStableDecay
+from .decays import Bert, Constant, Cosine, CosineWarmupMinLR, Linear, Polynomial
 from .inverse_sqrt import InverseSqrt, Noam, SquareRoot
 from .schedule import SCHEDULE_KINDS, Schedule, schedule_from_dict
 from .step_decays import Factor, MultiStep
 
 __all__ = [
-    "Schedule",
-    "Constant",
-    "Linear",
-    "Cosine",
-    "CosineHardRestarts",
-    "Polynomial",
-    "InverseSqrt",
-    "Noam",
-    "CosineWarmupMinLR",
-    "WarmupStableDecay",
-    "SquareRoot",
-    "Factor",
-    "MultiStep",
-    "Bert",
-    "OneCycle",
-    "CosineRestarts",
-    "Join",
-    "Product",
-    "schedule_from_dict",
-    "SCHEDULE_KINDS",
+    "SCHEDULE_KINDS", "Bert", "Constant", "Cosine", "CosineHardRestarts", "CosineRestarts", "CosineWarmupMinLR",
+    "Factor", "InverseSqrt", "Join", "Linear", "MultiStep", "Noam", "OneCycle", "Polynomial", "Product", "Schedule",
+    "SquareRoot", "WarmupStableDecay", "schedule_from_dict"
 ]

@@ -8,8 +8,8 @@ class (kind)              ``f(s)`` for ``W <= s <= T``                          
 ``MultiStep``             ``gamma ** #{m in milestones : m <= s}``                              torch ``MultiStepLR``
 ========================  ====================================================================  ==========================
 
-Powers are taken by repeated squaring (:func:`int_power`, :func:`int_powers`), so the
-per-step and the vectorised values agree to the last bit.
+Powers are taken by repeated squaring (:func:`int_power`), so the per-step and the
+vectorised values agree to the last bit.
 
 >>> MultiStep(num_training_steps=10, milestones=(4, 0.8), gamma=0.5).values(range(10)).tolist()
 [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25]
@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import math
 import numbers
-from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .checks import check_float, check_int
-from .schedule import Schedule
+from .schedule import SCALAR, Schedule
 from .warmup import _ceil_ratio
 
 __all__ = ["Factor", "MultiStep", "int_power", "int_powers", "steps_or_fraction"]
@@ -54,27 +53,25 @@ def steps_or_fraction(name: str, value: Any, total: int) -> int:
     return _ceil_ratio(frac, total)
 
 
-def int_power(x: float, n: int) -> float:
-    """``x ** n`` for an integer ``n >= 0`` by repeated squaring (see :func:`int_powers`).
+def int_power(x: float, n: Any, xp: Any = SCALAR) -> Any:
+    """``x ** n`` for whole ``n >= 0`` (a number, or an array with ``xp=numpy``) by repeated squaring.
+
+    numpy's vectorised ``power`` may round differently from ``math.pow`` in the last bit;
+    the same sequence of IEEE products keeps ``values()`` and ``__call__`` bit-identical.
 
     >>> int_power(0.5, 3), int_power(0.9, 0)
     (0.125, 1.0)
     """
-    n = int(n)
-    out = 1.0
-    while n > 0:
-        if n & 1:
-            out *= x
-        x *= x
-        n >>= 1
+    out, base, k = n * 0 + 1.0, float(x), xp.int64(n)
+    while xp.any(k > 0):
+        out = xp.where(k & 1, out * base, out)
+        base *= base
+        k = k >> 1
     return out
 
 
 def int_powers(x: float, n: Any) -> Any:
-    """Elementwise ``x ** n`` with the same multiplications as :func:`int_power`.
-
-    numpy's vectorised ``power`` may round differently from ``math.pow`` in the last bit;
-    the same sequence of IEEE products keeps ``values()`` and ``__call__`` bit-identical.
+    """Elementwise :func:`int_power` over an array of whole ``n`` (numpy).
 
     >>> int_powers(0.5, [0, 1, 3]).tolist()
     [1.0, 0.5, 0.125]
@@ -83,14 +80,7 @@ def int_powers(x: float, n: Any) -> Any:
     """
     import numpy as np
 
-    k = np.asarray(n, dtype=np.int64)
-    out = np.ones(k.shape, dtype=np.float64)
-    base = float(x)
-    while (k > 0).any():
-        out = np.where(k & 1, out * base, out)
-        base *= base
-        k = k >> 1
-    return out
+    return int_power(x, np.asarray(n, dtype=np.int64), np)
 
 
 @dataclass(frozen=True)
@@ -126,15 +116,9 @@ class Factor(Schedule):
         self._check("step_size", check_int, minimum=1)
         self._check("min_lr_ratio", check_float, minimum=0.0, maximum=1.0)
 
-    def _main(self, s: float) -> float:
-        n = (s - self.num_warmup_steps) // self.step_size
-        return max(self.min_lr_ratio, int_power(self.factor, n))
-
-    def _main_v(self, s: Any) -> Any:
-        import numpy as np
-
-        n = np.floor((s - self.num_warmup_steps) / self.step_size)
-        return np.maximum(self.min_lr_ratio, int_powers(self.factor, n))
+    def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
+        n = xp.floor((s - self.num_warmup_steps) / self.step_size)
+        return xp.maximum(self.min_lr_ratio, int_power(self.factor, n, xp))
 
 
 @dataclass(frozen=True)
@@ -188,21 +172,8 @@ class MultiStep(Schedule):
         object.__setattr__(self, "milestones", tuple(sorted(steps)))
         self._check("gamma", check_float, minimum=0.0, maximum=1.0, min_inclusive=False)
 
-    def _main(self, s: float) -> float:
-        return int_power(self.gamma, bisect_right(self.milestones, s))
-
-    def _main_v(self, s: Any) -> Any:
-        import numpy as np
-
-        k = np.searchsorted(np.asarray(self.milestones, dtype=np.float64), s, side="right")
-        return int_powers(self.gamma, k)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON: as :meth:`Schedule.to_dict`, the milestones as a list of steps.
-
-        >>> MultiStep(num_training_steps=10, milestones=(0.5,)).to_dict()["milestones"]
-        [5]
-        """
-        out = super().to_dict()
-        out["milestones"] = list(self.milestones)
-        return out
+    def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
+        passed = 0  # milestones m <= s
+        for m in self.milestones:
+            passed = passed + (s >= m)
+        return int_power(self.gamma, passed, xp)

@@ -1,18 +1,8 @@
-"""Warmup: the shapes of the warmup prefix, and turning a warmup request into steps.
+"""Warmup requests: turning what a user asks for into a number of warmup steps, in one place.
 
-A warmup of ``W`` steps is a prefix of every schedule that has one. For ``s < W`` the
-multiplier is ``start + (1 - start) * q(s)`` where ``start`` is ``warmup_start`` and ``q``
-is the shape:
-
-=============  ==============================================  ===========================
-shape          ``q(s)``                                         from
-=============  ==============================================  ===========================
-linear         ``s / W``                                        BERT, transformers
-constant       ``0`` (the LR sits at ``start`` until ``W``)     Goyal et al. 2017
-exponential    ``1 - exp(-(s + 1) / tau)``, ``tau = W / 5``     exponential warmup
-cosine         ``(1 - cos(pi * s / W)) / 2``                    transformers' WSD
-1-sqrt         ``1 - sqrt(1 - s / W)``                          transformers' WSD
-=============  ==============================================  ===========================
+The ramp shapes themselves (``linear``, ``constant``, ``exponential``, ``cosine``,
+``1-sqrt``) are part of the schedule frame, :func:`hf_sched.schedule.warmup_ramp`;
+:func:`warmup_factor` and :func:`warmup_factors` are that ramp for one step and for an array.
 
 A warmup *request* (:func:`resolve_warmup`) may be an ``int`` number of steps, a ``float``
 ratio of the training steps in ``[0, 1)``, a string ``"10%"``, epochs ``"1ep"`` /
@@ -48,50 +38,29 @@ from fractions import Fraction
 from typing import Any
 
 from .checks import check_float, check_int
+from .schedule import WARMUP_SHAPES, warmup_ramp
 
 __all__ = [
-    "DEFAULT_WARMUP_RATIO",
-    "WARMUP_SHAPES",
-    "warmup_factor",
-    "warmup_factors",
-    "resolve_warmup",
-    "auto_warmup_steps",
-    "is_epoch_request",
-    "epochs_to_steps",
+    "DEFAULT_WARMUP_RATIO", "UNBOUNDED_STEPS", "WARMUP_SHAPES", "auto_warmup_steps", "epochs_to_steps",
+    "is_epoch_request", "resolve_warmup", "schedule_warmup", "warmup_factor", "warmup_factors"
 ]
 
 DEFAULT_WARMUP_RATIO = 0.1
-WARMUP_SHAPES = ("linear", "constant", "exponential", "cosine", "1-sqrt")
+#: the total of a run that has none (streaming data, no ``max_steps``): a schedule's ``T``
+UNBOUNDED_STEPS = 2**62
 
 
 def warmup_factor(step: float, warmup_steps: int, start: float = 0.0, shape: str = "linear") -> float:
-    """Multiplier at ``step < warmup_steps`` (pure Python, used on every optimizer step).
+    """The warmup ramp at ``step < warmup_steps`` (:func:`~hf_sched.schedule.warmup_ramp`).
 
-    >>> warmup_factor(5, 10)
-    0.5
-    >>> warmup_factor(0, 10, start=0.1)
-    0.1
+    >>> warmup_factor(5, 10), warmup_factor(0, 10, start=0.1)
+    (0.5, 0.1)
     """
-    w = warmup_steps if warmup_steps > 1 else 1
-    if shape == "linear":
-        q = step / w
-    elif shape == "constant":
-        q = 0.0
-    elif shape == "exponential":
-        q = 1.0 - math.exp(-(step + 1.0) / (w / 5.0))
-    elif shape == "cosine":
-        q = 0.5 * (1.0 - math.cos(math.pi * (step / w)))
-    elif shape == "1-sqrt":
-        q = 1.0 - math.sqrt(1.0 - step / w)
-    else:  # validated when the schedule was built
-        raise ValueError(f"warmup_shape must be one of {WARMUP_SHAPES}, got {shape!r}")
-    if start == 0.0:
-        return q
-    return q * (1.0 - start) + start
+    return warmup_ramp(step, warmup_steps, start, shape)
 
 
 def warmup_factors(steps: Any, warmup_steps: int, start: float = 0.0, shape: str = "linear") -> Any:
-    """Vectorised :func:`warmup_factor` over a numpy array of steps.
+    """The warmup ramp over a numpy array of steps.
 
     >>> import numpy as np
     >>> warmup_factors(np.array([0.0, 5.0]), 10).tolist()
@@ -99,23 +68,7 @@ def warmup_factors(steps: Any, warmup_steps: int, start: float = 0.0, shape: str
     """
     import numpy as np
 
-    s = np.asarray(steps, dtype=np.float64)
-    w = warmup_steps if warmup_steps > 1 else 1
-    if shape == "linear":
-        q = s / w
-    elif shape == "constant":
-        q = np.zeros_like(s)
-    elif shape == "exponential":
-        q = 1.0 - np.exp(-(s + 1.0) / (w / 5.0))
-    elif shape == "cosine":
-        q = 0.5 * (1.0 - np.cos(math.pi * (s / w)))
-    elif shape == "1-sqrt":
-        q = 1.0 - np.sqrt(1.0 - s / w)
-    else:
-        raise ValueError(f"warmup_shape must be one of {WARMUP_SHAPES}, got {shape!r}")
-    if start == 0.0:
-        return q
-    return q * (1.0 - start) + start
+    return warmup_ramp(np.asarray(steps, dtype=np.float64), warmup_steps, start, shape, np)
 
 
 def _ceil_ratio(ratio: float, total: int) -> int:
@@ -151,7 +104,7 @@ def auto_warmup_steps(optimizer: Any, total: int | None = None) -> int:
     beta2 = float(betas[1])
     if not 0.0 <= beta2 < 1.0:
         raise ValueError(f"warmup='auto' needs beta2 in [0, 1), the optimizer has beta2={beta2!r}")
-    steps = int(round(2.0 / (1.0 - beta2)))
+    steps = round(2.0 / (1.0 - beta2))
     return min(steps, total) if total is not None else steps
 
 
@@ -213,8 +166,9 @@ def resolve_warmup(request: Any, total: int, optimizer: Any = None, *, steps_per
         return min(_ceil_ratio(DEFAULT_WARMUP_RATIO, total), total - 1)
     steps = _resolve_request(request, total, optimizer, steps_per_epoch)
     if steps > total:
+        asked = "" if str(request).strip() == str(steps) or is_epoch_request(request) else f" (request {request!r})"
         raise ValueError(
-            f"warmup of {steps} steps (request {request!r}) is longer than the {total} training steps; "
+            f"warmup of {steps} steps{asked} is longer than the {total} training steps; "
             f"use at most {total} warmup steps or a ratio in [0, 1)"
         )
     if steps == total and total > 1:
@@ -225,6 +179,45 @@ def resolve_warmup(request: Any, total: int, optimizer: Any = None, *, steps_per
             stacklevel=3,
         )
     return steps
+
+
+def schedule_warmup(name: str, has_warmup: bool, request: Any, total: int | None, optimizer: Any = None, *,
+                    steps_per_epoch: int | None = None, ignore: bool = False) -> int:
+    """The warmup steps of schedule ``name``: the one place where a warmup request meets a schedule.
+
+    A schedule with a warmup phase gets :func:`resolve_warmup` (``None``: the default 10%).
+    One without (``has_warmup=False``) gets ``0``: a request of more steps is an error, or,
+    with ``ignore=True`` (``get_scheduler``, as transformers), a warning. ``total=None`` is a
+    run without a total: the request must be steps (or epochs, with ``steps_per_epoch``).
+
+    >>> schedule_warmup("warmupcosine", True, None, 100), schedule_warmup("constantlr", False, None, 100)
+    (10, 0)
+    """
+    if total is None:  # a run without a total: only a number of steps (or epochs) can say its warmup
+        if is_epoch_request(request):
+            request = epochs_to_steps(request, steps_per_epoch, name="warmup")
+        if has_warmup and (isinstance(request, bool) or not isinstance(request, numbers.Integral)):
+            got = "none was given" if request is None else f"got {request!r}"
+            raise ValueError(
+                f"{name!r} without num_training_steps needs num_warmup_steps as a number of steps (int), "
+                f"as in transformers; {got}: a ratio of an unbounded run is undefined"
+            )
+        total = UNBOUNDED_STEPS
+    if has_warmup:
+        return resolve_warmup(request, total, optimizer, steps_per_epoch=steps_per_epoch)
+    steps = 0 if request is None else resolve_warmup(request, total, optimizer, steps_per_epoch=steps_per_epoch)
+    if steps and ignore:
+        warnings.warn(
+            f"schedule {name!r} has no warmup phase; ignoring the warmup request {request!r} "
+            "(as transformers does). Use 'warmupconstant' for warmup then a constant LR",
+            stacklevel=3,
+        )
+    elif steps:
+        raise ValueError(
+            f"schedule {name!r} has no warmup phase, got num_warmup_steps={steps}; "
+            "use 'warmupconstant' for a constant LR after warmup"
+        )
+    return 0
 
 
 def _resolve_request(request: Any, total: int, optimizer: Any, steps_per_epoch: int | None) -> int:
@@ -261,11 +254,6 @@ def _resolve_request(request: Any, total: int, optimizer: Any, steps_per_epoch: 
         steps = int(request)
         if steps < 0:
             raise ValueError(f"warmup steps must be >= 0, got {steps}")
-        if steps > total:
-            raise ValueError(
-                f"warmup of {steps} steps is longer than the {total} training steps; "
-                f"use at most {total} warmup steps or a ratio in [0, 1)"
-            )
         return steps
     ratio = float(request)
     if not math.isfinite(ratio):

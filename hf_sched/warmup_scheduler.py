@@ -100,10 +100,10 @@ class WarmupScheduler(LRScheduler):
         self.warmup_shape = check_choice("warmup_shape", warmup_shape, WARMUP_SHAPES)
         self.strict = strict
         self._inner_lrs = [float(g["lr"]) for g in optimizer.param_groups]
-        self.base_lrs = [float(b) for b in getattr(scheduler, "base_lrs", self._inner_lrs)]
+        self.base_lrs = [float(b) for b in getattr(scheduler, "base_lrs", self._inner_lrs)]  # type: ignore[assignment]
         self.last_epoch = 0
         self._step_count = 1
-        self._last_lr: list[float] = []
+        self._last_lr: list[float] = []  # type: ignore[assignment]
         self._apply()
 
     # -- stepping ---------------------------------------------------------------------
@@ -138,11 +138,11 @@ class WarmupScheduler(LRScheduler):
         self._step_count += 1
         self._apply()
 
-    def get_lr(self) -> list[float]:
+    def get_lr(self) -> list[float]:  # type: ignore[override]
         """The LRs in effect now: ``inner_lr * w(s)``."""
         return list(self._last_lr)
 
-    def get_last_lr(self) -> list[float]:
+    def get_last_lr(self) -> list[float]:  # type: ignore[override]
         """LRs written by the last :meth:`step` (or at construction), as floats."""
         return list(self._last_lr)
 

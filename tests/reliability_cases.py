@@ -832,12 +832,98 @@ def _run_cases(tmp: Path) -> list[Case]:
     ]
 
 
+def _with_lr(lr: Any) -> Callable[[], str]:
+    """``get_scheduler`` on an optimizer whose group LR was set to ``lr`` after it was built."""
+    def run() -> str:
+        from hf_sched import get_scheduler
+
+        opt = _optimizer()
+        opt.param_groups[0]["lr"] = lr
+        return raised(lambda: get_scheduler("warmuplinear", opt, num_training_steps=10))
+
+    return run
+
+
+def _no_groups() -> str:
+    from hf_sched import ScheduledLR
+    from hf_sched.schedules import Linear
+
+    opt = _optimizer()
+    opt.param_groups.clear()
+    return raised(lambda: ScheduledLR(opt, Linear(10)))
+
+
+def _huge_scale() -> str:
+    import torch
+
+    from hf_sched import ScheduledLR, scale
+    from hf_sched.schedules import Linear
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=10.0)
+    return raised(lambda: ScheduledLR(opt, scale(Linear(10), 1e308)))
+
+
+def _resume(peak_then: float, strict: Any = None) -> Callable[[], str]:
+    """Load a checkpoint written with peak LR ``peak_then`` into a run whose peak is 1e-3."""
+    def run() -> str:
+        import torch
+
+        from hf_sched import get_scheduler
+
+        old = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=peak_then)
+        state = get_scheduler("warmupcosine", old, num_training_steps=20).state_dict()
+        sched = get_scheduler("warmupcosine", _optimizer(), num_training_steps=20)
+        return raised(lambda: sched.load_state_dict(state, *([] if strict is None else [strict])))
+
+    return run
+
+
+def _past_the_end() -> str:
+    import torch
+
+    from hf_sched import get_scheduler
+
+    opt = _optimizer()
+    loader = torch.utils.data.DataLoader(range(30), batch_size=10)
+    sched = get_scheduler("warmuplinear", opt, dataloader=loader)  # no num_epochs: one epoch
+
+    def three_epochs() -> None:
+        for _ in range(3 * len(loader)):
+            opt.step()
+            sched.step()
+
+    return warned(three_epochs)
+
+
+def _lr_cases() -> list[Case]:
+    """Issue 25, item 1: every LR and multiplier that reaches an optimizer is finite and >= 0."""
+    from hf_sched import get_scheduler
+
+    area = "Library (`hf_sched`): LRs that reach the optimizer"
+    loader = list(range(10))
+    return [
+        *[Case(area, f"`get_scheduler('warmuplinear', opt, num_training_steps=10)` after "
+                     f"`opt.param_groups[0]['lr'] = {shown}`", _with_lr(lr))
+          for shown, lr in (("float('inf')", math.inf), ("float('nan')", math.nan), ("-1e-3", -1e-3),
+                            ("None", None), ("[0.1]", [0.1]))],
+        Case(area, "`ScheduledLR(opt, Linear(10))` on an optimizer with no param groups", _no_groups),
+        Case(area, "`ScheduledLR(opt, scale(Linear(10), 1e308))` with peak LR 10", _huge_scale),
+        Case(area, "`sched.load_state_dict(state, strict='no')`", _resume(1e-3, "no")),
+        Case(area, "`sched.load_state_dict(state)` of a checkpoint whose peak LR was 1.0 (now 1e-3)", _resume(1.0)),
+        Case(area, "`get_scheduler('warmuplinear', opt, dataloader=dl, accelerator=object())`",
+             lambda: raised(lambda: get_scheduler("warmuplinear", _optimizer(), dataloader=loader,
+                                                  accelerator=object()))),
+        Case(area, "`get_scheduler('warmuplinear', opt, dataloader=dl)` (no `num_epochs`), then 3 epochs of steps",
+             _past_the_end),
+    ]
+
+
 # --------------------------------------------------------------------------- all of them
 
 
 def build_cases(tmp: Path) -> list[Case]:
     """Every case, in the order of the document; files they need go under ``tmp``."""
-    return [*_library_cases(), *_cli_cases(), *_recipe_argument_cases(), *_data_cases(tmp),
+    return [*_library_cases(), *_lr_cases(), *_cli_cases(), *_recipe_argument_cases(), *_data_cases(tmp),
             *_checkpoint_cases(tmp), *_lock_cases(tmp), *_other_scheduler_cases(), *_trainer_cases(tmp),
             *_run_cases(tmp)]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import warnings
 
 import pytest
 import torch
@@ -308,3 +309,65 @@ def test_non_strict_load_of_an_unbuildable_spec_changes_nothing():
     with pytest.raises(ValueError, match="the checkpoint's schedule spec cannot be rebuilt"):
         sched.load_state_dict(state)
     assert sched.state_dict() == before
+
+
+# ---- every LR that reaches the optimizer is finite and >= 0 (issue 25, item 1) -------------
+
+
+@pytest.mark.parametrize("lr, shown", [(float("inf"), "inf"), (float("nan"), "nan"), (-1e-3, "-0.001"),
+                                       (None, r"None \(NoneType\)"), ([0.1], r"\[0.1\] \(list\)")])
+def test_a_param_group_lr_that_cannot_train_is_refused_where_it_enters(lr, shown):
+    _, opt = _model_and_opt(groups=2)
+    opt.param_groups[1]["lr"] = lr
+    with pytest.raises(ValueError, match=rf"^param_groups\[1\]\['lr'\] must be a finite LR >= 0, got {shown}$"):
+        get_scheduler("warmupcosine", opt, num_training_steps=10)
+
+
+def test_a_scale_that_makes_the_lr_infinite_is_refused_and_a_finite_one_is_not():
+    from hf_sched.compose import scale
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=10.0)
+    with pytest.raises(ValueError, match=r"param_groups\[0\]\['lr'\] = 10.0 times the schedule's largest multiplier "
+                                         r"1e\+308 is inf: every LR written must be finite"):
+        ScheduledLR(opt, scale(Linear(10), 1e308))
+    assert ScheduledLR(opt, scale(Linear(10), 1e300)).get_last_lr() == [1e301]
+
+
+def test_strict_takes_a_bool_only_and_a_different_peak_is_a_change_it_names():
+    _, old = _model_and_opt(groups=2)
+    state = get_scheduler("warmupcosine", old, num_training_steps=20).state_dict()
+    model, opt = _model_and_opt(groups=2)
+    for group in opt.param_groups:
+        group["lr"] *= 1000
+    sched = get_scheduler("warmupcosine", opt, num_training_steps=20)
+    for bad in ("no", "false", 0, 1.0):
+        with pytest.raises(TypeError, match=r"strict must be True or False, got"):
+            sched.load_state_dict(state, strict=bad)
+    with pytest.raises(ValueError, match=r"group 0: peak LR \(base_lrs\): .* -> .*; group 1: peak LR"):
+        sched.load_state_dict(state)
+    with pytest.warns(UserWarning, match="continuing with the checkpoint's schedule"):
+        sched.load_state_dict(state, strict=False)
+    assert sched.base_lrs == state["base_lrs"]
+
+
+def test_stepping_past_the_total_warns_once_with_the_likely_cause():
+    _, opt = _model_and_opt()
+    loader = torch.utils.data.DataLoader(range(40), batch_size=10)
+    sched = get_scheduler("warmuplinear", opt, dataloader=loader)  # no num_epochs: one epoch of 4 steps
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(12):
+            opt.step()
+            sched.step()
+    assert [str(w.message)[:63] for w in caught] == ["the optimizer has taken 5 steps, past the schedule's total of 4"]
+    assert "without num_epochs (it assumes one epoch)" in str(caught[0].message)
+
+
+def test_an_optimizer_without_param_groups_and_an_object_for_accelerator_are_one_line_errors():
+    _, opt = _model_and_opt()
+    opt.param_groups.clear()
+    with pytest.raises(ValueError, match=r"the optimizer \(.*\) has no param groups"):
+        ScheduledLR(opt, Linear(10))
+    _, opt = _model_and_opt()
+    with pytest.raises(TypeError, match=r"accelerator must be an accelerate.Accelerator .* object of type object"):
+        get_scheduler("warmuplinear", opt, dataloader=list(range(10)), accelerator=object())
