@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import pytest
-from hf_versions import RESTORES_BATCH_SIZE
 from optional import require
 import torch
 
@@ -149,10 +148,6 @@ def test_a_changed_batch_size_is_refused_with_the_trainer_flag(tmp_path, model_d
     out, _ = uninterrupted
     trainer = make_trainer(model_dir, make_args(tmp_path, lr_scheduler_type="warmupcosine",
                                                 per_device_train_batch_size=8))
-    if RESTORES_BATCH_SIZE:  # transformers 4.x resumes with the checkpoint's batch size: the same schedule
-        trainer.train(resume_from_checkpoint=str(out / "checkpoint-6"))
-        assert trainer._train_batch_size == 4 and trainer.lr_scheduler.schedules[0].num_training_steps == 12
-        return
     with pytest.raises(ValueError) as err:
         trainer.train(resume_from_checkpoint=str(out / "checkpoint-6"))
     msg = str(err.value)
