@@ -116,6 +116,13 @@ def recipe_args(cfg: dict[str, Any], output_dir: str) -> list[str]:
 
 def trainer_settings(cfg: dict[str, Any], output_dir: str) -> dict[str, Any]:
     """Keyword arguments of ``transformers.TrainingArguments`` for the stock-Trainer baseline."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    # 10% warmup, the recipe's default: ceil(0.1 * max_steps). transformers 5.x says a ratio with
+    # warmup_steps < 1; 4.x with its own warmup_ratio field.
+    has_ratio_field = any(f.name == "warmup_ratio" for f in dataclasses.fields(TrainingArguments))
     settings: dict[str, Any] = {
         "output_dir": output_dir,
         "per_device_train_batch_size": cfg["batch_size"],
@@ -125,7 +132,7 @@ def trainer_settings(cfg: dict[str, Any], output_dir: str) -> dict[str, Any]:
         "max_grad_norm": 1.0,
         "max_steps": cfg["steps"],
         "lr_scheduler_type": "linear",
-        "warmup_steps": 0.1,  # a ratio in transformers 5.x: ceil(0.1 * max_steps), the recipe's default
+        ("warmup_ratio" if has_ratio_field else "warmup_steps"): 0.1,
         "seed": cfg["seed"],
         "save_strategy": "no",
         "eval_strategy": "no",

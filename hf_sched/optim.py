@@ -154,7 +154,7 @@ def _num_layers_from_config(model: Any) -> tuple[int | None, str | None]:
         return None, None
     for attr in _NUM_LAYER_ATTRS:
         value = getattr(config, attr, None)
-        if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0:
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) > 0:
             return int(value), attr
     return None, None
 
@@ -442,7 +442,7 @@ def describe_param_groups(groups: "Sequence[Mapping[str, Any]] | torch.optim.Opt
     total           4      28
     """
     if hasattr(groups, "param_groups") and not isinstance(groups, (list, tuple)):
-        groups = groups.param_groups  # type: ignore[union-attr]
+        groups = groups.param_groups
     if isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence):
         raise TypeError(f"groups must be a list of param-group dicts or an optimizer, got {type(groups).__name__}")
     rows = [("group", "tensors", "params", "lr", "weight_decay")]

@@ -25,7 +25,6 @@ matplotlib is imported only inside :func:`plot_schedules`, so importing this mod
 
 from __future__ import annotations
 
-import math
 import os
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 

@@ -18,16 +18,35 @@ import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["TAG_VARIABLE", "two_process_command", "run_launched", "kill_tagged"]
+__all__ = ["TAG_VARIABLE", "launch_port", "two_process_command", "run_launched", "kill_tagged"]
 
 #: the environment variable that marks every process of one launch
 TAG_VARIABLE = "HF_SCHED_TEST_LAUNCH"
 
 
-def two_process_command(script: str | os.PathLike, *args: str) -> list[str]:
-    """``accelerate launch`` of ``script`` on 2 CPU processes (gloo), on a free port.
+def launch_port() -> str:
+    """A ``--main_process_port`` for one launch, so that two at once (``pytest -n 2``) never meet on 29500.
 
-    ``--main_process_port 0``: two launches at once (``pytest -n 2``) never meet on 29500.
+    ``"0"`` (the launcher picks a free port) on accelerate >= 1.7; below 1.7 accelerate takes 0
+    literally and the launch hangs, so a port the OS just handed out (and freed) is used.
+
+    >>> int(launch_port()) >= 0
+    True
+    """
+    import socket
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    if Version(version("accelerate")) >= Version("1.7"):
+        return "0"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return str(sock.getsockname()[1])
+
+
+def two_process_command(script: str | os.PathLike, *args: str) -> list[str]:
+    """``accelerate launch`` of ``script`` on 2 CPU processes (gloo), on a free port (:func:`launch_port`).
 
     >>> two_process_command("x.py", "out")[-2:]
     ['x.py', 'out']
@@ -35,7 +54,7 @@ def two_process_command(script: str | os.PathLike, *args: str) -> list[str]:
     import sys
 
     return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-            "--num_machines", "1", "--main_process_port", "0", "--mixed_precision", "no", "--dynamo_backend", "no",
+            "--num_machines", "1", "--main_process_port", launch_port(), "--mixed_precision", "no", "--dynamo_backend", "no",
             str(script), *args]
 
 

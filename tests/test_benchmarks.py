@@ -330,7 +330,7 @@ def test_trainer_settings_build_training_arguments(throughput: ModuleType, tmp_p
 
     args = TrainingArguments(**throughput.trainer_settings(CFG, str(tmp_path)))
     assert args.max_steps == 40 and args.per_device_train_batch_size == 16
-    assert str(args.lr_scheduler_type.value) == "linear" and args.warmup_steps == 0.1
+    assert str(args.lr_scheduler_type.value) == "linear"
     assert args.get_warmup_steps(40) == 4  # ceil(0.1 * 40): the recipe's default 10%
 
 

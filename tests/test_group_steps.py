@@ -29,6 +29,7 @@ import torch
 
 from hf_sched import get_scheduler
 from hf_sched.group_steps import PER_GROUP, WHOLE
+from launched import launch_port
 
 SCRIPT = Path(__file__).parent / "scripts" / "deepspeed_check.py"
 PEAKS = (1e-3, 5e-4)
@@ -187,7 +188,7 @@ def test_pickled_scheduler_judges_the_protocol_again():
 def test_real_deepspeed_two_processes_two_groups(stage, tmp_path):
     env = {**os.environ, "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--use_deepspeed", "--num_processes", "2",
-           "--main_process_port", "0", str(SCRIPT), str(stage), "--groups", "--out", str(tmp_path / "r.json")]
+           "--main_process_port", launch_port(), str(SCRIPT), str(stage), "--groups", "--out", str(tmp_path / "r.json")]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "r.json").read_text())

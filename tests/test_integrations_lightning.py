@@ -15,10 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
+from optional import require
 from launched import run_launched
 import torch
 
-pytest.importorskip("lightning")
+require("lightning")
 
 import lr_closed_forms as cf  # noqa: E402
 from hf_sched.integrations.lightning import lr_scheduler_config  # noqa: E402

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import inspect
 import pytest
+from optional import require
 import torch
 
-pytest.importorskip("sentence_transformers")
+require("sentence_transformers")
 
 from datasets import Dataset  # noqa: E402
 from sentence_transformers import InputExample, SentenceTransformer, losses, models  # noqa: E402

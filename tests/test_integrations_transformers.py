@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
+from hf_versions import RATIO_IN_WARMUP_STEPS, RESTORES_BATCH_SIZE
 import torch
 from transformers import BartConfig, BartForConditionalGeneration, PrinterCallback, ProgressCallback
 
@@ -165,6 +166,10 @@ def test_seq2seq_resume_from_a_mid_run_checkpoint_is_exact(tmp_path, uninterrupt
 def test_seq2seq_a_changed_batch_size_is_refused_with_the_flag(tmp_path, uninterrupted):
     out, _ = uninterrupted
     trainer = seq2seq(tmp_path, lr_scheduler_type="warmupcosine", per_device_train_batch_size=8)
+    if RESTORES_BATCH_SIZE:  # transformers 4.x resumes with the checkpoint's batch size: the same schedule
+        trainer.train(resume_from_checkpoint=str(out / "checkpoint-6"))
+        assert trainer._train_batch_size == 4 and trainer.lr_scheduler.schedules[0].num_training_steps == 12
+        return
     with pytest.raises(ValueError) as err:
         trainer.train(resume_from_checkpoint=str(out / "checkpoint-6"))
     msg = str(err.value)
@@ -247,7 +252,8 @@ def test_example_script_warmup_steps_ratio_matches_stock_transformers(tmp_path, 
     from hf_sched import SchedTrainer, SchedTrainingArguments
 
     argv = ["--lr_scheduler_type", "cosine", "--warmup_steps", "0.1"]
-    stock = example_main(_argv(tiny_model_dir, tmp_path / "stock", *argv), Trainer, TrainingArguments)
+    stock_argv = argv if RATIO_IN_WARMUP_STEPS else [*argv[:2], "--warmup_ratio", "0.1"]  # 4.x: the ratio's own flag
+    stock = example_main(_argv(tiny_model_dir, tmp_path / "stock", *stock_argv), Trainer, TrainingArguments)
     ours = example_main(_argv(tiny_model_dir, tmp_path / "ours", *argv), SchedTrainer, SchedTrainingArguments)
     assert len(logged(stock)) == len(logged(ours)) == 9
     assert [lr for _, lr in logged(ours)] == pytest.approx([lr for _, lr in logged(stock)], rel=1e-12, abs=1e-18)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 
 import pytest
+from hf_versions import RESTORES_BATCH_SIZE
+from optional import require
 import torch
 
-pytest.importorskip("trl")
+require("trl")
 
 from datasets import Dataset  # noqa: E402
 from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, PrinterCallback, ProgressCallback  # noqa: E402
@@ -122,6 +124,10 @@ def test_sft_resume_from_a_mid_run_checkpoint_is_exact(tmp_path, tokenizer, unin
 def test_sft_a_changed_batch_size_is_refused_with_the_config_flag(tmp_path, tokenizer, uninterrupted):
     out, _ = uninterrupted
     trainer = sft(tokenizer, tmp_path, lr_scheduler_type="warmupcosine", per_device_train_batch_size=8)
+    if RESTORES_BATCH_SIZE:  # transformers 4.x resumes with the checkpoint's batch size: the same schedule
+        trainer.train(resume_from_checkpoint=str(out / "checkpoint-6"))
+        assert trainer._train_batch_size == 4 and trainer.lr_scheduler.schedules[0].num_training_steps == 12
+        return
     with pytest.raises(ValueError) as err:
         trainer.train(resume_from_checkpoint=str(out / "checkpoint-6"))
     msg = str(err.value)

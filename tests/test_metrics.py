@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from optional import require
 
 from hf_sched.finetune import metrics as fd
 from hf_sched.finetune.metrics import METRIC_NAMES, load_metric, metric_path
@@ -194,7 +195,7 @@ def test_f1_sample_weight_wrong_length(f1):
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_parity_with_sklearn(accuracy, f1, weighted, seed):
-    sk_metrics = pytest.importorskip("sklearn.metrics")
+    sk_metrics = require("sklearn.metrics")
     rng = np.random.default_rng(seed)
     refs = rng.integers(0, 4, size=200)
     preds = np.where(rng.random(200) < 0.6, refs, rng.integers(0, 4, size=200))

@@ -14,9 +14,10 @@ import subprocess
 import sys
 
 import pytest
+from optional import require
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
+torch = require("torch")
+transformers = require("transformers")
 
 from torch import nn  # noqa: E402
 from transformers.models.deberta.modeling_deberta import DebertaLayerNorm  # noqa: E402

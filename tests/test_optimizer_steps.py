@@ -10,6 +10,7 @@ import math
 import warnings
 
 import pytest
+from hf_versions import TIMESCALE_IN_GET_SCHEDULER
 import torch
 import transformers
 
@@ -175,7 +176,14 @@ def test_step_calls_without_any_optimizer_step_warn_once():
 
 def _transformers_lrs(name, steps, *args, **kw):
     _, opt = _opt()
-    sched = transformers.get_scheduler(name, opt, *args, **kw)
+    timescale = kw.get("scheduler_specific_kwargs", {}).get("timescale")
+    if name == "inverse_sqrt" and timescale is not None and not TIMESCALE_IN_GET_SCHEDULER:
+        # before 5.4 transformers' get_scheduler dropped timescale: its schedule function itself takes it
+        from transformers.optimization import get_inverse_sqrt_schedule
+
+        sched = get_inverse_sqrt_schedule(opt, *args, timescale=timescale)
+    else:
+        sched = transformers.get_scheduler(name, opt, *args, **kw)
     out = []
     for _ in range(steps):
         out.append(opt.param_groups[0]["lr"])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import weakref
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,30 @@ def test_one_process_nothing_to_release_and_nothing_to_destroy():
     acc = Accelerator(cpu=True)
     assert release_ddp_reducers() == 0
     end_process_group(acc)   # no process group: only the (absent) trackers are closed
+
+
+def test_a_dead_weakref_proxy_is_passed_over_and_a_live_ddp_reducer_still_released(tmp_path):
+    """Older library versions leave dead weakref proxies about; isinstance() on one raises ReferenceError."""
+    import torch
+    import torch.distributed as dist
+
+    class Referent:
+        pass
+
+    referent = Referent()
+    dead = weakref.proxy(referent)
+    del referent
+    assert any(obj is dead for obj in gc.get_objects())
+    with pytest.raises(ReferenceError):
+        isinstance(dead, torch.nn.Module)   # what the loop did before
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        ddp = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(2, 1))
+        assert release_ddp_reducers() == 1
+        assert "reducer" not in ddp.__dict__ and release_ddp_reducers() == 0
+    finally:
+        dist.destroy_process_group()
+    assert dead is not None   # kept alive (and dead) through both calls
 
 
 @pytest.mark.parametrize("path", ["recipes/finetune_accelerate.py", "recipes/finetune_trainer.py",

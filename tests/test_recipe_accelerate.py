@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import pytest
-from launched import run_launched
+from launched import launch_port, run_launched
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "finetune_accelerate.py"
@@ -81,7 +81,8 @@ def one_process(*args: str) -> list[str]:
 
 
 def two_processes(*args: str) -> list[str]:
-    return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(CPU_2PROC), str(RECIPE), *args]
+    return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(CPU_2PROC),
+            "--main_process_port", launch_port(), str(RECIPE), *args]
 
 
 def run(command: list[str], timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess:
@@ -452,6 +453,14 @@ def test_configs_load_and_the_readme_shows_how_to_launch_each():
         assert f"--config_file recipes/configs/{name}.yaml" in readme, name
     assert load_config_from_file(str(CPU_2PROC)).use_cpu is True
     assert load_config_from_file(str(CONFIGS / "deepspeed_zero2.yaml")).deepspeed_config["zero_stage"] == 2
+
+
+def test_no_config_asks_for_port_0():
+    """Port 0 hangs a multi-process launch below accelerate 1.7 (taken literally): no shipped config uses it."""
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    ports = {p.stem: load_config_from_file(str(p)).main_process_port for p in sorted(CONFIGS.glob("*.yaml"))}
+    assert len(ports) == 5 and all(port is None or int(port) > 0 for port in ports.values()), ports
 
 
 # --------------------------------------------------------------------------- slow

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hf_versions import RESTORES_BATCH_SIZE, stock_warmup_ratio
 from transformers import (
     HfArgumentParser,
     PrinterCallback,
@@ -231,7 +232,7 @@ def test_parser_warmup_steps_below_one_is_a_ratio_as_in_transformers():
     args = parse(["--warmup_steps", "0.1"])
     assert (args.warmup_steps, args.warmup_request(), args.get_warmup_steps(30), args.get_warmup_steps(35)) == (
         0.1, 0.1, 3, 4)
-    stock = TrainingArguments(output_dir="unused_out", warmup_steps=0.1, report_to=[])
+    stock = TrainingArguments(output_dir="unused_out", report_to=[], **stock_warmup_ratio(0.1))  # 4.x: warmup_ratio
     assert [args.get_warmup_steps(t) for t in (30, 35, 99)] == [stock.get_warmup_steps(t) for t in (30, 35, 99)]
     steps = parse(["--warmup_steps", "10"])
     assert steps.warmup_steps == 10 and type(steps.warmup_steps) is int and steps.get_warmup_steps(30) == 10
@@ -357,9 +358,9 @@ def test_stock_training_arguments_are_untouched():
         HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(
             ["--lr_scheduler_type", "warmupcosine", "--output_dir", "unused_out"]
         )
-    stock = TrainingArguments(output_dir="unused_out", lr_scheduler_type="cosine", warmup_steps=0.1, report_to=[])
+    stock = TrainingArguments(output_dir="unused_out", lr_scheduler_type="cosine", report_to=[], **stock_warmup_ratio(0.1))
     assert stock.lr_scheduler_type is SchedulerType.COSINE
-    assert stock.get_warmup_steps(30) == 3 and stock.warmup_steps == 0.1
+    assert stock.get_warmup_steps(30) == 3 and stock.warmup_steps == (0.1 if "warmup_steps" in stock_warmup_ratio(0.1) else 0)
 
 
 # ---------------------------------------------------------------------------- Trainer runs: closed forms
@@ -473,7 +474,8 @@ def test_layer_decay_param_groups_follow_the_schedule(tmp_path):
 
 
 def test_stock_trainingarguments_with_schedtrainer_match_the_stock_trainer(tmp_path):
-    stock = make_args(tmp_path / "a", cls=TrainingArguments, lr_scheduler_type="cosine", warmup_steps=0.2)
+    stock = make_args(tmp_path / "a", cls=TrainingArguments, lr_scheduler_type="cosine",
+                      **stock_warmup_ratio(0.2))
     trainer = make_trainer(stock, trainer_cls=SchedTrainer)
     trainer.create_optimizer()
     sched = trainer.create_scheduler(num_training_steps=15)
@@ -488,7 +490,8 @@ def test_stock_trainer_path_unchanged_and_lr_curve_png(tmp_path):
     """transformers' names on stock TrainingArguments + Trainer: its own LambdaLR, and our
     SchedTrainer gives the same LRs; LRCurveCallback writes a PNG on the stock Trainer."""
     callback = LRCurveCallback()
-    stock_args = make_args(tmp_path / "stock", cls=TrainingArguments, lr_scheduler_type="cosine", warmup_steps=0.1)
+    stock_args = make_args(tmp_path / "stock", cls=TrainingArguments, lr_scheduler_type="cosine",
+                           **stock_warmup_ratio(0.1))
     stock = make_trainer(stock_args, trainer_cls=Trainer, callbacks=[callback])
     stock.train()
     assert type(stock.lr_scheduler).__name__ == "LambdaLR"
@@ -583,6 +586,11 @@ def test_resume_with_a_different_schedule_is_refused(tmp_path, uninterrupted, ov
     kw = dict(lr_scheduler_type="warmupcosine", num_train_epochs=1)
     kw.update(overrides)
     trainer = make_trainer(make_args(tmp_path, **kw), data=make_data(48))
+    if RESTORES_BATCH_SIZE and "per_device_train_batch_size" in overrides:
+        # transformers 4.x resumes with the checkpoint's batch size: the same schedule, nothing to refuse
+        trainer.train(resume_from_checkpoint=str(out / "checkpoint-6"))
+        assert trainer._train_batch_size == 4 and trainer.lr_scheduler.schedules[0].num_training_steps == 12
+        return
     with pytest.raises(ValueError) as err:
         trainer.train(resume_from_checkpoint=str(out / "checkpoint-6"))
     msg = str(err.value)
@@ -598,6 +606,10 @@ def test_resume_with_a_changed_batch_size_opted_out_warns(tmp_path, uninterrupte
         lr_scheduler_strict_resume=False,
     )
     trainer = make_trainer(args, data=make_data(48))
+    if RESTORES_BATCH_SIZE:  # transformers 4.x resumes with the checkpoint's batch size: the same schedule
+        trainer.train(resume_from_checkpoint=str(out / "checkpoint-6"))
+        assert trainer._train_batch_size == 4 and trainer.lr_scheduler.schedules[0].num_training_steps == 12
+        return
     with pytest.warns(UserWarning) as record:
         trainer.train(resume_from_checkpoint=str(out / "checkpoint-6"))
     msgs = [str(w.message) for w in record]

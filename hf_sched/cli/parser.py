@@ -14,6 +14,7 @@ import difflib
 import re
 from typing import Any
 
+from ..dash_values import accept_dash_values
 from .arguments import (
     MAX_DPI,
     MIN_DPI,
@@ -27,7 +28,6 @@ from .arguments import (
     positive_float,
     schedule_name,
 )
-from ..dash_values import accept_dash_values
 from .specs import ADAM_BETA2
 
 __all__ = ["build_parser"]
@@ -41,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         accept_dash_values(self)
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         m = re.search(r"invalid choice: '?([^'\s(]+)'?", message)
         if m and "(choose from" in message:
             choices = re.findall(r"[\w-]+", message.split("(choose from", 1)[1])

@@ -132,8 +132,8 @@ def verify_checkpoint(folder: str | os.PathLike) -> list[str]:
     """
     root = Path(folder)
     manifest, problem = _read_manifest(root)
-    if problem is not None:
-        return [problem]
+    if manifest is None:
+        return [str(problem)]
     problems = []
     for relative, entry in manifest["files"].items():
         path = root / relative
@@ -215,7 +215,7 @@ def choose_checkpoint(
                 shutil.rmtree(folder)
         return None
     if request == "latest":
-        skipped = []
+        skipped: list[tuple[str, str]] = []
         for folder in checkpoint_folders(root):
             problems = verify_checkpoint(folder)
             if not problems:
@@ -338,7 +338,7 @@ def load_checkpoint(accelerator: Any, folder: str | os.PathLike, signature: dict
 
     root = Path(folder)
     manifest, problem = _read_manifest(root)
-    if problem is not None:
+    if manifest is None:
         raise CheckpointError(f"cannot resume from {str(root)!r}: {problem}")
     changes = signature_changes(manifest.get("signature", {}), signature)
     if changes:

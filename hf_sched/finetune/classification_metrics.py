@@ -111,7 +111,8 @@ Returns:
     accuracy (`float`): in [0, 1] when `normalize=True`, else in [0, sum(weights)].
 """
 
-    def _score(self, preds, refs, weights, normalize: bool = True) -> float:
+    # Each metric takes its own options (as evaluate's _compute does): narrower than the base's **options.
+    def _score(self, preds, refs, weights, normalize: bool = True) -> float:  # type: ignore[override]
         correct = float(np.sum(weights * (preds == refs)))
         if not normalize:
             return correct
@@ -154,12 +155,15 @@ Returns:
     f1 (`float`): in [0, 1].
 """
 
-    def _compute(self, predictions, references, sample_weight=None, average: str = "binary", pos_label: int = 1):
+    # Each metric takes its own options (as evaluate's _compute does): narrower than the base's **options.
+    def _compute(  # type: ignore[override]
+        self, predictions, references, sample_weight=None, average: str = "binary", pos_label: int = 1
+    ) -> dict[str, float]:
         if average not in AVERAGES:  # checked before the inputs, as a bad option is the likelier mistake
             raise ValueError(f"average={average!r} is not supported; use one of {', '.join(AVERAGES)}")
         return super()._compute(predictions, references, sample_weight, average=average, pos_label=pos_label)
 
-    def _score(self, preds, refs, weights, average: str = "binary", pos_label: int = 1) -> float:
+    def _score(self, preds, refs, weights, average: str = "binary", pos_label: int = 1) -> float:  # type: ignore[override]
         labels = np.unique(np.concatenate([preds, refs]))
         if average == "binary":
             if labels.shape[0] > 2:

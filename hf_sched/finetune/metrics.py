@@ -124,9 +124,8 @@ def compute_metrics(
         binary = set(np.unique(np.concatenate([preds, refs])).tolist()) <= {0, 1}
     else:
         binary = classes == 2
-    preds = preds.astype(np.int64).tolist()
-    refs = refs.astype(np.int64).tolist()
-    accuracy = load_metric("accuracy", keep_in_memory=True).compute(predictions=preds, references=refs)["accuracy"]
+    pred_ids, ref_ids = preds.astype(np.int64).tolist(), refs.astype(np.int64).tolist()
+    accuracy = load_metric("accuracy", keep_in_memory=True).compute(predictions=pred_ids, references=ref_ids)["accuracy"]
     average = "binary" if binary else "macro"
-    f1 = load_metric("f1", keep_in_memory=True).compute(predictions=preds, references=refs, average=average)["f1"]
+    f1 = load_metric("f1", keep_in_memory=True).compute(predictions=pred_ids, references=ref_ids, average=average)["f1"]
     return {"accuracy": float(accuracy), "f1": float(f1)}

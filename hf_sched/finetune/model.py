@@ -131,8 +131,8 @@ def load_model_and_tokenizer(
 
     Example:
         >>> model, tokenizer = load_model_and_tokenizer(None, num_labels=2)
-        >>> model.config.num_labels, type(tokenizer).__name__
-        (2, 'BertTokenizer')
+        >>> model.config.num_labels, type(tokenizer).__name__.startswith("BertTokenizer")   # Fast in 4.x
+        (2, True)
     """
     if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 2:
         raise ValueError(f"num_labels={num_labels!r} is invalid: it must be an integer >= 2")
@@ -183,7 +183,7 @@ def tiny_bert(num_labels: int = 2, vocab_size: int = MINILM_VOCAB_SIZE, seed: in
     import torch
     from transformers import BertConfig, BertForSequenceClassification
 
-    config = BertConfig(
+    config = BertConfig(  # type: ignore[call-arg]  # num_labels reaches PretrainedConfig via **kwargs, unseen in the stubs
         vocab_size=vocab_size,
         hidden_size=32,
         num_hidden_layers=2,

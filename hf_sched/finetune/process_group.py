@@ -44,7 +44,10 @@ def release_ddp_reducers() -> int:
 
     released = 0
     for obj in gc.get_objects():
-        if isinstance(obj, DistributedDataParallel) and "reducer" in obj.__dict__:
+        # type(), not isinstance(): isinstance() asks a weakref proxy for its __class__, and a dead
+        # proxy (any library may leave one) raises ReferenceError. A live proxy's DDP module is
+        # itself among the objects, so nothing is missed.
+        if issubclass(type(obj), DistributedDataParallel) and "reducer" in obj.__dict__:
             obj.__dict__.pop("logger", None)   # holds the reducer too
             del obj.__dict__["reducer"]
             released += 1

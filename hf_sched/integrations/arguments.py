@@ -45,12 +45,11 @@ The metric-driven ``reduce_lr_on_plateau`` and ``greedy`` take an explicit warmu
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ..checks import check_kwargs
 from ..registry import available_schedules, check_schedule_kwargs, get_info
@@ -106,12 +105,21 @@ def _check_warmup_steps(steps: Any) -> Union[int, float, None]:
         )
     if steps < 1:
         return 0 if steps == 0 else float(steps)
-    if float(steps) != int(steps):
+    if not float(steps).is_integer():
         raise ValueError(
             f"warmup_steps={steps!r} is invalid: a value >= 1 is a number of steps and must be whole "
-            f"(transformers would silently use {int(steps)}); values below 1 are a ratio of the training steps"
+            f"(transformers would silently use {int(float(steps))}); values below 1 are a ratio of the training steps"
         )
-    return int(steps)
+    return int(float(steps))
+
+
+def _base_has_warmup_ratio() -> bool:
+    """Whether ``transformers.TrainingArguments`` has ``warmup_ratio`` (4.x; removed in 5.0)."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    return any(f.name == "warmup_ratio" for f in dataclasses.fields(TrainingArguments))
 
 
 def _check_mixin_first(cls: type, mixin: type, base: type) -> None:
@@ -167,6 +175,9 @@ class SchedArgumentsMixin:
     >>> SchedTrainingArguments(output_dir="/tmp/hf_sched_doc", warmup_steps=0.1).get_warmup_steps(35)
     4
     """
+
+    if TYPE_CHECKING:  # TrainingArguments' field, which this mixin reads and normalises to a dict
+        lr_scheduler_kwargs: Any = None
 
     lr_scheduler_type: str = field(
         default="linear",
@@ -253,7 +264,9 @@ class SchedArgumentsMixin:
         name = saved[0]
         self.lr_scheduler_type = name.value if name.value in transformers_names().values() else "linear"
         self.warmup_steps = 0
-        self.warmup_ratio = None  # type: ignore[assignment]
+        # transformers 4.x checks its own warmup_ratio (a number); 5.x has none, and sentence-
+        # transformers' (5.x) would move a number into warmup_steps: None there.
+        self.warmup_ratio = 0.0 if _base_has_warmup_ratio() else None  # type: ignore[assignment]
         super().__post_init__()  # type: ignore[misc]
         self.lr_scheduler_type, self.warmup_steps, self.warmup_ratio = saved
 
@@ -354,7 +367,7 @@ class SchedArgumentsMixin:
                     break
         where = f" with max_steps={max_steps}" if known else ""
         raise ValueError(
-            f"lr_scheduler_type={self.lr_scheduler_type.value!r} cannot be built from these arguments{where} "
+            f"lr_scheduler_type={str.__str__(self.lr_scheduler_type)!r} cannot be built from these arguments{where} "
             f"(warmup {self.warmup_request()!r}, lr_scheduler_kwargs={self.lr_scheduler_kwargs!r}): {first}"
         ) from None
 
@@ -410,7 +423,7 @@ class SchedArgumentsMixin:
             return 0
         return resolve_warmup(self.schedule_warmup_request(), num_training_steps, optimizer)
 
-    def set_lr_scheduler(  # type: ignore[override]
+    def set_lr_scheduler(
         self,
         name: Any = "linear",
         num_epochs: float = 3.0,

@@ -130,6 +130,6 @@ class LRCurveCallback(TrainerCallback):
                 values = s.values(np.arange(total)) * sched.base_lrs[0]
                 planned = (list(range(1, total + 1)), values.tolist())
             title = f"{s.kind}: {total} steps, {s.num_warmup_steps} warmup"
-        path = os.path.join(args.output_dir, self.filename)
+        path = os.path.join(args.output_dir or ".", self.filename)
         self.path = save_lr_curve(points, path, planned=planned, title=title)
         logger.info(f"LRCurveCallback: saved {self.path}")

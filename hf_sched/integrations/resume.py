@@ -106,7 +106,7 @@ class HintedScheduledLR(ScheduledLR):
         state["_resume_where"] = None  # a closure over the tool's trainer: not pickled ("the checkpoint")
         return state
 
-    def load_state_dict(self, state_dict: dict[str, Any], strict: Optional[bool] = None) -> None:  # type: ignore[override]
+    def load_state_dict(self, state_dict: dict[str, Any], strict: Optional[bool] = None) -> None:
         strict = self.strict if strict is None else strict
         specs = state_dict.get("schedules") if isinstance(state_dict, dict) else None
         what = None

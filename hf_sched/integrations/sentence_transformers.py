@@ -46,7 +46,8 @@ _FIT_TOTAL = (
 
 
 @dataclass
-class SchedSentenceTransformerTrainingArguments(SchedArgumentsMixin, SentenceTransformerTrainingArguments):
+# (mypy [misc] ignored on the next line: hf_sched redeclares warmup_steps (None: unset) and lr_scheduler_kwargs on purpose.)
+class SchedSentenceTransformerTrainingArguments(SchedArgumentsMixin, SentenceTransformerTrainingArguments):  # type: ignore[misc]
     """``SentenceTransformerTrainingArguments`` with every hf_sched schedule name and warmup request.
 
     ``warmup_ratio`` is hf_sched's (default ``0.1``, ``ceil(r * T)`` steps); ``warmup_steps``

@@ -35,9 +35,10 @@ Any trainer, in two short classes::
 
 from __future__ import annotations
 
+import inspect
 import os
 import warnings
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 from transformers.utils import logging as hf_logging
@@ -54,6 +55,11 @@ __all__ = ["SchedTrainerMixin"]
 
 logger = hf_logging.get_logger(__name__)
 
+if TYPE_CHECKING:  # the type checker sees the Trainer the mixin is always combined with
+    from transformers import Trainer as _TrainerBase
+else:
+    _TrainerBase = object
+
 _SCHEDULER_FILE = "scheduler.pt"  # the name the Trainer saves its scheduler state under
 _TRAINER_TOTAL = (
     "The total comes from num_train_epochs/max_steps, per_device_train_batch_size, gradient_accumulation_steps, "
@@ -63,7 +69,21 @@ _TRAINER_TOTAL = (
 _SCHEDULED_LR_WARNING = "the schedule differs from the checkpoint's"
 
 
-class SchedTrainerMixin:
+def _create_optimizer_takes_model(method: Any) -> bool:
+    """``Trainer.create_optimizer(model=None)`` from transformers 5.3; before, it takes no argument."""
+    return "model" in inspect.signature(method).parameters
+
+
+def _is_optimizer_factory(optimizer_cls: Any) -> bool:
+    """transformers' check for optimizers that build their own groups (5.2+; none exist before)."""
+    try:
+        from transformers.trainer_optimizer import is_optimizer_factory
+    except ImportError:  # transformers < 5.2: optimizer factories do not exist
+        return False
+    return bool(is_optimizer_factory(optimizer_cls))
+
+
+class SchedTrainerMixin(_TrainerBase):
     """Put first in the bases of any ``Trainer`` subclass: its scheduler comes from hf_sched.
 
     ``create_scheduler(num_training_steps, optimizer)`` builds
@@ -88,7 +108,7 @@ class SchedTrainerMixin:
         _check_mixin_first(cls, SchedTrainerMixin, Trainer)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        super().__init__(*args, **kwargs)
         if getattr(self.args, "save_lr_curve", False) and not any(
             isinstance(cb, LRCurveCallback) for cb in self.callback_handler.callbacks
         ):
@@ -107,19 +127,19 @@ class SchedTrainerMixin:
         """
         layer_decay = getattr(self.args, "layer_decay", None)
         if layer_decay is None or self.optimizer is not None:
-            return super().create_optimizer(model)  # type: ignore[misc]
-        from transformers.trainer_optimizer import is_optimizer_factory
-
+            if _create_optimizer_takes_model(super().create_optimizer):
+                return super().create_optimizer(model)  # type: ignore[call-arg,unused-ignore]  # 5.3+ only
+            return super().create_optimizer()  # transformers < 5.3 optimizes self.model
         from ..optim import param_groups
 
-        opt_model = self.model if model is None else model
+        opt_model: Any = self.model if model is None else model
         optimizer_cls, optimizer_kwargs = (
             self.optimizer_cls_and_kwargs
             if self.optimizer_cls_and_kwargs is not None
             else self.get_optimizer_cls_and_kwargs(self.args, opt_model)
         )
         special = sorted({"params", "model", "optimizer_dict"} & set(optimizer_kwargs))
-        if is_optimizer_factory(optimizer_cls) or special:
+        if _is_optimizer_factory(optimizer_cls) or special:
             raise ValueError(
                 f"layer_decay={layer_decay!r} cannot be used with optim={getattr(self.args.optim, 'value', self.args.optim)!r}: "
                 "that optimizer builds its own parameter groups. Use a plain optimizer (adamw_torch, sgd, "
@@ -154,7 +174,7 @@ class SchedTrainerMixin:
 
     def set_initial_training_values(self, args: Any, dataloader: Any, *rest: Any, **kw: Any) -> Any:
         """transformers' own budget, with its optimizer steps per epoch kept for warmup in epochs."""
-        values = super().set_initial_training_values(args, dataloader, *rest, **kw)  # type: ignore[misc]
+        values = super().set_initial_training_values(args, dataloader, *rest, **kw)
         # (num_train_epochs, num_update_steps_per_epoch, ...): per epoch only if the data has a length
         self._hf_sched_steps_per_epoch = values[1] if has_len(dataloader) else None
         return values
@@ -200,7 +220,7 @@ class SchedTrainerMixin:
         field may be unset or a ratio, so the resolved number of warmup steps is shown.
         """
         if not isinstance(self.args, SchedArgumentsMixin):
-            return super().create_model_card(*args, **kwargs)  # type: ignore[misc]
+            return super().create_model_card(*args, **kwargs)
         saved = self.args.warmup_steps
         sched = self.lr_scheduler
         if isinstance(sched, ScheduledLR):
@@ -213,7 +233,7 @@ class SchedTrainerMixin:
             shown = 0 if self.args.warmup_request() is None else self.args.warmup_request()
         self.args.warmup_steps = shown
         try:
-            return super().create_model_card(*args, **kwargs)  # type: ignore[misc]
+            return super().create_model_card(*args, **kwargs)
         finally:
             self.args.warmup_steps = saved
 
@@ -232,14 +252,14 @@ class SchedTrainerMixin:
     def _load_optimizer_and_scheduler(self, checkpoint: Optional[str]) -> None:
         sched = self.lr_scheduler
         if checkpoint is None or not isinstance(sched, ScheduledLR) or not self._check_resume_schedule(checkpoint, sched):
-            super()._load_optimizer_and_scheduler(checkpoint)  # type: ignore[misc]
+            super()._load_optimizer_and_scheduler(checkpoint)
             return
         # Opted out of the strict check (and warned): load the checkpoint's schedule as well.
         strict, sched.strict = sched.strict, False
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=_SCHEDULED_LR_WARNING, category=UserWarning)
-                super()._load_optimizer_and_scheduler(checkpoint)  # type: ignore[misc]
+                super()._load_optimizer_and_scheduler(checkpoint)
         finally:
             sched.strict = strict
 

@@ -42,7 +42,8 @@ __all__ = ["SchedTrainingArguments", "SchedTrainer", "SchedSeq2SeqTrainingArgume
 
 
 @dataclass
-class SchedTrainingArguments(SchedArgumentsMixin, TrainingArguments):
+# (mypy [misc] ignored on the next line: hf_sched redeclares warmup_steps (None: unset) and lr_scheduler_kwargs on purpose.)
+class SchedTrainingArguments(SchedArgumentsMixin, TrainingArguments):  # type: ignore[misc]
     """``TrainingArguments`` that take every hf_sched schedule name and warmup request.
 
     See :class:`~hf_sched.integrations.arguments.SchedArgumentsMixin` for the fields.
@@ -80,7 +81,8 @@ class SchedTrainer(SchedTrainerMixin, Trainer):
 
 
 @dataclass
-class SchedSeq2SeqTrainingArguments(SchedArgumentsMixin, Seq2SeqTrainingArguments):
+# (mypy [misc] ignored on the next line: hf_sched redeclares warmup_steps (None: unset) and lr_scheduler_kwargs on purpose.)
+class SchedSeq2SeqTrainingArguments(SchedArgumentsMixin, Seq2SeqTrainingArguments):  # type: ignore[misc]
     """``Seq2SeqTrainingArguments`` (``predict_with_generate``, ``generation_max_length``, ...)
     with every hf_sched schedule name and warmup request.
 

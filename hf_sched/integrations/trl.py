@@ -44,7 +44,8 @@ __all__ = [
 
 
 @dataclass
-class SchedSFTConfig(SchedArgumentsMixin, SFTConfig):
+# (mypy [misc] ignored on the next line: hf_sched redeclares warmup_steps (None: unset) and lr_scheduler_kwargs on purpose.)
+class SchedSFTConfig(SchedArgumentsMixin, SFTConfig):  # type: ignore[misc]
     """TRL's ``SFTConfig`` with every hf_sched schedule name and warmup request."""
 
 
@@ -53,7 +54,8 @@ class SchedSFTTrainer(SchedTrainerMixin, SFTTrainer):
 
 
 @dataclass
-class SchedDPOConfig(SchedArgumentsMixin, DPOConfig):
+# (mypy [misc] ignored on the next line: hf_sched redeclares warmup_steps (None: unset) and lr_scheduler_kwargs on purpose.)
+class SchedDPOConfig(SchedArgumentsMixin, DPOConfig):  # type: ignore[misc]
     """TRL's ``DPOConfig`` with every hf_sched schedule name and warmup request."""
 
 
@@ -62,7 +64,8 @@ class SchedDPOTrainer(SchedTrainerMixin, DPOTrainer):
 
 
 @dataclass
-class SchedRewardConfig(SchedArgumentsMixin, RewardConfig):
+# (mypy [misc] ignored on the next line: hf_sched redeclares warmup_steps (None: unset) and lr_scheduler_kwargs on purpose.)
+class SchedRewardConfig(SchedArgumentsMixin, RewardConfig):  # type: ignore[misc]
     """TRL's ``RewardConfig`` with every hf_sched schedule name and warmup request."""
 
 
