@@ -35,7 +35,9 @@ Example (a plain PyTorch loop)::
 ...     guard.check(2, loss=float("nan"), grad_norm=float("inf"), lr=1e30)
 ... except DivergenceError as exc:
 ...     print(exc)
-training diverged at optimizer step 2: the loss is nan and the gradient norm is inf (LR 1e+30); the step was not taken, the weights are those after step 1. Try a lower learning rate, a longer warmup or gradient clipping, from a checkpoint saved before this step or from the start
+training diverged at optimizer step 2: the loss is nan and the gradient norm is inf (LR 1e+30); the step was
+not taken, the weights are those after step 1. Try a lower learning rate, a longer warmup or gradient
+clipping, from a checkpoint saved before this step or from the start
 """
 
 from __future__ import annotations
@@ -94,7 +96,8 @@ class DivergenceGuard:
     >>> DivergenceGuard(advice="Lower --learning_rate").check(1, loss=float("inf"))
     Traceback (most recent call last):
     ...
-    hf_sched.divergence.DivergenceError: training diverged at optimizer step 1: the loss is inf; the step was not taken, the weights are those before training. Lower --learning_rate
+    hf_sched.divergence.DivergenceError: training diverged at optimizer step 1: the loss is inf; the step was
+    not taken, the weights are those before training. Lower --learning_rate
     """
 
     def __init__(self, advice: str = DEFAULT_ADVICE) -> None:

@@ -163,7 +163,7 @@ class MetricScheduler(ReduceLROnPlateau):
                 self._inner_lrs = [float(g["lr"]) for g in self.optimizer.param_groups]
         self._write()
 
-    def get_last_lr(self) -> list[float]:
+    def get_last_lr(self) -> list[float]:  # type: ignore[override]  # plain floats, as ScheduledLR's
         """The LRs in the groups: those the last optimizer step used (before any step: the first step's)."""
         return [float(g["lr"]) for g in self.optimizer.param_groups]
 
@@ -185,7 +185,7 @@ class MetricScheduler(ReduceLROnPlateau):
             "inner": self.scheduler.state_dict(),
         }
 
-    def load_state_dict(self, state_dict: dict[str, Any], strict: bool | None = None) -> None:  # type: ignore[override]
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool | None = None) -> None:
         """Restore the step, the inner scheduler and its LRs; write the restored step's LRs."""
         strict = self.strict if strict is None else strict
         if not isinstance(state_dict, dict) or state_dict.get("format") != _STATE_FORMAT:

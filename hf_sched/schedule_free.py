@@ -237,27 +237,27 @@ class ScheduleFreeLR(LRScheduler):
     def _write(self) -> None:
         """For the wrapper: the LR of the next step into the base optimizer's groups."""
         for group, peak in zip(self.optimizer.param_groups, self.base_lrs):
-            lr = peak * self.factor(int(group.get("k", 0)))
+            lr = float(peak) * self.factor(int(group.get("k", 0)))
             set_group_lr(group, lr)
             group["scheduled_lr"] = lr
 
-    def step(self, epoch: int | None = None) -> None:  # type: ignore[override]
+    def step(self, epoch: int | None = None) -> None:
         """Nothing to schedule (the optimizer warms up itself); the wrapper's next LR is rewritten."""
         if self._wrapper:
             self._write()
         self.last_epoch = int(self.optimizer.param_groups[0].get("k", 0))
 
-    def get_last_lr(self) -> list[float]:
+    def get_last_lr(self) -> list[float]:  # type: ignore[override]  # plain floats, as ScheduledLR's
         """The LR the last optimizer step used in each group (its ``scheduled_lr``), warmup included."""
         out = []
         for group, peak in zip(self.optimizer.param_groups, self.base_lrs):
             k = int(group.get("k", 0))
-            out.append(float(group["scheduled_lr"]) if k > 0 else peak * self.factor(0))
+            out.append(float(group["scheduled_lr"]) if k > 0 else float(peak) * self.factor(0))
         return out
 
-    def get_lr(self) -> list[float]:
+    def get_lr(self) -> list[float]:  # type: ignore[override]  # plain floats, as ScheduledLR's
         """The LRs of the next optimizer step."""
-        return [peak * self.factor(int(g.get("k", 0))) for g, peak in zip(self.optimizer.param_groups, self.base_lrs)]
+        return [float(peak) * self.factor(int(g.get("k", 0))) for g, peak in zip(self.optimizer.param_groups, self.base_lrs)]
 
     def state_dict(self) -> dict[str, Any]:
         """Plain types: format, the optimizer's class, the warmup handed over, the peak LRs."""
@@ -268,7 +268,7 @@ class ScheduleFreeLR(LRScheduler):
             "base_lrs": [float(b) for b in self.base_lrs],
         }
 
-    def load_state_dict(self, state_dict: dict[str, Any], strict: bool | None = None) -> None:  # type: ignore[override]
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool | None = None) -> None:
         """Restore the peaks; refuse another warmup (the optimizer's state holds its step count)."""
         strict = self.strict if strict is None else strict
         if not isinstance(state_dict, dict) or state_dict.get("format") != _STATE_FORMAT:

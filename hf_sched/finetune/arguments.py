@@ -262,9 +262,15 @@ def parse_args(argv: list[str] | None = None, prog: str = PROG) -> argparse.Name
     parser = build_parser(prog)
     args = parser.parse_args(argv)
 
-    from hf_sched.finetune.input_checks import (check_auto_warmup_optimizer, check_fraction, check_model,
-                                                check_output_dir, check_planned_steps, check_resume_path,
-                                                check_text_columns)
+    from hf_sched.finetune.input_checks import (
+        check_auto_warmup_optimizer,
+        check_fraction,
+        check_model,
+        check_output_dir,
+        check_planned_steps,
+        check_resume_path,
+        check_text_columns,
+    )
     from hf_sched.registry import canonical_name, check_schedule_kwargs, get_info
 
     try:

@@ -101,7 +101,8 @@ def check_output_dir(flag: str, path: Any) -> None:
     >>> check_output_dir("--output_dir", "")
     Traceback (most recent call last):
     ...
-    ValueError: argument --output_dir: got ''; give a directory to write the run into (an empty path would write into the current directory)
+    ValueError: argument --output_dir: got ''; give a directory to write the run into (an empty path would
+    write into the current directory)
     """
     if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
         raise ValueError(f"argument {flag}: got {path!r}; give a directory to write the run into (an empty path "
@@ -158,7 +159,8 @@ def read_args_file(path: str) -> dict[str, Any]:
     >>> read_args_file(str(f))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: ...args.json holds a JSON list; it must hold one object of arguments, like {"output_dir": "runs/x", "max_steps": 100}
+    ValueError: ...args.json holds a JSON list; it must hold one object of arguments, like {"output_dir":
+    "runs/x", "max_steps": 100}
     """
     kind = "YAML" if path.lower().endswith((".yaml", ".yml")) else "JSON"
     example = '{"output_dir": "runs/x", "max_steps": 100}' if kind == "JSON" else "output_dir: runs/x"
@@ -172,7 +174,7 @@ def read_args_file(path: str) -> dict[str, Any]:
         raise ValueError(f"{path} is empty; it must hold one object of arguments, like {example}")
     try:
         if kind == "YAML":
-            import yaml
+            import yaml  # type: ignore[import-untyped]  # PyYAML ships no stubs; only safe_load is used
 
             data = yaml.safe_load(text)
         else:

@@ -52,11 +52,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ..checks import check_kwargs
+from ..deepspeed_config import check_trainer_deepspeed  # hf_sched issue 24 hook
 from ..registry import available_schedules, check_schedule_kwargs, get_info
+from ..schedule_free import check_schedule_free_arguments  # hf_sched issue 24 hook
 from ..warmup import DEFAULT_WARMUP_RATIO, epochs_to_steps, is_epoch_request, resolve_warmup
 from .scheduler_name import SchedulerName, transformers_names
-from ..deepspeed_config import check_trainer_deepspeed  # hf_sched issue 24 hook
-from ..schedule_free import check_schedule_free_arguments  # hf_sched issue 24 hook
 
 __all__ = ["SchedArgumentsMixin", "parse_scheduler_kwargs", "STRICT_RESUME_FLAG"]
 
@@ -247,7 +247,7 @@ class SchedArgumentsMixin:
             raise ValueError(f"lr_scheduler_kwargs={self.lr_scheduler_kwargs!r} is invalid: {exc}") from None
         self._check_warmup_fields(info)
         check_trainer_deepspeed(self)  # hf_sched issue 24 hook: DeepSpeed's scheduler/optimizer blocks
-        check_schedule_free_arguments(self.optim, self.lr_scheduler_type)  # hf_sched issue 24 hook: schedule_free.py
+        check_schedule_free_arguments(getattr(self, "optim", None), self.lr_scheduler_type)  # schedule_free.py
         if self.layer_decay is not None:
             d = self.layer_decay
             if isinstance(d, bool) or not isinstance(d, numbers.Real) or not (math.isfinite(d) and 0.0 < d <= 1.0):

@@ -241,11 +241,11 @@ class SchedTrainerMixin(_TrainerBase):
 
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
         with averaged_weights(self.optimizer):
-            super()._save_checkpoint(model, trial)  # type: ignore[misc]
+            super()._save_checkpoint(model, trial)
 
     def save_model(self, output_dir: Optional[str] = None, _internal_call: bool = False) -> None:
         with averaged_weights(self.optimizer):
-            super().save_model(output_dir, _internal_call)  # type: ignore[misc]
+            super().save_model(output_dir, _internal_call)
 
     # -- resume -----------------------------------------------------------------------
 
