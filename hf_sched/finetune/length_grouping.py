@@ -8,7 +8,10 @@ keeping the randomness of a shuffle (the idea of the Trainer's ``group_by_length
 
 1. a random permutation of the examples, seeded by ``(seed, epoch)``;
 2. cut into megabatches of ``m * batch_size`` examples, ``m = min(megabatch_batches,
-   max(1, n // (4 * batch_size)))`` (at least 4 megabatches where the data allows);
+   max(1, n // (4 * batch_size)))`` (at least 4 megabatches where the data allows); the last
+   one holds what is left (2,000 tweets in batches of 16: four of 496 and one of 16, whose one
+   batch is as mixed as a random one and holds about a fifth of the epoch's padding, 3.3% of
+   its tokens in all, measured with seed 0);
 3. each megabatch sorted by length, longest first (ties keep the permutation's order);
 4. the sorted sequence cut into batches of ``batch_size``; the full batches are shuffled
    (same generator), the one partial batch (``n % batch_size`` examples) stays last.
