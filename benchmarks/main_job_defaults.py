@@ -7,15 +7,20 @@ itself (``recipes/finetune_accelerate.py``, one process, its defaults otherwise)
 configuration and seed, and compares them seed by seed (same split, same init):
 
 * ``old``: 1 epoch, ``warmupcosine``, peak LR 2e-4 (the default before study v2);
-* ``new``: 3 epochs, ``warmuplinear``, peak LR 5e-5 (the default since study v2).
+* ``new``: 3 epochs, ``warmuplinear``, peak LR 5e-5 (the default since study v2);
+* ``grouped``: ``new`` with length-grouped batches (the default since issue 29).
 
-Every finished run is appended to ``main_job_defaults_runs.jsonl`` (a rerun skips it);
-``main_job_defaults.json`` and ``.md`` hold the table: accuracy and F1 per seed, mean ± sd,
-and the paired difference new - old.
+``old`` and ``new`` ran with random batches (``--no_group_by_length``), as the recipe did then.
+Every finished run is appended to ``<name>_runs.jsonl`` (a rerun skips it); ``<name>.json`` and
+``.md`` hold the table: accuracy and F1 per seed, mean ± sd, and each configuration against the
+first one (``--configs``) paired by seed: the difference in accuracy and the ratio of the
+training times (the recipe's ``train_time_s``; a ratio means something only for runs of one
+sitting, which the plan interleaves seed by seed).
 
 Run::
 
-    python benchmarks/main_job_defaults.py                     # seeds 42 0 1 2: ~20 minutes on 2 cores
+    python benchmarks/main_job_defaults.py                     # old vs new, seeds 42 0 1 2: ~20 minutes on 2 cores
+    python benchmarks/main_job_defaults.py --configs new grouped --name main_job_grouping   # one sitting
     python benchmarks/main_job_defaults.py --seeds 42 0 --quick   # a tiny random BERT, 2 steps (smoke run)
 """
 
@@ -46,9 +51,14 @@ __all__ = ["CONFIGS", "recipe_command", "summarise", "render_markdown", "main"]
 #: name -> (what it is, the recipe flags)
 CONFIGS: dict[str, tuple[str, list[str]]] = {
     "old": ("1 epoch, warmupcosine, peak LR 2e-4 (the default before study v2)",
-            ["--num_epochs", "1", "--lr_scheduler_type", "warmupcosine", "--learning_rate", "2e-4"]),
-    "new": ("3 epochs, warmuplinear, peak LR 5e-5 (the default since study v2)",
-            ["--num_epochs", "3", "--lr_scheduler_type", "warmuplinear", "--learning_rate", "5e-5"]),
+            ["--no_group_by_length", "--num_epochs", "1", "--lr_scheduler_type", "warmupcosine", "--learning_rate",
+             "2e-4"]),
+    "new": ("3 epochs, warmuplinear, peak LR 5e-5 (the default since study v2), random batches",
+            ["--no_group_by_length", "--num_epochs", "3", "--lr_scheduler_type", "warmuplinear", "--learning_rate",
+             "5e-5"]),
+    "grouped": ("the same, with length-grouped batches (the default since issue 29)",
+                ["--group_by_length", "--num_epochs", "3", "--lr_scheduler_type", "warmuplinear", "--learning_rate",
+                 "5e-5"]),
 }
 
 
@@ -65,29 +75,41 @@ def _mean_sd(values: Sequence[float]) -> tuple[float | None, float | None]:
     return mean_sd(values) if values else (None, None)
 
 
-def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Per configuration: accuracy per seed, mean ± sd; and new - old on the seeds both ran.
+def summarise(runs: Sequence[dict[str, Any]], configs: Sequence[str] = ("old", "new")) -> dict[str, Any]:
+    """Per configuration: accuracy per seed, mean ± sd; each later one against the first on the seeds both ran.
+
+    ``paired`` is the second configuration against the first (``versus`` holds every later one):
+    accuracy differences, how many seeds were higher, and the training-time ratios.
 
     >>> s = summarise([{"config": "old", "seed": 1, "accuracy": 0.8, "f1": 0.5, "wall_time_s": 9.0},
     ...                {"config": "new", "seed": 1, "accuracy": 0.9, "f1": 0.6, "wall_time_s": 30.0}])
     >>> round(s["paired"]["mean"], 6), s["paired"]["higher"], s["configs"]["new"]["accuracy_mean"]
     (0.1, 1, 0.9)
     """
-    out: dict[str, Any] = {"configs": {}, "paired": None}
-    for name in CONFIGS:
+    out: dict[str, Any] = {"configs": {}, "paired": None, "versus": {}}
+    for name in configs:
         mine = sorted((r for r in runs if r["config"] == name), key=lambda r: r["seed"])
         acc_mean, acc_sd = _mean_sd([r["accuracy"] for r in mine])
         f1_mean, f1_sd = _mean_sd([r["f1"] for r in mine])
         wall_mean, _ = _mean_sd([r["wall_time_s"] for r in mine])
         out["configs"][name] = {"what": CONFIGS[name][0], "seeds": [r["seed"] for r in mine],
                                 "accuracy": {r["seed"]: r["accuracy"] for r in mine}, "accuracy_mean": acc_mean,
-                                "accuracy_sd": acc_sd, "f1_mean": f1_mean, "f1_sd": f1_sd, "wall_time_s_mean": wall_mean}
-    old, new = out["configs"]["old"]["accuracy"], out["configs"]["new"]["accuracy"]
-    diffs = [new[s] - old[s] for s in new if s in old]
-    if diffs:
+                                "accuracy_sd": acc_sd, "f1_mean": f1_mean, "f1_sd": f1_sd, "wall_time_s_mean": wall_mean,
+                                "train_time_s": {r["seed"]: r.get("train_time_s") for r in mine}}
+    base = out["configs"][configs[0]]
+    for name in configs[1:]:
+        other = out["configs"][name]
+        seeds = [s for s in other["accuracy"] if s in base["accuracy"]]
+        if not seeds:
+            continue
+        diffs = [other["accuracy"][s] - base["accuracy"][s] for s in seeds]
         mean, sd = _mean_sd(diffs)
-        out["paired"] = {"seeds": [s for s in new if s in old], "differences": diffs, "mean": mean, "sd": sd,
-                         "higher": sum(d > 0 for d in diffs)}
+        times = [other["train_time_s"][s] / base["train_time_s"][s] for s in seeds
+                 if other["train_time_s"][s] and base["train_time_s"][s]]
+        out["versus"][name] = {"baseline": configs[0], "seeds": seeds, "differences": diffs, "mean": mean, "sd": sd,
+                               "higher": sum(d > 0 for d in diffs), "train_time_ratios": times,
+                               "train_time_ratio_mean": _mean_sd(times)[0] if times else None}
+    out["paired"] = out["versus"].get(configs[1]) if len(configs) > 1 else None
     return out
 
 
@@ -106,24 +128,29 @@ def render_markdown(summary: dict[str, Any]) -> str:
         f1 = "–" if c["f1_mean"] is None else f"{c['f1_mean']:.4f}"
         wall = "–" if c["wall_time_s_mean"] is None else f"{c['wall_time_s_mean']:.0f}"
         lines.append(f"| `{name}`: {c['what']} | " + " | ".join(cells) + f" | {mean} | {f1} | {wall} |")
-    p = summary["paired"]
-    if p:
+    for name, p in summary.get("versus", {}).items():
         sd = "" if p["sd"] is None else f" ± {p['sd']:.4f}"
-        lines += ["", f"new - old, paired by seed: {p['mean']:+.4f}{sd} over seeds {p['seeds']} "
-                      f"(new higher on {p['higher']} of {len(p['differences'])})."]
+        lines += ["", f"{name} - {p['baseline']}, paired by seed: {p['mean']:+.4f}{sd} over seeds {p['seeds']} "
+                      f"({name} higher on {p['higher']} of {len(p['differences'])})."]
+        if p["train_time_ratio_mean"] is not None:
+            ratios = ", ".join(f"{r:.2f}" for r in p["train_time_ratios"])
+            lines.append(f"Training time {name} / {p['baseline']}, seed by seed: {ratios} (mean "
+                         f"{p['train_time_ratio_mean']:.2f}x; compare only runs of one sitting).")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", nargs="+", type=int, default=[42, 0, 1, 2])
-    ap.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    ap.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=["old", "new"],
+                    help="the first is the baseline the others are paired with")
     ap.add_argument("--quick", action="store_true", help="a tiny random BERT, 2 steps: a smoke run")
     ap.add_argument("--out_dir", default=str(RESULTS))
+    ap.add_argument("--name", default="main_job_defaults", help="the run store and table: <out_dir>/<name>[_quick]")
     args = ap.parse_args(argv)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    name = "main_job_defaults_quick" if args.quick else "main_job_defaults"
+    name = f"{args.name}_quick" if args.quick else args.name
     runs_path = out_dir / f"{name}_runs.jsonl"
     runs = load_runs(runs_path)
     done = {(r["config"], r["seed"]) for r in runs}
@@ -148,12 +175,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         run = {"key_id": key_id({"config": config, "seed": seed}), "config": config, "seed": seed, "accuracy": metrics["accuracy"], "f1": metrics["f1"],
                "wall_time_s": round(time.perf_counter() - start, 1), "train_time_s": metrics.get("train_time_s"),
                "num_training_steps": metrics["num_training_steps"], "torch_threads": metrics.get("torch_threads"),
-               "majority_fraction": metrics.get("majority_baseline_accuracy")}
+               "majority_fraction": metrics.get("majority_baseline_accuracy"),
+               "group_by_length": metrics.get("group_by_length"),
+               "padded_token_fraction": metrics.get("padded_token_fraction"),
+               "train_tokens_per_s": metrics.get("train_tokens_per_s")}
         append_run(runs_path, run)
         runs.append(run)
         print(f"[{i}/{len(plan)}] {config} seed {seed}: accuracy {run['accuracy']:.4f}, f1 {run['f1']:.4f}, "
               f"{run['num_training_steps']} steps, {run['wall_time_s']:.0f} s", flush=True)
-    summary = summarise(runs)
+    summary = summarise(runs, args.configs)
     (out_dir / f"{name}.json").write_text(json.dumps({"benchmark": "main_job_defaults", **summary}, indent=1) + "\n")
     markdown = render_markdown(summary)
     (out_dir / f"{name}.md").write_text(markdown)

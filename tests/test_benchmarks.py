@@ -390,6 +390,70 @@ def test_throughput_quick_end_to_end(tmp_path: Path) -> None:
     assert data["ratio"]["loop_examples_per_s"] > 0 and "recipe / Trainer" in proc.stdout
 
 
+def test_both_sides_draw_random_batches_unless_grouping_is_asked_for(throughput: ModuleType, tmp_path: Path) -> None:
+    from transformers import TrainingArguments
+
+    spec = importlib.util.spec_from_file_location("recipe_for_grouping_test", throughput.RECIPE)
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    for grouped in (False, True):
+        cfg = {**CFG, "group_by_length": grouped}
+        assert recipe.parse_args(throughput.recipe_args(cfg, str(tmp_path / "out"))).group_by_length is grouped
+        args = TrainingArguments(**throughput.trainer_settings(cfg, str(tmp_path)))
+        assert args.train_sampling_strategy == ("group_by_length" if grouped else "random")
+    assert recipe.parse_args(throughput.recipe_args(CFG, str(tmp_path / "out"))).group_by_length is False
+
+
+# --------------------------------------------------------------------------- grouped_throughput
+
+
+@pytest.fixture(scope="module")
+def grouped() -> ModuleType:
+    return _load("grouped_throughput")
+
+
+def test_grouped_throughput_flops_ratios_and_table(grouped: ModuleType) -> None:
+    shape = {"layers": 6, "width": 384, "params": 10_765_056}
+    assert grouped.batch_flops(shape, 16, 54) == 6 * 10_765_056 * 16 * 54 + 12 * 6 * 384 * 16 * 54**2
+    run = {"tokens_per_step": [16 * 60, 16 * 30, 8 * 10], "examples_per_step": [16, 16, 8]}
+    assert grouped.run_flops(run, shape) == grouped.batch_flops(shape, 16, 30) + grouped.batch_flops(shape, 8, 10)
+    runs = [{"variant": v, "padded_token_fraction": f, "steady_real_tokens_per_s": r, "model_gflops": 50.0,
+             "train_loop_s": t} for v, f, r, t in [("recipe grouped", 0.03, 1000.0, 20.0),
+                                                  ("recipe random", 0.39, 640.0, 32.0),
+                                                  ("Trainer grouped", 0.04, 800.0, 25.0),
+                                                  ("Trainer random", 0.39, 640.0, 32.0)]]
+    summary = grouped.summarise(runs, [90.0, 110.0, 100.0])
+    assert summary["matmul_gflops"]["median"] == 100.0
+    assert summary["ratios"]["recipe: grouped / random training-loop time"] == 0.625
+    assert summary["ratios"]["grouped: recipe / Trainer real tokens/s"] == 1.25
+    assert summary["ratios"]["Trainer random: model arithmetic / matmul ceiling"] == 0.5
+    text = grouped.render(summary, "test")
+    assert "| recipe grouped | 0.030 | 1000 | 50.0 | 0.50 | 20.0 |" in text
+    partial = grouped.summarise(runs[:1], [100.0])  # a sitting cut short: the missing ratios are None
+    assert partial["ratios"]["recipe: grouped / random real tokens/s"] is None and "| - |" in grouped.render(partial, "x")
+
+
+def test_grouped_throughput_bad_arguments(grouped: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, message in ((["--steps", "1"], "--steps 1 must be >= 2"), (["--repeats", "0"], "--repeats 0 must be >= 1"),
+                          (["--steps", "500"], "--steps 500 must be <= 125")):
+        with pytest.raises(SystemExit):
+            grouped.main(argv)
+        assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_grouped_throughput_quick_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "grouped.json"
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "grouped_throughput.py"), "--quick", "--threads", "1",
+                           "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=900,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = _strict_json(out)
+    assert data["complete"] is True and sorted(r["variant"] for r in data["runs"]) == sorted(data["median"])
+    assert all(0 <= r["padded_token_fraction"] < 1 and r["model_gflops"] > 0 for r in data["runs"])
+    assert data["matmul_gflops"]["median"] > 0 and (tmp_path / "grouped.md").read_text().startswith("# Length-grouped")
+
+
 # --------------------------------------------------------------------------- step_overhead
 
 

@@ -196,6 +196,10 @@ def test_one_process_run_follows_the_budget_and_ends_at_the_final_value(referenc
     assert 0 < metrics["train_time_s"] and 0 < metrics["eval_time_s"]
     assert metrics["train_time_s"] + metrics["eval_time_s"] < metrics["wall_time_s"]
     assert metrics["optimizer"] == "torch.optim.AdamW (fused=True)"  # the Trainer's default, adamw_torch_fused
+    # length-grouped batches by default; the tokens of every training batch counted
+    assert metrics["group_by_length"] is True and "training batches grouped by length" in stdout
+    assert 0 <= metrics["padded_token_fraction"] < 1 and metrics["train_tokens_per_s"] > 0
+    assert metrics["train_tokens"] == round((1 - metrics["padded_token_fraction"]) * metrics["train_batch_tokens"])
 
     # the LR of optimizer step s is peak * f(s - 1), for every step, and the last one is f(T - 1)
     schedule = reference_schedule()
@@ -236,6 +240,8 @@ def test_two_processes_give_the_same_lr_curve_step_for_step(reference_run, tiny_
 
     metrics = read_metrics(output_dir)
     assert metrics["num_processes"] == 2 and metrics["distributed_type"].endswith("MULTI_CPU")
+    assert metrics["group_by_length"] is True  # grouped batches, sharded: the same LR curve as one process
+    assert metrics["train_batch_tokens"] > metrics["train_tokens"] > 0  # both processes' batches
     assert 0.0 <= metrics["accuracy"] <= 1.0
     assert metrics["num_training_steps"] == TOTAL_STEPS
 
@@ -314,6 +320,35 @@ def test_sigkill_then_resume_latest_equals_the_uninterrupted_run(reference_run, 
     assert resumed["eval_history"] == reference["eval_history"]
     assert resumed["resumed_from"] == str(output_dir / "step_4")
     assert_same_weights(output_dir, reference_dir)
+
+
+def test_resume_in_the_middle_of_the_second_epoch_equals_the_uninterrupted_run(reference_run, tiny_model, tmp_path):
+    # Length-grouped batches (the default) are ordered per epoch: step_9 lies one optimizer step (two
+    # micro-batches) into epoch 1, so the resumed run must rebuild epoch 1's order and skip into it.
+    reference_dir, _ = reference_run
+    output_dir = tmp_path / "killed"
+    args = ["--model", str(tiny_model), "--batch_size", "16", *RUN_ARGS, "--checkpointing_steps", "3",
+            "--output_dir", str(output_dir)]  # the last --checkpointing_steps wins; it changes no batch
+    _kill_after(one_process(*args, "--stall_after_step", "10"), output_dir, "step_9", 10)
+    result = run(one_process(*args, "--resume_from_checkpoint", "latest"))
+    check_ok(result)
+    assert f"resumed from {output_dir / 'step_9'} after 9 optimizer steps" in result.stdout
+    assert (output_dir / "lr_log.jsonl").read_text() == (reference_dir / "lr_log.jsonl").read_text()  # LRs, losses
+    assert read_metrics(output_dir)["eval_history"] == read_metrics(reference_dir)["eval_history"]
+    assert_same_weights(output_dir, reference_dir)
+
+
+def test_no_group_by_length_draws_other_batches(reference_run, tiny_model, tmp_path):
+    reference_dir, _ = reference_run
+    output_dir = tmp_path / "random"
+    result = run(one_process("--model", str(tiny_model), "--batch_size", "16", *RUN_ARGS, "--max_steps", "4",
+                             "--no_group_by_length", "--output_dir", str(output_dir)))
+    check_ok(result)
+    assert "training batches in random order" in result.stdout
+    metrics = read_metrics(output_dir)
+    assert metrics["group_by_length"] is False and metrics["num_training_steps"] == 4
+    # the first step trains at LR 0 in both runs from the same init and dropout: only its batch differs
+    assert metrics["lr_log"][0]["loss"] != read_lr_log(reference_dir)[0]["loss"]
 
 
 # --------------------------------------------------------------------------- bad input

@@ -656,6 +656,9 @@ def test_recipe_end_to_end(tmp_path):
     assert 0.0 <= metrics["eval"]["eval_accuracy"] <= 1.0 and 0.0 <= metrics["eval"]["eval_f1"] <= 1.0
     assert len(metrics["lr_curve"]) == 6
     assert (out / "lr_curve.png").read_bytes()[:8] == PNG_SIGNATURE
+    # batches grouped by length by default (the Trainer's own sampler), their padding counted
+    assert metrics["train_sampling_strategy"] == "group_by_length"
+    assert 0.0 <= metrics["padded_token_fraction"] < 0.5 and metrics["train_tokens_per_s"] > 0
 
 
 @pytest.mark.parametrize("argv,expected", [

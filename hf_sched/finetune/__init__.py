@@ -7,6 +7,8 @@ and none imports torch, transformers, datasets or evaluate at module level, exce
 * :mod:`hf_sched.finetune.data` - text-classification data: the offline tweets, local
   files or Hub datasets, split and tokenised.
 * :mod:`hf_sched.finetune.model` - the offline MiniLM classifier and a tiny random BERT.
+* :mod:`hf_sched.finetune.length_grouping` - length-grouped training batches (seeded, resumable)
+  and the count of their padding.
 * :mod:`hf_sched.finetune.metrics` - offline ``evaluate`` metrics and ``compute_metrics``.
 * :mod:`hf_sched.finetune.arguments` - the Accelerate recipe's flags, checked before anything loads.
 * :mod:`hf_sched.finetune.input_checks` - the checks both recipes make on their inputs (one copy).

@@ -191,6 +191,11 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    help="micro-batches per optimizer step")
     g.add_argument("--split_batches", action="store_true",
                    help="split each --batch_size batch across the processes (Accelerate's split_batches)")
+    g.add_argument("--group_by_length", action="store_true", default=True,
+                   help="batches of examples of similar length (seeded, the same number of batches per epoch; "
+                   "the Trainer's group_by_length), so that little of each batch is padding")
+    g.add_argument("--no_group_by_length", dest="group_by_length", action="store_false",
+                   help="random batches instead (each padded to its longest example)")
 
     g = parser.add_argument_group("run")
     g.add_argument("--seed", type=_int_at_least(0), default=42, help="seeds the split, the data order and the model")
