@@ -1,17 +1,8 @@
 """The step budget: how many optimizer steps a run really takes, and its warmup.
 
-What a user has is a dataloader, a number of epochs, gradient accumulation, processes and
-maybe ``max_steps``; what a schedule needs is ``T``, the optimizer steps of the run. This
-module turns one into the other with the arithmetic the Trainer and an Accelerate loop
-(``with accelerator.accumulate(model):``) actually follow:
-
-* batches per process per epoch ``B``: ``len(dataloader)`` if it was already prepared
-  (sharded) by Accelerate; otherwise ``ceil(len / N)`` for ``N`` processes
-  (``floor`` with ``drop_last``), or ``len`` with ``split_batches``;
-* optimizer steps per epoch ``E_s = max(1, ceil(B / G))`` for gradient accumulation ``G``
-  (the remainder micro-batches of an epoch still make a step);
-* ``T = max_steps`` if given, else ``ceil(epochs * E_s)`` (the Trainer's float product,
-  so a fractional epoch count gives the Trainer's own number).
+With ``B`` batches per process per epoch (``len`` of a prepared dataloader, else ``ceil(len / N)``
+for ``N`` processes, ``floor`` with ``drop_last``, ``len`` with ``split_batches``) and accumulation
+``G``: steps per epoch ``E = max(1, ceil(B / G))``, ``T = max_steps`` or ``ceil(epochs * E)``.
 
 >>> training_steps(num_batches=100, num_epochs=3, gradient_accumulation_steps=3)
 102
@@ -100,25 +91,16 @@ class StepBudget:
         return dict(self.__dict__)
 
 
-def _resolve(
-    dataloader: Any,
-    num_batches: int | None,
-    num_epochs: float | None,
-    gradient_accumulation_steps: int,
-    max_steps: int | None,
-    num_processes: int,
-    dataloader_prepared: bool | None,
-    split_batches: bool,
-) -> tuple[int, int | None, int | None, list[str]]:
+def _resolve(dataloader: Any, num_batches: int | None, num_epochs: float | None, gradient_accumulation_steps: int,
+             max_steps: int | None, num_processes: int, dataloader_prepared: bool | None,
+             split_batches: bool) -> tuple[int, int | None, int | None, list[str]]:
     lines: list[str] = []
     has_max = max_steps is not None and max_steps != -1
     if has_max:
         t = check_int("max_steps", max_steps, minimum=1)
         lines.append(f"max_steps = {t} (overrides epochs)")
         # steps per epoch still matter for warmup in epochs, when the data has a length
-        if dataloader is not None and num_batches is None and not has_len(dataloader):
-            return t, None, None, lines
-        if dataloader is None and num_batches is None:
+        if num_batches is None and (dataloader is None or not has_len(dataloader)):
             return t, None, None, lines
     elif dataloader is None and num_batches is None:
         raise ValueError(
@@ -185,27 +167,13 @@ def training_steps(
     dataloader_prepared: bool | None = None,
     split_batches: bool = False,
 ) -> int:
-    """The exact number of optimizer steps of a run.
-
-    Args:
-        dataloader: the training dataloader (its ``len`` is used); or give ``num_batches``.
-        num_batches: ``len(dataloader)`` when no dataloader is at hand.
-        num_epochs: epochs, may be fractional (``1.5``).
-        gradient_accumulation_steps: micro-batches per optimizer step.
-        max_steps: if set (and not ``-1``), the answer, whatever the epochs.
-        num_processes: data-parallel processes.
-        dataloader_prepared: whether ``len(dataloader)`` is already per process (detected
-            for Accelerate's prepared dataloaders when ``None``).
-        split_batches: Accelerate's ``split_batches`` (each batch is split across processes).
+    """The exact number of optimizer steps of a run: ``max_steps``, or ``ceil(epochs * E)`` (module docs).
 
     >>> training_steps(num_batches=125, num_epochs=2, gradient_accumulation_steps=4, num_processes=2)
     32
     """
-    t, _, _, _ = _resolve(
-        dataloader, num_batches, num_epochs, gradient_accumulation_steps, max_steps, num_processes,
-        dataloader_prepared, split_batches,
-    )
-    return t
+    return _resolve(dataloader, num_batches, num_epochs, gradient_accumulation_steps, max_steps, num_processes,
+                    dataloader_prepared, split_batches)[0]
 
 
 def compute_budget(
@@ -223,9 +191,7 @@ def compute_budget(
 ) -> StepBudget:
     """:func:`training_steps` plus the warmup steps, with the arithmetic spelled out.
 
-    ``warmup`` is any request :func:`hf_sched.warmup.resolve_warmup` takes (default 10%),
-    including epochs (``"1ep"``, ``"0.5ep"``) counted in this budget's optimizer steps per
-    epoch (accumulation and processes included).
+    ``warmup`` is any :func:`hf_sched.warmup.resolve_warmup` request (epochs in this budget's ``E``).
 
     >>> print(compute_budget(num_batches=10, num_epochs=1).explanation)
     batches per process per epoch = 10 (one process)
@@ -233,21 +199,13 @@ def compute_budget(
     training steps = ceil(1 epochs * 10) = 10
     warmup steps = 1 (request None -> default 10%)
     """
-    t, spe, b, lines = _resolve(
-        dataloader, num_batches, num_epochs, gradient_accumulation_steps, max_steps, num_processes,
-        dataloader_prepared, split_batches,
-    )
+    t, spe, b, lines = _resolve(dataloader, num_batches, num_epochs, gradient_accumulation_steps, max_steps,
+                                num_processes, dataloader_prepared, split_batches)
     w = resolve_warmup(warmup, t, optimizer, steps_per_epoch=spe)
     shown = "None -> default 10%" if warmup is None else repr(warmup)
     lines.append(f"warmup steps = {w} (request {shown})")
-    return StepBudget(
-        num_training_steps=t,
-        num_warmup_steps=w,
-        steps_per_epoch=spe,
-        batches_per_process=b,
-        num_epochs=None if spe is None or (max_steps is not None and max_steps != -1) else float(1.0 if num_epochs is None else num_epochs),
-        explanation="\n".join(lines),
-    )
+    epochs = None if spe is None or max_steps not in (None, -1) else float(1.0 if num_epochs is None else num_epochs)
+    return StepBudget(t, w, spe, b, epochs, "\n".join(lines))
 
 
 def run_steps(
@@ -258,9 +216,8 @@ def run_steps(
 ) -> tuple[int | None, int | None]:
     """``(T, E)`` of ``get_scheduler``'s arguments: the run's optimizer steps and steps per epoch.
 
-    ``T`` is ``num_training_steps``, or :func:`training_steps` of the data, or ``None`` for a
-    run without a total (no length, no ``max_steps``), which only a schedule that does not
-    ``needs_total`` may have. An ``accelerator`` gives the processes and ``split_batches``.
+    ``T`` is ``num_training_steps``, :func:`training_steps` of the data, or ``None`` (no length, no
+    ``max_steps``: only if not ``needs_total``). An ``accelerator`` gives processes and ``split_batches``.
 
     >>> run_steps("warmupcosine", True, None, num_batches=10, num_epochs=2, gradient_accumulation_steps=3)
     (8, 4)

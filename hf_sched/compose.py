@@ -1,18 +1,7 @@
 """Composition: schedules joined end to end, multiplied together, and warmup around anything.
 
-* :func:`join` runs schedules one after another: schedule ``i`` is active on
-  ``[b_i, b_{i+1})`` and sees the steps since its boundary, ``s - b_i`` (``b_0 = 0``).
-* :func:`product` and :func:`scale` multiply schedules (and constants) step by step.
-* :class:`WarmupStableDecay` is a join: warmup and a plateau, then a decay to ``min_lr_ratio``.
-* :func:`with_warmup` multiplies a warmup ramp into a :class:`Schedule`, or wraps **any**
-  torch ``LRScheduler`` (StepLR, CosineAnnealingLR, OneCycleLR, ...) in a
-  :class:`~hf_sched.warmup_scheduler.WarmupScheduler` with exact save/resume.
-
-:class:`Join` and :class:`Product` are :class:`Schedule` values like any other: frozen,
-comparable, picklable, and ``to_dict()`` nests the parts' specs (plain JSON), so
-:func:`~hf_sched.schedules.schedule_from_dict` and :class:`~hf_sched.ScheduledLR`'s
-checkpoints rebuild them. (Parts given as specs are rebuilt from the kinds defined so
-far; :mod:`hf_sched.schedules` defines every built-in one.)
+:class:`Join` and :class:`Product` are schedules like any other: ``to_dict()`` nests the parts'
+specs, so checkpoints rebuild them.
 
 >>> from hf_sched.schedules import Constant, Linear
 >>> s = join([Constant(10, 5), Linear(20)], [10])
@@ -69,11 +58,8 @@ def _no_own_warmup(schedule: Schedule) -> None:
 class Join(Schedule):
     """Schedules end to end: ``f(s) = f_i(s - b_i)`` for ``b_i <= s < b_{i+1}``.
 
-    ``b_0 = 0`` and ``boundaries = (b_1, ..., b_{n-1})`` strictly increase; the last
-    schedule runs from ``b_{n-1}`` to the join's end ``T = b_{n-1} + T_{n-1}`` (its own
-    ``num_training_steps``), and its final value is held after. A part whose own ``T`` is
-    shorter than its stretch holds its final value until the next boundary; a longer one is
-    cut at the boundary. Build it with :func:`join`, which computes ``T``.
+    ``b_0 = 0 < b_1 < ... < b_{n-1}`` (``boundaries``); ``T = b_{n-1} + T_{n-1}``. A part shorter
+    than its stretch holds its final value; a longer one is cut. Build it with :func:`join`.
 
     >>> from hf_sched.schedules import Linear
     >>> j = join([Linear(4), Linear(4)], [2])
@@ -131,8 +117,7 @@ class Join(Schedule):
 class Product(Schedule):
     """Step-by-step product: ``f(s) = scale * f_1(s) * ... * f_n(s)``.
 
-    ``T`` is the longest factor's ``num_training_steps``; each factor holds its own final
-    value after its own ``T``. Build it with :func:`product` or :func:`scale`.
+    ``T`` is the longest factor's. Build it with :func:`product` or :func:`scale`.
 
     >>> from hf_sched.schedules import Constant, Linear
     >>> product(Linear(10), Constant(10, 4), 0.5)(2)
@@ -182,13 +167,9 @@ class _Cooldown(Schedule):
 class WarmupStableDecay(Schedule):
     """Warmup-stable-decay: warmup, a flat stretch at 1, then a decay to ``min_lr_ratio``.
 
-    ``join([Constant(W + S), decay], [W + S])`` after the warmup: the decay covers ``D =
-    num_decay_steps`` steps from ``W + S`` (``S = num_stable_steps``, default ``T - W - D``).
-    With ``q = (s - W - S) / D`` and ``r = min_lr_ratio``, the decay is ``r + (1 - r) * g(q)``,
-    ``g`` = ``linear``: ``1 - q``; ``cosine``: ``(1 + cos(2 pi c q)) / 2`` (:class:`Cosine`);
-    ``1-sqrt``: ``1 - sqrt(q)`` (``linear`` and ``1-sqrt`` are the warmup ramps run backwards).
-    After the decay: ``r``. Same values as transformers' ``warmup_stable_decay`` (whose warmup
-    starts at ``min_lr_ratio``: pass ``warmup_start=min_lr_ratio`` for that).
+    A join: 1 until ``W + S`` (``S = num_stable_steps``, default ``T - W - D``), then over
+    ``D = num_decay_steps`` with ``q = (s - W - S) / D``: ``r + (1 - r) * g(q)``, ``g`` = linear
+    ``1 - q``, cosine ``(1 + cos(2 pi c q)) / 2`` or 1-sqrt ``1 - sqrt(q)``; then ``r = min_lr_ratio``.
 
     >>> WarmupStableDecay(num_training_steps=10, num_decay_steps=4, decay_type="linear")(8)
     0.5
@@ -225,8 +206,7 @@ class WarmupStableDecay(Schedule):
 def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Join:
     """Run ``schedules`` one after another, switching at the steps in ``boundaries``.
 
-    ``f(s) = schedules[i](s - b_i)`` on ``[b_i, b_{i+1})`` with ``b_0 = 0``; ``len(boundaries)
-    == len(schedules) - 1``. The join ends at ``boundaries[-1] + schedules[-1].num_training_steps``.
+    ``f(s) = schedules[i](s - b_i)`` on ``[b_i, b_{i+1})``, ``b_0 = 0``; it ends at ``b_{n-1} + T_{n-1}``.
 
     >>> from hf_sched.schedules import Constant, Cosine
     >>> j = join([Constant(100, 10), Cosine(100)], [100])   # warmup + flat, then a cosine
@@ -244,7 +224,7 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Join:
 def product(*factors: Schedule | float) -> Product:
     """Multiply schedules (and constants) step by step: ``f(s) = prod_i f_i(s)``.
 
-    Numbers are folded into one constant ``scale`` (``>= 0``); at least one schedule is needed.
+    Numbers fold into one ``scale >= 0``; at least one schedule is needed.
 
     >>> from hf_sched.schedules import Linear
     >>> product(Linear(4), Linear(4)).values(range(5)).tolist()
@@ -289,22 +269,11 @@ def with_warmup(
 ) -> Any:
     """Multiply a warmup ramp into a schedule or into any torch LR scheduler.
 
-    The ramp is ``w(s) = start + (1 - start) * q(s)`` for ``s < W`` (``q`` the
-    :mod:`~hf_sched.warmup` shape) and ``1`` after, so ``lr(s) = inner(s) * w(s)``: the
-    inner curve is not delayed (the warmup overlaps its first ``W`` steps), as in the
-    Lightning ``optimizer_step`` warmup pattern.
-
-    * ``target`` a :class:`Schedule`: returns ``product(target, ramp)`` (a pure schedule).
-    * ``target`` a torch scheduler: returns a
-      :class:`~hf_sched.warmup_scheduler.WarmupScheduler`, which keeps the inner
-      scheduler's own LRs apart from the ones it writes, so recursive schedulers (StepLR,
-      MultiStepLR, ReduceLROnPlateau) never see the warmup factor, and which saves and
-      resumes exactly.
-
-    ``warmup_steps`` is any warmup request (steps, a ratio, ``"10%"``, ``"auto"``) resolved
-    against the schedule's ``T``, or for a torch scheduler against ``num_training_steps``
-    (default: its ``total_steps`` when it has one, as OneCycleLR; without a total only steps
-    and ``"auto"`` are allowed, ``"auto"`` reading beta2 from its optimizer).
+    ``lr(s) = inner(s) * w(s)``, ``w`` the warmup ramp for ``s < W`` and ``1`` after (the inner
+    curve is not delayed). A :class:`Schedule` gives ``product(target, ramp)``; a torch scheduler a
+    :class:`~hf_sched.warmup_scheduler.WarmupScheduler`. ``warmup_steps`` is any warmup request,
+    against ``T`` or ``num_training_steps`` (default the scheduler's ``total_steps``; without a
+    total, steps or ``"auto"``).
 
     >>> from hf_sched.schedules import Constant
     >>> with_warmup(Constant(10), 4).values(range(6)).tolist()

@@ -1,23 +1,9 @@
 """``ScheduledLR``, the one torch scheduler, and ``get_scheduler``, the drop-in factory.
 
-:class:`ScheduledLR` writes ``lr_g = base_lr_g * f_g(s)`` into every param group ``g``,
-where ``f_g`` is a pure :class:`~hf_sched.schedules.Schedule` (one for all groups, or one
-per group) and ``s`` is the number of optimizer steps **actually taken**, counted from the
-optimizer itself (torch's step hooks), not from calls of :meth:`ScheduledLR.step`. So:
-
-* a step that AMP's ``GradScaler`` skips (it finds an inf and never calls
-  ``optimizer.step()``) is no step: the next real step gets the LR the skipped one would have;
-* calling ``scheduler.step()`` 0, 1 or N times per optimizer step (Accelerate steps a
-  prepared scheduler once per process; Lightning's default ``interval`` is once per epoch)
-  gives every optimizer step the same LR;
-* optimizer step ``s + 1`` trains at ``peak * f(s)``, as with transformers' schedulers.
-
-``interval="epoch"`` counts ``step()`` calls instead, for loops that step the schedule once
-per epoch on purpose. The state dict holds only plain types (``torch.load(...,
-weights_only=True)`` reads it). :func:`get_scheduler` takes ``transformers.get_scheduler``'s
-positional arguments and any registry name, and resolves the run in three steps: the budget
-(:func:`hf_sched.budget.run_steps`), the warmup (:func:`hf_sched.warmup.schedule_warmup`),
-the build (:func:`hf_sched.registry.build_resolved`).
+:class:`ScheduledLR` writes ``lr_g = base_lr_g * f_g(s)`` into every param group ``g``, with
+``s`` the optimizer steps **actually taken** (torch's step hooks), so a step ``GradScaler``
+skips is no step and ``scheduler.step()`` may be called any number of times per step.
+:func:`get_scheduler` resolves a run as budget -> warmup -> build.
 
 >>> import torch
 >>> opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
@@ -59,11 +45,11 @@ from .group_steps import (
     protocol_of,
     tensor_ids,
 )
+from .metric_schedulers import metric_scheduler
 from .registry import build_resolved, check_schedule_kwargs, get_info
+from .schedule_free import is_schedule_free, schedule_free_scheduler
 from .schedules import Schedule, schedule_from_dict
 from .warmup import epochs_to_steps, is_epoch_request, schedule_warmup
-from .metric_schedulers import metric_scheduler
-from .schedule_free import is_schedule_free, schedule_free_scheduler
 
 __all__ = ["INTERVALS", "ScheduledLR", "describe_spec_change", "get_scheduler"]
 
@@ -91,14 +77,7 @@ def describe_spec_change(old: dict[str, Any], new: dict[str, Any]) -> str:
 
 
 def _innermost_optimizer(optimizer: Optimizer) -> Optimizer:
-    """The torch optimizer that really steps: through Accelerate's / DeepSpeed's wrappers.
-
-    ``AcceleratedOptimizer`` (and the DeepSpeed/FSDP wrappers built on it) hold the user's
-    optimizer as ``.optimizer`` and call its ``step()``; hooks must sit on that one. The
-    chain may pass through objects that are no torch optimizer (DeepSpeed's
-    ``DeepSpeedZeroOptimizer`` between Accelerate's wrapper and the user's AdamW): the
-    deepest torch optimizer found along ``.optimizer`` is the one.
-    """
+    """The deepest torch optimizer along ``.optimizer`` (through Accelerate's / DeepSpeed's wrappers)."""
     inner, node = optimizer, optimizer  # type: Optimizer, Any
     for _ in range(8):
         node = getattr(node, "optimizer", None)
@@ -113,8 +92,7 @@ def _apply_eager(sched: ScheduledLR, optimizer: Any) -> None:
     sched._apply(optimizer)
 
 
-# A compiled optimizer step (torch.compile) runs the hook eagerly, through a graph break:
-# were it traced, the count would be a guard and every step would recompile.
+# a compiled optimizer step runs the hook eagerly (traced, the count would recompile every step)
 _apply_outside_graphs = torch._dynamo.disable(_apply_eager)
 
 
@@ -149,30 +127,12 @@ def _check_largest_lrs(bases: Sequence[float], schedules: Sequence[Schedule]) ->
 class ScheduledLR(LRScheduler):
     """A ``torch.optim.lr_scheduler.LRScheduler`` driven by pure schedules.
 
-    ``lr_g(s) = base_lr_g * f_g(s)`` for each param group ``g``, where ``s`` is the number of
-    optimizer steps actually taken (``interval="step"``, the default) or the number of
-    :meth:`step` calls (``interval="epoch"``). Tensor LRs are filled in place (a compiled
-    optimizer step does not recompile).
-
-    With ``interval="step"`` the scheduler hooks the optimizer (``register_step_post_hook``
-    on the innermost torch optimizer, through Accelerate's wrappers): after each step the
-    hook counts it and writes ``base * f(s)`` for the next one. A step that never runs
-    (``GradScaler`` found an inf) runs no hook. :meth:`step` writes nothing new, so calling it
-    any number of times changes nothing; it only updates :meth:`get_last_lr` (as in torch,
-    the LRs as of the last ``step()`` call: read between ``optimizer.step()`` and
-    ``scheduler.step()``, as the Trainer logs it, it is the LR that step used).
-    One optimizer has one ``ScheduledLR``: building a second one detaches the first.
-
-    Args:
-        optimizer: the wrapped optimizer; each group's ``lr`` is its peak (base) LR.
-        schedule: one :class:`~hf_sched.schedules.Schedule` for every group, or a sequence
-            with one per group.
-        interval: ``"step"`` (count optimizer steps) or ``"epoch"`` (count ``step()`` calls,
-            for a schedule whose unit is the epoch, stepped once per epoch on purpose).
-        strict: refuse (``ValueError``) to load a state whose schedules differ from these;
-            ``False`` warns and continues with the checkpoint's schedules.
-        last_epoch: ``-1`` for a fresh run (torch's convention); ``k >= 0`` starts after
-            ``k`` steps (the groups must hold ``initial_lr``).
+    ``lr_g(s) = base_lr_g * f_g(s)`` (each group's ``lr`` is its peak), ``s`` the optimizer steps
+    taken, counted by a post-step hook on the innermost optimizer (``interval="step"``), or the
+    :meth:`step` calls (``interval="epoch"``). ``schedule``: one Schedule or one per group;
+    ``strict``: refuse a checkpoint with other schedules (``False``: warn, take the checkpoint's);
+    ``last_epoch=k >= 0`` starts after ``k`` steps. A second ``ScheduledLR`` on an optimizer
+    detaches the first.
 
     >>> import torch
     >>> from hf_sched.schedules import Linear
@@ -307,12 +267,7 @@ class ScheduledLR(LRScheduler):
         self._forget_protocol()
 
     def _group_step(self, groups: list[dict[str, Any]]) -> bool:
-        """Count a step of an optimizer stepped group by group (DeepSpeed ZeRO); ``False`` if it is not one.
-
-        The protocol is judged at the first step (:func:`~hf_sched.group_steps.protocol_of`).
-        Per group, each group's steps are counted and its LR written; the scheduler's step is
-        the largest count.
-        """
+        """Count a step of an optimizer stepped group by group (DeepSpeed ZeRO); ``False`` if it is not one."""
         if self._protocol is None:
             if protocol_of(groups, len(self.base_lrs)) == WHOLE:
                 # One more step decides: the same tensors again (a whole step), or others (a group
@@ -361,10 +316,7 @@ class ScheduledLR(LRScheduler):
                stepped: list[tuple[dict[str, Any], int, int]] | None = None) -> None:
         """Write ``base_g * f_g(step)`` into every group (``stepped``: only these ``(group, g, step_g)``).
 
-        The one write path: it is the optimizer's post-step hook (``optimizer`` given, the step
-        is one more than the count), and :meth:`step` (``interval="epoch"``),
-        :meth:`load_state_dict` and setting ``last_epoch`` call it with ``step``. Tensor LRs
-        are filled in place.
+        The one write path: the post-step hook (``step`` None: one more than the count), or a set step.
         """
         if step is None:  # the hook: the optimizer took a step
             if self._protocol is not WHOLE and self._group_step(optimizer.param_groups):
@@ -412,12 +364,7 @@ class ScheduledLR(LRScheduler):
         )
 
     def step(self, epoch: int | None = None) -> None:  # type: ignore[override]
-        """Take the LRs of the current step as :meth:`get_last_lr`'s.
-
-        ``interval="step"``: the count is the optimizer's and its hook wrote the LRs, so any
-        number of calls per optimizer step is harmless. ``interval="epoch"``: one call
-        advances the schedule by one and writes its LRs.
-        """
+        """Take the current step's LRs as :meth:`get_last_lr`'s (``interval="epoch"``: advance one)."""
         if epoch is not None or self._by_calls or not self._count:
             self._step_rarely(epoch)
         self._last_step = self._count
@@ -543,13 +490,7 @@ class ScheduledLR(LRScheduler):
         return int(step), [float(b) for b in bases], list(specs), interval
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool | None = None) -> None:  # type: ignore[override]
-        """Restore the step (and base LRs); refuse a different schedule unless not strict.
-
-        Every field is checked first, and a refused state changes nothing. The LRs of the
-        restored step are written into the optimizer at once, so the next optimizer step
-        uses exactly the LR the interrupted run would have used. Non-strict means: continue
-        with the checkpoint's schedule (warned).
-        """
+        """Restore the step and base LRs and write their LRs; a refused state changes nothing."""
         strict = self.strict if strict is None else _check_strict(strict)
         step, bases, specs, interval = self._validate_state(state_dict)
         if interval != self.interval:
@@ -598,7 +539,6 @@ class ScheduledLR(LRScheduler):
         return f"ScheduledLR(step={self.optimizer_step}, interval={self.interval!r}, schedules={sched})"
 
 
-
 def get_scheduler(
     name: str,
     optimizer: Optimizer,
@@ -623,28 +563,11 @@ def get_scheduler(
 ) -> Any:
     """Build a scheduler from any registry name: a drop-in for ``transformers.get_scheduler``.
 
-    The first five arguments are transformers' (``scheduler_specific_kwargs`` may also be a
-    JSON object string, as on the Trainer's command line). ``num_warmup_steps`` (or
-    ``warmup``) may be any warmup request: steps, a ratio in ``[0, 1)``, ``"10%"``,
-    ``"1ep"`` / ``"0.5ep"`` (epochs: needs a dataloader with a length, ``num_batches`` or
-    ``steps_per_epoch``) or ``"auto"``; unset means 10% of the training steps for schedules
-    with a warmup phase. ``num_training_steps`` may be left out when ``dataloader`` (or
-    ``num_batches``) and ``num_epochs``, or ``max_steps``, are given: see
-    :func:`hf_sched.budget.compute_budget`. Schedules that need no total (constant,
-    warmupconstant / constant_with_warmup, inverse_sqrt, noam, WSD given
-    ``num_stable_steps`` and ``num_decay_steps``, reduce_lr_on_plateau) build without one,
-    as in transformers, and run unbounded (a dataloader with no ``len`` is fine for them).
-
-    With ``accelerator``, the processes and ``split_batches`` are read from it for the
-    budget. The LR follows the optimizer's own steps, so it does not matter how often the
-    scheduler is stepped (Accelerate steps a prepared scheduler once per process): the
-    curve is the same on 1 and on N processes. ``interval="epoch"`` counts ``step()`` calls
-    instead (see :class:`ScheduledLR`). Schedule arguments may come as
-    ``scheduler_specific_kwargs`` or as extra keyword arguments; ``milestones`` may be
-    given in epochs (``["1ep", "2ep"]``).
-
-    Formula: ``lr_g(s) = base_lr_g * f(s)`` with ``f`` the named schedule and ``s`` the
-    optimizer steps taken.
+    ``lr_g(s) = base_lr_g * f(s)``, ``f`` the named schedule. The first five arguments are
+    transformers' (``scheduler_specific_kwargs`` may be a JSON string or extra keywords);
+    ``num_warmup_steps`` / ``warmup`` is any warmup request (default 10%); ``num_training_steps``
+    may come from ``dataloader``/``num_batches`` with ``num_epochs``, or ``max_steps``
+    (:func:`hf_sched.budget.compute_budget`); names that need no total run unbounded without one.
 
     >>> import torch
     >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)

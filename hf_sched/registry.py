@@ -1,24 +1,10 @@
 """The registry of named schedules: names, aliases, normalisation, did-you-mean, plugins.
 
-A name is looked up case-insensitively, ignoring ``-``, ``_`` and spaces, so
-``"warmup-cosine"``, ``"WarmupCosine"`` and ``"warmup_cosine"`` are the same name. Every
-``transformers.SchedulerType`` value is a name or an alias.
-
-A factory has the signature ``factory(*, num_training_steps, num_warmup_steps, **kwargs)``
-and returns a :class:`~hf_sched.schedules.Schedule` (an ``adaptive`` one is called as
-``factory(optimizer, **kwargs)`` and returns a torch scheduler). :func:`register` checks
-the signature when the factory is registered, not when it is first built. Its keyword
-arguments (and their defaults) are read from its signature: a schedule that gets an
-argument it does not accept raises a ``ValueError`` that lists the ones it does. A
-factory that also takes ``lr_init`` receives the optimizer's LR from
-:func:`hf_sched.get_scheduler`.
-
-The built-in names come from the table :data:`hf_sched.catalog.BUILTINS` (each row a
-dataclass that builds its schedule class), registered when this module is imported.
-
-Schedules from other packages are registered through the entry-point group
-``hf_sched.schedules`` (the entry point's name is the schedule name, its object the
-factory; optional attributes ``description``, ``aliases`` and ``has_warmup``).
+Names match ignoring case, ``-``, ``_`` and spaces. A factory is called as
+``factory(*, num_training_steps, num_warmup_steps, **kwargs)`` (plus ``lr_init`` if it takes it;
+an ``adaptive`` one as ``factory(optimizer, **kwargs)``); its keyword arguments are read from its
+signature. Built-ins come from :data:`hf_sched.catalog.BUILTINS`, plugins from the entry-point
+group ``hf_sched.schedules``.
 
 >>> build_schedule("Warmup-Cosine", num_training_steps=100).num_warmup_steps
 10
@@ -64,18 +50,7 @@ def normalize_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class ScheduleInfo:
-    """What the registry knows about one name.
-
-    Attributes:
-        name: canonical name.
-        factory: builds the schedule (or, for ``adaptive`` entries, the torch scheduler).
-        aliases: other accepted names.
-        description: one line for ``hf-sched list``.
-        has_warmup: whether the default 10% warmup applies.
-        adaptive: True for metric-driven schedulers (``reduce_lr_on_plateau``, ``greedy``)
-            that are torch objects, not pure schedules.
-        needs_total: False if it can run without ``num_training_steps``.
-        kwargs: the arguments it takes, with their defaults.
+    """What the registry knows about one name (``adaptive``: a metric-driven torch scheduler).
 
     >>> info = get_info("cosine")
     >>> info.name, info.aliases, info.has_warmup
@@ -109,13 +84,7 @@ _PLUGINS_LOADED = False
 
 
 def _factory_signature(name: str, factory: Callable[..., Any], adaptive: bool) -> inspect.Signature:
-    """The factory's signature, checked against how the registry calls it (``TypeError`` if it cannot work).
-
-    A pure factory is called ``factory(num_training_steps=T, num_warmup_steps=W, **kwargs)``:
-    it must accept both keywords (or ``**kwargs``) and have no required positional-only
-    parameter. An adaptive one is called ``factory(optimizer, **kwargs)``: it must take one
-    positional argument and no other required positional-only one.
-    """
+    """The factory's signature, checked against how the registry calls it (``TypeError`` if it cannot work)."""
     what = f"factory {getattr(factory, '__qualname__', factory)!r} for schedule {name!r}"
     try:
         sig = inspect.signature(factory)
@@ -184,10 +153,8 @@ def register(
 ) -> Any:
     """Register ``factory`` under ``name`` (usable as a decorator).
 
-    ``factory(*, num_training_steps, num_warmup_steps, **kwargs) -> Schedule`` (or, with
-    ``adaptive=True``, ``factory(optimizer, **kwargs)`` -> a torch scheduler). Its
-    signature is checked here: a factory the registry could not call raises ``TypeError``
-    naming the factory and what is wrong.
+    ``factory(*, num_training_steps, num_warmup_steps, **kwargs) -> Schedule`` (``adaptive``:
+    ``factory(optimizer, **kwargs)``); a signature the registry cannot call is a ``TypeError``.
 
     >>> from hf_sched.schedules import Linear
     >>> @register("halfway-linear", description="linear decay to half the peak")
@@ -258,22 +225,15 @@ def _load_plugins() -> None:
             continue
         factory = ep.load()
         try:
-            register(
-                ep.name,
-                factory,
-                aliases=tuple(getattr(factory, "aliases", ())),
-                description=getattr(factory, "description", ""),
-                has_warmup=getattr(factory, "has_warmup", True),
-            )
+            register(ep.name, factory, aliases=tuple(getattr(factory, "aliases", ())),
+                     description=getattr(factory, "description", ""), has_warmup=getattr(factory, "has_warmup", True))
         except (TypeError, ValueError) as exc:
             # one broken plugin must not make every name unusable: say so and skip it
             warnings.warn(f"skipping the hf_sched plugin {ep.name!r} ({ep.value}): {exc}", stacklevel=2)
 
 
 def canonical_name(name: str) -> str:
-    """The canonical name for ``name`` or an alias of it.
-
-    Raises ``ValueError`` naming the closest match and every name when unknown.
+    """The canonical name for ``name`` or an alias (unknown: ``ValueError`` with did-you-mean).
 
     >>> canonical_name("LINEAR")
     'warmuplinear'
@@ -347,9 +307,7 @@ def build_schedule(
 ) -> Schedule:
     """Build the pure schedule named ``name``.
 
-    ``num_warmup_steps`` may be any warmup request (see
-    :func:`hf_sched.warmup.schedule_warmup`); ``None`` means 10% for schedules with a
-    warmup phase and 0 for those without.
+    ``num_warmup_steps``: any warmup request (:func:`hf_sched.warmup.schedule_warmup`).
 
     >>> s = build_schedule("warmuplinear", num_training_steps=1000, num_warmup_steps="5%")
     >>> s.num_warmup_steps, s(50), s(1000)

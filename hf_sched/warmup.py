@@ -1,21 +1,7 @@
 """Warmup requests: turning what a user asks for into a number of warmup steps, in one place.
 
-The ramp shapes themselves (``linear``, ``constant``, ``exponential``, ``cosine``,
-``1-sqrt``) are part of the schedule frame, :func:`hf_sched.schedule.warmup_ramp`;
-:func:`warmup_factor` and :func:`warmup_factors` are that ramp for one step and for an array.
-
-A warmup *request* (:func:`resolve_warmup`) may be an ``int`` number of steps, a ``float``
-ratio of the training steps in ``[0, 1)``, a string ``"10%"``, epochs ``"1ep"`` /
-``"0.5ep"`` (``ceil(e * E)`` for ``E`` optimizer steps per epoch), ``"auto"`` (the untuned
-``2 / (1 - beta2)`` rule of Ma & Yarats 2019 for Adam-family optimizers), or ``None`` for
-the default ratio ``0.1``. A ratio ``r`` gives ``ceil(r * T)`` steps, computed on the exact
-decimal value of ``r`` (so 7% of 100 steps is 7, where the float product
-``0.07 * 100 = 7.000000000000001`` would give 8, as the Trainer's rounding does).
-
-The default never covers the whole run: ``W = min(ceil(T / 10), T - 1)``, so a 1-step run
-has no warmup (and trains at the peak LR) instead of taking its only step at LR 0. That
-differs from ``ceil(T / 10)`` only for ``T = 1``. An explicit request that covers every
-step is honoured, with a warning (the run never reaches the peak LR).
+A request (:func:`resolve_warmup`) is steps, a ratio, ``"10%"``, epochs ``"1ep"``, ``"auto"``
+or ``None`` (10%, never the whole run); the ramps are :func:`hf_sched.schedule.warmup_ramp`.
 
 >>> resolve_warmup("10%", 1000)
 100
@@ -79,8 +65,7 @@ def _ceil_ratio(ratio: float, total: int) -> int:
 def auto_warmup_steps(optimizer: Any, total: int | None = None) -> int:
     """``round(2 / (1 - beta2))`` steps for an Adam-family optimizer, capped at ``total``.
 
-    Ma & Yarats (2019), "On the adequacy of untuned warmup for adaptive optimization":
-    linear warmup over ``2 / (1 - beta2)`` steps matches RAdam's rectification.
+    The untuned warmup rule of Ma & Yarats (2019).
 
     >>> import torch
     >>> opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], betas=(0.9, 0.999))
@@ -120,7 +105,6 @@ def is_epoch_request(request: Any) -> bool:
 def epochs_to_steps(request: str, steps_per_epoch: int | None, *, name: str = "warmup") -> int:
     """``ceil(e * E)`` optimizer steps for a request ``"<e>ep"`` and ``E`` steps per epoch.
 
-    ``e`` is computed on its exact decimal value, like a ratio (``"0.3ep"`` of 10 steps is 3).
 
     >>> epochs_to_steps("1ep", 125), epochs_to_steps("0.5ep", 125), epochs_to_steps("0.3ep", 10)
     (125, 63, 3)
@@ -147,14 +131,9 @@ def epochs_to_steps(request: str, steps_per_epoch: int | None, *, name: str = "w
 def resolve_warmup(request: Any, total: int, optimizer: Any = None, *, steps_per_epoch: int | None = None) -> int:
     """Turn a warmup request into a number of warmup steps for ``total`` training steps.
 
-    ``request`` may be:
-
-    * ``None``: the default ratio :data:`DEFAULT_WARMUP_RATIO` (10%), never the whole run:
-      ``min(ceil(total / 10), total - 1)``;
-    * an ``int`` ``>= 0``: that many steps (an error if it is more than ``total``);
-    * a ``float`` ratio in ``[0, 1)``: ``ceil(ratio * total)`` steps;
-    * a string ``"10%"`` (percent in ``[0, 100)``), ``"1ep"`` / ``"0.5ep"`` (epochs, with
-      ``steps_per_epoch``), ``"auto"``, or a number as text (``"100"`` is steps, ``"0.1"`` a ratio).
+    ``None``: ``min(ceil(total / 10), total - 1)``; an ``int``: steps (at most ``total``); a ratio
+    ``r`` in ``[0, 1)``: ``ceil(r * total)`` on the exact decimal; ``"10%"``; ``"1ep"`` (with
+    ``steps_per_epoch``); ``"auto"``; or a number as text. All of ``total`` warns.
 
     >>> resolve_warmup(100, 1000), resolve_warmup(0.1, 1000), resolve_warmup("5%", 1000)
     (100, 100, 50)
@@ -185,10 +164,8 @@ def schedule_warmup(name: str, has_warmup: bool, request: Any, total: int | None
                     steps_per_epoch: int | None = None, ignore: bool = False) -> int:
     """The warmup steps of schedule ``name``: the one place where a warmup request meets a schedule.
 
-    A schedule with a warmup phase gets :func:`resolve_warmup` (``None``: the default 10%).
-    One without (``has_warmup=False``) gets ``0``: a request of more steps is an error, or,
-    with ``ignore=True`` (``get_scheduler``, as transformers), a warning. ``total=None`` is a
-    run without a total: the request must be steps (or epochs, with ``steps_per_epoch``).
+    :func:`resolve_warmup` for a schedule with a warmup phase; ``0`` without one (a request is an
+    error, or with ``ignore=True`` a warning). ``total=None``: the request must be steps or epochs.
 
     >>> schedule_warmup("warmupcosine", True, None, 100), schedule_warmup("constantlr", False, None, 100)
     (10, 0)

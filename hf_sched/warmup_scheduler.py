@@ -1,20 +1,8 @@
 """``WarmupScheduler``: a warmup ramp multiplied into any torch LR scheduler, with exact resume.
 
-The wrapped ("inner") scheduler keeps running from step 0; the wrapper writes
-``lr_g(s) = inner_lr_g(s) * w(s)`` into each param group, with ``w`` the warmup ramp of
-:func:`hf_sched.warmup.warmup_factor` (``1`` from ``s = W`` on). Many torch schedulers are
-*recursive*: ``StepLR``, ``MultiStepLR``, ``ExponentialLR`` and ``ReduceLROnPlateau``
-compute the next LR from ``group["lr"]``. So the wrapper keeps the inner scheduler's LRs
-apart and puts them back into the groups just before each inner ``step()``: the inner
-scheduler never sees (and never compounds) the warmup factor.
-
-The state (``state_dict()``) holds the inner scheduler's state, the inner LRs and the
-warmup step, all plain types (``torch.load(..., weights_only=True)`` reads it for torch's
-built-in schedulers). ``load_state_dict`` restores all three and writes the LRs of the
-restored step into the optimizer, so a resumed run continues with exactly the LRs of an
-uninterrupted one, even after a fresh optimizer and scheduler were built.
-(``GradualWarmupScheduler``-style wrappers restore only the inner counters and leave the
-fresh optimizer's LR in the groups, which a recursive scheduler then keeps using.)
+The inner scheduler's own LRs are kept apart and put back before each inner ``step()``, so a
+recursive one (``StepLR``, ``ReduceLROnPlateau``) never compounds the warmup factor; the state
+holds them, so a resumed run continues with exactly the LRs of an uninterrupted one.
 
 >>> import torch
 >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
@@ -36,6 +24,7 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 from .checks import check_choice, check_float, check_int
+from .handover import set_group_lr as _set_lr
 from .warmup import WARMUP_SHAPES, warmup_factor
 
 __all__ = ["WarmupScheduler"]
@@ -43,32 +32,12 @@ __all__ = ["WarmupScheduler"]
 _STATE_FORMAT = "hf_sched.WarmupScheduler/1"
 
 
-def _set_lr(group: dict[str, Any], lr: float) -> None:
-    cur = group["lr"]
-    if isinstance(cur, torch.Tensor):
-        cur.fill_(lr)
-    else:
-        group["lr"] = lr
-
-
 class WarmupScheduler(LRScheduler):
     """Warmup around any torch scheduler: ``lr_g(s) = inner_lr_g(s) * w(s)``.
 
-    ``w(s) = start + (1 - start) * q(s / W)`` for ``s < W`` (shape ``q`` as in
-    :mod:`hf_sched.warmup`), ``1`` after. ``s`` counts calls of :meth:`step`.
-
-    Args:
-        scheduler: the inner scheduler, already built on its optimizer (it has written
-            its LR for step 0 into the groups; those are read as the inner LRs).
-        warmup_steps: ``W >= 0``.
-        warmup_start: ``w(0)`` in ``[0, 1]``.
-        warmup_shape: one of ``linear``, ``constant``, ``exponential``, ``cosine``, ``1-sqrt``.
-        strict: refuse a checkpoint with other warmup settings (``ValueError``); ``False``
-            warns and takes the checkpoint's. Another inner scheduler type is always refused.
-
-    ``step(*args, **kwargs)`` passes its arguments to the inner ``step`` (e.g. the metric
-    of ``ReduceLROnPlateau``). Changes made to ``group["lr"]`` from outside are overwritten
-    at the next step: the inner scheduler's LRs are the wrapper's source of truth.
+    ``w(s)`` is :func:`~hf_sched.schedule.warmup_ramp` for ``s < W``, ``1`` after; ``s`` counts
+    :meth:`step` calls, whose arguments go to the inner ``step``. ``strict``: refuse a checkpoint
+    with other warmup settings (``False``: warn and take them).
 
     >>> import torch
     >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
