@@ -6,10 +6,6 @@ for ``N`` processes, ``floor`` with ``drop_last``, ``len`` with ``split_batches`
 
 >>> training_steps(num_batches=100, num_epochs=3, gradient_accumulation_steps=3)
 102
->>> training_steps(num_batches=100, num_epochs=1, num_processes=2)
-50
->>> compute_budget(num_batches=100, num_epochs=2, warmup="10%").num_warmup_steps
-20
 """
 
 from __future__ import annotations
@@ -44,10 +40,8 @@ def _dataloader_len(dataloader: Any) -> int:
     return int(n)
 
 
-def batches_per_process(
-    num_batches: int, *, num_processes: int = 1, prepared: bool = False, split_batches: bool = False,
-    drop_last: bool = False,
-) -> int:
+def batches_per_process(num_batches: int, *, num_processes: int = 1, prepared: bool = False,
+                        split_batches: bool = False, drop_last: bool = False) -> int:
     """Batches each process sees per epoch (Accelerate's sharding, ``even_batches=True``).
 
     >>> batches_per_process(7, num_processes=2), batches_per_process(7, num_processes=2, drop_last=True)
@@ -117,10 +111,8 @@ def _resolve(dataloader: Any, num_batches: int | None, num_epochs: float | None,
         drop_last = bool(getattr(dataloader, "drop_last", False))
     num_batches = check_int("num_batches (len(dataloader))", num_batches, minimum=1)
     epochs = check_float("num_epochs", 1.0 if num_epochs is None else num_epochs, minimum=0.0, min_inclusive=False)
-    b = batches_per_process(
-        num_batches, num_processes=num_processes, prepared=bool(dataloader_prepared),
-        split_batches=split_batches, drop_last=drop_last,
-    )
+    b = batches_per_process(num_batches, num_processes=num_processes, prepared=bool(dataloader_prepared),
+                            split_batches=split_batches, drop_last=drop_last)
     if b < 1:
         raise ValueError(
             f"the dataloader has {num_batches} batches, fewer than num_processes={num_processes}: "
@@ -156,17 +148,9 @@ def has_len(dataloader: Any) -> bool:
     return True
 
 
-def training_steps(
-    dataloader: Any = None,
-    *,
-    num_batches: int | None = None,
-    num_epochs: float | None = 1.0,
-    gradient_accumulation_steps: int = 1,
-    max_steps: int | None = None,
-    num_processes: int = 1,
-    dataloader_prepared: bool | None = None,
-    split_batches: bool = False,
-) -> int:
+def training_steps(dataloader: Any = None, *, num_batches: int | None = None, num_epochs: float | None = 1.0,
+                   gradient_accumulation_steps: int = 1, max_steps: int | None = None, num_processes: int = 1,
+                   dataloader_prepared: bool | None = None, split_batches: bool = False) -> int:
     """The exact number of optimizer steps of a run: ``max_steps``, or ``ceil(epochs * E)`` (module docs).
 
     >>> training_steps(num_batches=125, num_epochs=2, gradient_accumulation_steps=4, num_processes=2)
@@ -176,19 +160,10 @@ def training_steps(
                     dataloader_prepared, split_batches)[0]
 
 
-def compute_budget(
-    dataloader: Any = None,
-    *,
-    num_batches: int | None = None,
-    num_epochs: float | None = 1.0,
-    gradient_accumulation_steps: int = 1,
-    max_steps: int | None = None,
-    num_processes: int = 1,
-    dataloader_prepared: bool | None = None,
-    split_batches: bool = False,
-    warmup: Any = None,
-    optimizer: Any = None,
-) -> StepBudget:
+def compute_budget(dataloader: Any = None, *, num_batches: int | None = None, num_epochs: float | None = 1.0,
+                   gradient_accumulation_steps: int = 1, max_steps: int | None = None, num_processes: int = 1,
+                   dataloader_prepared: bool | None = None, split_batches: bool = False, warmup: Any = None,
+                   optimizer: Any = None) -> StepBudget:
     """:func:`training_steps` plus the warmup steps, with the arithmetic spelled out.
 
     ``warmup`` is any :func:`hf_sched.warmup.resolve_warmup` request (epochs in this budget's ``E``).
@@ -251,10 +226,8 @@ def run_steps(
                 "warmup_stable_decay (with num_stable_steps and num_decay_steps)"
             )
         return None, steps_per_epoch
-    t, spe, _, _ = _resolve(
-        dataloader, num_batches, num_epochs, gradient_accumulation_steps, max_steps,
-        1 if num_processes is None else num_processes, dataloader_prepared, bool(split_batches),
-    )
+    t, spe, _, _ = _resolve(dataloader, num_batches, num_epochs, gradient_accumulation_steps, max_steps,
+                            1 if num_processes is None else num_processes, dataloader_prepared, bool(split_batches))
     return t, spe if steps_per_epoch is None else steps_per_epoch
 
 

@@ -9,8 +9,6 @@ specs, so checkpoints rebuild them.
 (30, 1.0, 1.0, 0.5, 0.0)
 >>> schedule_from_dict(s.to_dict()) == s
 True
->>> scale(Linear(10), 0.5)(2)
-0.4
 """
 
 from __future__ import annotations
@@ -258,15 +256,8 @@ def scale(schedule: Schedule, factor: float) -> Product:
     return Product(schedule.num_training_steps, factors=(schedule,), scale=check_float("factor", factor, minimum=0.0))
 
 
-def with_warmup(
-    target: Any,
-    warmup_steps: Any,
-    warmup_start: float = 0.0,
-    warmup_shape: str = "linear",
-    *,
-    num_training_steps: int | None = None,
-    strict: bool = True,
-) -> Any:
+def with_warmup(target: Any, warmup_steps: Any, warmup_start: float = 0.0, warmup_shape: str = "linear", *,
+                num_training_steps: int | None = None, strict: bool = True) -> Any:
     """Multiply a warmup ramp into a schedule or into any torch LR scheduler.
 
     ``lr(s) = inner(s) * w(s)``, ``w`` the warmup ramp for ``s < W`` and ``1`` after (the inner

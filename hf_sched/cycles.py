@@ -1,11 +1,4 @@
-"""Cyclic schedules: cosine restarts (hard, SGDR with timm's options) and the one-cycle policy.
-
->>> CosineHardRestarts(num_training_steps=100, num_cycles=2)(50)
-1.0
->>> s = CosineRestarts(num_training_steps=30, cycle_steps=10, cycle_mul=2, cycle_decay=0.5)
->>> s(0), s(5), s(10), s(20), s(30)
-(1.0, 0.5, 0.5, 0.25, 0.0)
-"""
+"""Cyclic schedules: cosine restarts (hard, SGDR with timm's options) and the one-cycle policy."""
 
 from __future__ import annotations
 

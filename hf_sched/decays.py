@@ -2,12 +2,6 @@
 
 Each keeps the :class:`~hf_sched.schedule.Schedule` frame; ``p = (s - W) / max(1, T - W)``,
 ``r = min_lr_ratio``. The same values as transformers' schedules of the same names.
-
->>> s = Cosine(num_training_steps=100, num_warmup_steps=10)
->>> s(0), s(5), s(10), s(100), s(1000)
-(0.0, 0.5, 1.0, 0.0, 0.0)
->>> Linear(num_training_steps=4).values(range(6)).tolist()
-[1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
 """
 
 from __future__ import annotations

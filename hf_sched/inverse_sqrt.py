@@ -1,10 +1,4 @@
-"""Inverse-square-root decays: ``f`` falls as ``1 / sqrt(step)`` after the warmup.
-
->>> Noam(num_training_steps=100, num_warmup_steps=4)(16)
-0.5
->>> [round(SquareRoot(num_training_steps=10)(s), 4) for s in range(4)]
-[1.0, 0.7071, 0.5774, 0.5]
-"""
+"""Inverse-square-root decays: ``f`` falls as ``1 / sqrt(step)`` after the warmup."""
 
 from __future__ import annotations
 

@@ -45,6 +45,7 @@ from .group_steps import (
     protocol_of,
     tensor_ids,
 )
+from .handover import set_group_lr
 from .metric_schedulers import metric_scheduler
 from .registry import build_resolved, check_schedule_kwargs, get_info
 from .schedule_free import is_schedule_free, schedule_free_scheduler
@@ -88,12 +89,8 @@ def _innermost_optimizer(optimizer: Optimizer) -> Optimizer:
     return inner
 
 
-def _apply_eager(sched: ScheduledLR, optimizer: Any) -> None:
-    sched._apply(optimizer)
-
-
 # a compiled optimizer step runs the hook eagerly (traced, the count would recompile every step)
-_apply_outside_graphs = torch._dynamo.disable(_apply_eager)
+_apply_outside_graphs = torch._dynamo.disable(lambda sched, optimizer: sched._apply(optimizer))
 
 
 def _check_strict(strict: Any) -> bool:
@@ -163,32 +160,18 @@ class ScheduledLR(LRScheduler):
     _end: int  # the largest total of the schedules
     _said_past_the_end = False
 
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        schedule: Schedule | Sequence[Schedule],
-        *,
-        interval: str = "step",
-        strict: bool = True,
-        last_epoch: int = -1,
-    ) -> None:
+    def __init__(self, optimizer: Optimizer, schedule: Schedule | Sequence[Schedule], *, interval: str = "step",
+                 strict: bool = True, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
         groups = optimizer.param_groups
-        if isinstance(schedule, Schedule):
-            schedules: tuple[Schedule, ...] = (schedule,) * len(groups)
-        else:
-            if not isinstance(schedule, (list, tuple)):
-                raise TypeError(
-                    f"schedule must be an hf_sched Schedule or a list of them (one per param group), "
-                    f"got {type(schedule).__name__}"
-                )
-            schedules = tuple(schedule)
-            if len(schedules) != len(groups):
-                raise ValueError(
-                    f"schedule must be one Schedule or one per param group: got {len(schedules)} schedules "
-                    f"for {len(groups)} param groups"
-                )
+        if not isinstance(schedule, (Schedule, list, tuple)):
+            raise TypeError(f"schedule must be an hf_sched Schedule or a list of them (one per param group), "
+                            f"got {type(schedule).__name__}")
+        schedules = (schedule,) * len(groups) if isinstance(schedule, Schedule) else tuple(schedule)
+        if len(schedules) != len(groups):
+            raise ValueError(f"schedule must be one Schedule or one per param group: got {len(schedules)} schedules "
+                             f"for {len(groups)} param groups")
         for i, s in enumerate(schedules):
             if not isinstance(s, Schedule):
                 raise TypeError(f"schedule[{i}] must be an hf_sched Schedule, got {type(s).__name__}")
@@ -212,14 +195,12 @@ class ScheduledLR(LRScheduler):
         self.interval = interval
         self._by_calls = interval == "epoch"
         self.strict = strict
-        if last_epoch == -1:
-            for group in groups:
-                lr = group["lr"]
+        for i, group in enumerate(groups):
+            lr = group["lr"]
+            if last_epoch == -1:
                 group.setdefault("initial_lr", lr.clone() if isinstance(lr, torch.Tensor) else lr)
-        else:
-            for i, group in enumerate(groups):
-                if "initial_lr" not in group:
-                    raise KeyError(f"param_groups[{i}] has no 'initial_lr': cannot start at last_epoch={last_epoch}")
+            elif "initial_lr" not in group:
+                raise KeyError(f"param_groups[{i}] has no 'initial_lr': cannot start at last_epoch={last_epoch}")
         self.base_lrs = [float(g["initial_lr"]) for g in groups]
         _check_largest_lrs(self.base_lrs, schedules)
         self.schedules = schedules
@@ -245,9 +226,8 @@ class ScheduledLR(LRScheduler):
             old._detach()
         # The groups as built, to recognise them when a wrapper steps them one at a time (group_steps.py).
         self._built_groups = list(inner.param_groups)
+        # tensor LRs are what a compiled optimizer step needs: there the hook runs eagerly
         tensor_lr = any(isinstance(g["lr"], torch.Tensor) for g in inner.param_groups)
-        # Tensor LRs are what a torch.compile'd optimizer step needs; there the hook must run
-        # eagerly. Float LRs recompile a compiled step anyway: plain hook.
         hook = self._apply_eager if tensor_lr else self._apply
         self._handles = [inner.register_step_post_hook(hook),
                          # loading the optimizer's state makes new group dicts: know them again
@@ -340,12 +320,7 @@ class ScheduledLR(LRScheduler):
         if stepped is None:
             stepped = [(g, i, step) for i, g in enumerate(self.optimizer.param_groups)]
         for group, i, s in stepped:
-            value = self.base_lrs[i] * self._schedules[i](s)
-            lr = group["lr"]
-            if isinstance(lr, torch.Tensor):
-                lr.fill_(value)  # in place: a compiled optimizer step does not recompile
-            else:
-                group["lr"] = value
+            set_group_lr(group, self.base_lrs[i] * self._schedules[i](s))
 
     def _past_the_end(self, step: int) -> None:
         """Say once that the run went past the schedule's total, and what usually causes it."""
@@ -540,26 +515,12 @@ class ScheduledLR(LRScheduler):
 
 
 def get_scheduler(
-    name: str,
-    optimizer: Optimizer,
-    num_warmup_steps: Any = None,
-    num_training_steps: int | None = None,
-    scheduler_specific_kwargs: dict[str, Any] | str | None = None,
-    *,
-    warmup: Any = None,
-    dataloader: Any = None,
-    num_batches: int | None = None,
-    num_epochs: float | None = None,
-    gradient_accumulation_steps: int = 1,
-    max_steps: int | None = None,
-    num_processes: int | None = None,
-    split_batches: bool | None = None,
-    dataloader_prepared: bool | None = None,
-    steps_per_epoch: int | None = None,
-    accelerator: Any = None,
-    interval: str = "step",
-    strict: bool = True,
-    **kwargs: Any,
+    name: str, optimizer: Optimizer, num_warmup_steps: Any = None, num_training_steps: int | None = None,
+    scheduler_specific_kwargs: dict[str, Any] | str | None = None, *, warmup: Any = None, dataloader: Any = None,
+    num_batches: int | None = None, num_epochs: float | None = None, gradient_accumulation_steps: int = 1,
+    max_steps: int | None = None, num_processes: int | None = None, split_batches: bool | None = None,
+    dataloader_prepared: bool | None = None, steps_per_epoch: int | None = None, accelerator: Any = None,
+    interval: str = "step", strict: bool = True, **kwargs: Any,
 ) -> Any:
     """Build a scheduler from any registry name: a drop-in for ``transformers.get_scheduler``.
 

@@ -140,17 +140,9 @@ def _factory_kwargs(sig: inspect.Signature, adaptive: bool = False) -> dict[str,
     return out
 
 
-def register(
-    name: str,
-    factory: Callable[..., Any] | None = None,
-    *,
-    aliases: tuple[str, ...] | list[str] = (),
-    description: str = "",
-    has_warmup: bool = True,
-    adaptive: bool = False,
-    needs_total: bool = True,
-    overwrite: bool = False,
-) -> Any:
+def register(name: str, factory: Callable[..., Any] | None = None, *, aliases: tuple[str, ...] | list[str] = (),
+             description: str = "", has_warmup: bool = True, adaptive: bool = False, needs_total: bool = True,
+             overwrite: bool = False) -> Any:
     """Register ``factory`` under ``name`` (usable as a decorator).
 
     ``factory(*, num_training_steps, num_warmup_steps, **kwargs) -> Schedule`` (``adaptive``:
@@ -165,10 +157,8 @@ def register(
     >>> unregister("halfway-linear")
     """
     if factory is None:
-        return lambda f: register(
-            name, f, aliases=aliases, description=description, has_warmup=has_warmup,
-            adaptive=adaptive, needs_total=needs_total, overwrite=overwrite,
-        ) or f
+        return lambda f: register(name, f, aliases=aliases, description=description, has_warmup=has_warmup,
+                                  adaptive=adaptive, needs_total=needs_total, overwrite=overwrite) or f
     if not callable(factory):
         raise TypeError(f"factory for schedule {name!r} must be callable, got {factory!r}")
     sig = _factory_signature(name, factory, adaptive)
@@ -181,9 +171,9 @@ def register(
             raise ValueError(
                 f"schedule name {key!r} is already registered as {owner!r}; pass overwrite=True to replace it"
             )
-    if name in _REGISTRY and not overwrite:
-        raise ValueError(f"schedule {name!r} is already registered; pass overwrite=True to replace it")
     if name in _REGISTRY:
+        if not overwrite:
+            raise ValueError(f"schedule {name!r} is already registered; pass overwrite=True to replace it")
         unregister(name)
     _add(ScheduleInfo(
         name, factory, tuple(aliases), description or (inspect.getdoc(factory) or "").split("\n")[0],
@@ -296,15 +286,8 @@ def check_schedule_kwargs(name: str, kwargs: dict[str, Any] | None) -> dict[str,
     return kwargs
 
 
-def build_schedule(
-    name: str,
-    *,
-    num_training_steps: int,
-    num_warmup_steps: Any = None,
-    lr_init: float | None = None,
-    optimizer: Any = None,
-    **kwargs: Any,
-) -> Schedule:
+def build_schedule(name: str, *, num_training_steps: int, num_warmup_steps: Any = None, lr_init: float | None = None,
+                   optimizer: Any = None, **kwargs: Any) -> Schedule:
     """Build the pure schedule named ``name``.
 
     ``num_warmup_steps``: any warmup request (:func:`hf_sched.warmup.schedule_warmup`).

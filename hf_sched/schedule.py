@@ -3,13 +3,6 @@
 A :class:`Schedule` is a frozen value: ``schedule(s)`` is the multiplier of each group's peak
 LR for optimizer step ``s + 1`` (``s`` steps taken). Each formula is written once over an
 array namespace ``xp``: :data:`SCALAR` (one step) or numpy (:meth:`Schedule.values`).
-
->>> from hf_sched.schedules import Cosine
->>> s = Cosine(num_training_steps=100, num_warmup_steps=10)
->>> s(0), s(5), s(10), s(100), s(1000)
-(0.0, 0.5, 1.0, 0.0, 0.0)
->>> schedule_from_dict(s.to_dict()) == s
-True
 """
 
 from __future__ import annotations

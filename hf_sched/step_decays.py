@@ -2,11 +2,6 @@
 
 Powers are taken by repeated squaring (:func:`int_power`), so per-step and vectorised values
 agree to the last bit.
-
->>> MultiStep(num_training_steps=10, milestones=(4, 0.8), gamma=0.5).values(range(10)).tolist()
-[1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25]
->>> [Factor(num_training_steps=10, factor=0.5)(k) for k in range(4)]
-[1.0, 0.5, 0.25, 0.125]
 """
 
 from __future__ import annotations

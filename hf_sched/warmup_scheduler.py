@@ -46,15 +46,8 @@ class WarmupScheduler(LRScheduler):
     ([0.0], 0)
     """
 
-    def __init__(
-        self,
-        scheduler: Any,
-        warmup_steps: int,
-        *,
-        warmup_start: float = 0.0,
-        warmup_shape: str = "linear",
-        strict: bool = True,
-    ) -> None:
+    def __init__(self, scheduler: Any, warmup_steps: int, *, warmup_start: float = 0.0, warmup_shape: str = "linear",
+                 strict: bool = True) -> None:
         optimizer = getattr(scheduler, "optimizer", None)
         if not isinstance(optimizer, torch.optim.Optimizer) or not callable(getattr(scheduler, "step", None)):
             raise TypeError(
@@ -64,9 +57,7 @@ class WarmupScheduler(LRScheduler):
             raise TypeError("scheduler is already a WarmupScheduler; wrap the inner scheduler once")
         self.scheduler = scheduler
         self.optimizer = optimizer
-        self.warmup_steps = check_int("warmup_steps", warmup_steps, minimum=0)
-        self.warmup_start = check_float("warmup_start", warmup_start, minimum=0.0, maximum=1.0)
-        self.warmup_shape = check_choice("warmup_shape", warmup_shape, WARMUP_SHAPES)
+        self._set_warmup(warmup_steps, warmup_start, warmup_shape)
         self.strict = strict
         self._inner_lrs = [float(g["lr"]) for g in optimizer.param_groups]
         self.base_lrs = [float(b) for b in getattr(scheduler, "base_lrs", self._inner_lrs)]  # type: ignore[assignment]
@@ -75,7 +66,10 @@ class WarmupScheduler(LRScheduler):
         self._last_lr: list[float] = []  # type: ignore[assignment]
         self._apply()
 
-    # -- stepping ---------------------------------------------------------------------
+    def _set_warmup(self, steps: Any, start: Any, shape: Any) -> None:
+        self.warmup_steps = check_int("warmup_steps", steps, minimum=0)
+        self.warmup_start = check_float("warmup_start", start, minimum=0.0, maximum=1.0)
+        self.warmup_shape = check_choice("warmup_shape", shape, WARMUP_SHAPES)
 
     def warmup_multiplier(self, step: int | None = None) -> float:
         """``w(s)`` at ``step`` (default: the current step).
@@ -120,25 +114,14 @@ class WarmupScheduler(LRScheduler):
         """The inner scheduler's own LRs (before the warmup factor)."""
         return list(self._inner_lrs)
 
-    # -- state ------------------------------------------------------------------------
-
     def _settings(self) -> dict[str, Any]:
-        return {
-            "warmup_steps": self.warmup_steps,
-            "warmup_start": self.warmup_start,
-            "warmup_shape": self.warmup_shape,
-            "inner_type": type(self.scheduler).__name__,
-        }
+        return {"warmup_steps": self.warmup_steps, "warmup_start": self.warmup_start,
+                "warmup_shape": self.warmup_shape, "inner_type": type(self.scheduler).__name__}
 
     def state_dict(self) -> dict[str, Any]:
         """Format, warmup settings, step, the inner LRs and the inner scheduler's state."""
-        return {
-            "format": _STATE_FORMAT,
-            **self._settings(),
-            "step": int(self.last_epoch),
-            "inner_lrs": [float(x) for x in self._inner_lrs],
-            "inner": self.scheduler.state_dict(),
-        }
+        return {"format": _STATE_FORMAT, **self._settings(), "step": int(self.last_epoch),
+                "inner_lrs": [float(x) for x in self._inner_lrs], "inner": self.scheduler.state_dict()}
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool | None = None) -> None:  # type: ignore[override]
         """Restore the inner scheduler, the inner LRs and the step; write the restored LRs."""
@@ -168,9 +151,7 @@ class WarmupScheduler(LRScheduler):
             if strict:
                 raise ValueError(msg + "; rebuild the same warmup and inner scheduler, or load with strict=False")
             warnings.warn(msg + "; continuing with the checkpoint's warmup (strict=False)", stacklevel=2)
-            self.warmup_steps = check_int("warmup_steps", state_dict["warmup_steps"], minimum=0)
-            self.warmup_start = check_float("warmup_start", state_dict["warmup_start"], minimum=0.0, maximum=1.0)
-            self.warmup_shape = check_choice("warmup_shape", state_dict["warmup_shape"], WARMUP_SHAPES)
+            self._set_warmup(state_dict["warmup_steps"], state_dict["warmup_start"], state_dict["warmup_shape"])
         self.scheduler.load_state_dict(state_dict["inner"])
         self._inner_lrs = inner_lrs
         self.last_epoch = check_int("step", state_dict["step"], minimum=0)
