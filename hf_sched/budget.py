@@ -33,10 +33,8 @@ def _dataloader_len(dataloader: Any) -> int:
     try:
         n = len(dataloader)
     except TypeError:
-        raise ValueError(
-            f"the dataloader ({type(dataloader).__name__}) has no length (an IterableDataset?): "
-            "pass max_steps to say how many optimizer steps the run takes"
-        ) from None
+        raise ValueError(f"the dataloader ({type(dataloader).__name__}) has no length (an IterableDataset?): "
+                         "pass max_steps to say how many optimizer steps the run takes") from None
     return int(n)
 
 
@@ -97,10 +95,8 @@ def _resolve(dataloader: Any, num_batches: int | None, num_epochs: float | None,
         if num_batches is None and (dataloader is None or not has_len(dataloader)):
             return t, None, None, lines
     elif dataloader is None and num_batches is None:
-        raise ValueError(
-            "cannot compute the number of training steps: pass num_training_steps, max_steps, "
-            "or a dataloader (or num_batches) with num_epochs"
-        )
+        raise ValueError("cannot compute the number of training steps: pass num_training_steps, max_steps, "
+                         "or a dataloader (or num_batches) with num_epochs")
     drop_last = False
     if dataloader is not None:
         if num_batches is not None:
@@ -114,10 +110,8 @@ def _resolve(dataloader: Any, num_batches: int | None, num_epochs: float | None,
     b = batches_per_process(num_batches, num_processes=num_processes, prepared=bool(dataloader_prepared),
                             split_batches=split_batches, drop_last=drop_last)
     if b < 1:
-        raise ValueError(
-            f"the dataloader has {num_batches} batches, fewer than num_processes={num_processes}: "
-            "each process would get no batch"
-        )
+        raise ValueError(f"the dataloader has {num_batches} batches, fewer than num_processes={num_processes}: "
+                         "each process would get no batch")
     spe = steps_per_epoch(b, gradient_accumulation_steps)
     if dataloader_prepared:
         lines.append(f"batches per process per epoch = len(prepared dataloader) = {b}")
@@ -219,12 +213,10 @@ def run_steps(
     if max_steps is None and (no_len or (dataloader is None and num_batches is None)):
         if needs_total:
             where = f"the dataloader ({type(dataloader).__name__}) has no length, so " if no_len else ""
-            raise ValueError(
-                f"schedule {name!r} needs the run's total steps: {where}pass max_steps (or "
-                "num_training_steps), or a dataloader with a length (or num_batches) with num_epochs. "
-                "Schedules that run without a total: constantlr, warmupconstant, inverse_sqrt, noam, "
-                "warmup_stable_decay (with num_stable_steps and num_decay_steps)"
-            )
+            raise ValueError(f"schedule {name!r} needs the run's total steps: {where}pass max_steps (or "
+                             "num_training_steps), or a dataloader with a length (or num_batches) with num_epochs. "
+                             "Schedules that run without a total: constantlr, warmupconstant, inverse_sqrt, noam, "
+                             "warmup_stable_decay (with num_stable_steps and num_decay_steps)")
         return None, steps_per_epoch
     t, spe, _, _ = _resolve(dataloader, num_batches, num_epochs, gradient_accumulation_steps, max_steps,
                             1 if num_processes is None else num_processes, dataloader_prepared, bool(split_batches))
@@ -260,10 +252,8 @@ def total_without_one(name: str, warmup: int, kwargs: dict[str, Any]) -> int:
         return UNBOUNDED_STEPS
     stable, decay = kwargs.get("num_stable_steps"), kwargs.get("num_decay_steps")
     if stable is None or decay is None:
-        raise ValueError(
-            "warmup_stable_decay without num_training_steps needs num_stable_steps and num_decay_steps "
-            f"(got num_stable_steps={stable!r}, num_decay_steps={decay!r}), as in transformers"
-        )
+        raise ValueError("warmup_stable_decay without num_training_steps needs num_stable_steps and num_decay_steps "
+                         f"(got num_stable_steps={stable!r}, num_decay_steps={decay!r}), as in transformers")
     for key, value in {"num_stable_steps": stable, "num_decay_steps": decay}.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
             raise ValueError(f"warmup_stable_decay without num_training_steps needs {key} as an integer >= 0, got {value!r}")

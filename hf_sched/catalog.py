@@ -95,10 +95,8 @@ def _absolute_to_ratio(name: str, value: float, lr_init: float | None) -> float:
 def _polynomial(kw: dict[str, Any], lr_init: float | None, t: int, w: int) -> dict[str, Any]:
     lr_end = check_float("lr_end", kw.pop("lr_end", 1e-7), minimum=0.0)
     if lr_init is None:
-        raise ValueError(
-            "polynomial needs lr_init (the optimizer's peak LR) to turn lr_end into a ratio; "
-            "get_scheduler passes it from the optimizer"
-        )
+        raise ValueError("polynomial needs lr_init (the optimizer's peak LR) to turn lr_end into a ratio; "
+                         "get_scheduler passes it from the optimizer")
     lr_init = check_float("lr_init", lr_init, minimum=0.0, min_inclusive=False)
     if not lr_init > lr_end:
         raise ValueError(f"lr_end ({lr_end}) must be smaller than the initial lr ({lr_init})")
@@ -142,10 +140,8 @@ def _factor(kw: dict[str, Any], lr_init: float | None, t: int, w: int) -> dict[s
         factor = 0.01 ** (step_size / max(1, t - w))
     stop, ratio = kw.pop("stop_factor_lr", None), kw.pop("min_lr_ratio", None)
     if stop is not None and ratio is not None:
-        raise ValueError(
-            f"give only one of stop_factor_lr ({stop!r}, an absolute LR) and "
-            f"min_lr_ratio ({ratio!r}, a ratio of the peak LR)"
-        )
+        raise ValueError(f"give only one of stop_factor_lr ({stop!r}, an absolute LR) and "
+                         f"min_lr_ratio ({ratio!r}, a ratio of the peak LR)")
     if stop is not None:
         ratio = _absolute_to_ratio("stop_factor_lr", stop, lr_init)
     return {**kw, "factor": factor, "step_size": step_size, "min_lr_ratio": 0.0 if ratio is None else ratio}

@@ -115,10 +115,8 @@ def check_kwargs(name: str, value: Any) -> dict[str, Any]:
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"{name} must be a JSON object such as {example}, got {text!r}: {exc.msg} "
-                f"(line {exc.lineno} column {exc.colno})"
-            ) from None
+            raise ValueError(f"{name} must be a JSON object such as {example}, got {text!r}: {exc.msg} "
+                             f"(line {exc.lineno} column {exc.colno})") from None
         except (RecursionError, ValueError) as exc:  # nested too deeply; an int of more than 4300 digits
             why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
             raise ValueError(f"{name} must be a JSON object such as {example}; cannot read {text[:40]!r}...: {why}") from None

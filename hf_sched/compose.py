@@ -77,22 +77,16 @@ class Join(Schedule):
             raise TypeError(f"boundaries must be a list of steps (int), got {raw!r}")
         bounds = tuple(check_int(f"boundaries[{i}]", b, minimum=1) for i, b in enumerate(raw))
         if len(bounds) != len(parts) - 1:
-            raise ValueError(
-                f"boundaries must hold one step fewer than schedules: {len(parts)} schedules need "
-                f"{len(parts) - 1} boundaries, got {len(bounds)} ({list(bounds)})"
-            )
+            raise ValueError(f"boundaries must hold one step fewer than schedules: {len(parts)} schedules need "
+                             f"{len(parts) - 1} boundaries, got {len(bounds)} ({list(bounds)})")
         for i in range(1, len(bounds)):
             if bounds[i] <= bounds[i - 1]:
-                raise ValueError(
-                    f"boundaries must increase strictly, got boundaries[{i - 1}]={bounds[i - 1]} and "
-                    f"boundaries[{i}]={bounds[i]}"
-                )
+                raise ValueError(f"boundaries must increase strictly, got boundaries[{i - 1}]={bounds[i - 1]} and "
+                                 f"boundaries[{i}]={bounds[i]}")
         total = (bounds[-1] if bounds else 0) + parts[-1].num_training_steps
         if self.num_training_steps != total:
-            raise ValueError(
-                f"num_training_steps of a join must be the last boundary plus the last schedule's steps, "
-                f"{total}, got {self.num_training_steps}; build it with hf_sched.compose.join()"
-            )
+            raise ValueError(f"num_training_steps of a join must be the last boundary plus the last schedule's steps, "
+                             f"{total}, got {self.num_training_steps}; build it with hf_sched.compose.join()")
         object.__setattr__(self, "schedules", parts)
         object.__setattr__(self, "boundaries", bounds)
 
@@ -133,10 +127,8 @@ class Product(Schedule):
         self._check("scale", check_float, minimum=0.0)
         total = max(p.num_training_steps for p in parts)
         if self.num_training_steps != total:
-            raise ValueError(
-                f"num_training_steps of a product must be its longest factor's, {total}, got "
-                f"{self.num_training_steps}; build it with hf_sched.compose.product()"
-            )
+            raise ValueError(f"num_training_steps of a product must be its longest factor's, {total}, got "
+                             f"{self.num_training_steps}; build it with hf_sched.compose.product()")
 
     @property
     def normalised(self) -> bool:  # type: ignore[override]
@@ -295,8 +287,6 @@ def with_warmup(target: Any, warmup_steps: Any, warmup_start: float = 0.0, warmu
     elif isinstance(warmup_steps, numbers.Integral) and not isinstance(warmup_steps, bool):
         w = check_int("warmup_steps", warmup_steps, minimum=0)
     else:
-        raise ValueError(
-            f"warmup_steps={warmup_steps!r} is a ratio or percentage, which needs num_training_steps "
-            "(the wrapped scheduler has no total_steps); pass num_training_steps= or a number of steps"
-        )
+        raise ValueError(f"warmup_steps={warmup_steps!r} is a ratio or percentage, which needs num_training_steps "
+                         "(the wrapped scheduler has no total_steps); pass num_training_steps= or a number of steps")
     return WarmupScheduler(target, w, warmup_start=warmup_start, warmup_shape=warmup_shape, strict=strict)

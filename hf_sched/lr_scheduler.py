@@ -333,9 +333,7 @@ class ScheduledLR(LRScheduler):
             f"{what}, past the schedule's total of {end} (num_training_steps): it trains at the final LR "
             f"multiplier ({final[0] if len(set(final)) == 1 else final}) from here. Likely causes: get_scheduler "
             "was given a dataloader without num_epochs (it assumes one epoch), the dataloader is longer than "
-            "planned, or max_steps / num_training_steps differ from the loop's steps",
-            UserWarning,
-            stacklevel=3,
+            "planned, or max_steps / num_training_steps differ from the loop's steps", UserWarning, stacklevel=3,
         )
 
     def step(self, epoch: int | None = None) -> None:  # type: ignore[override]
@@ -347,10 +345,8 @@ class ScheduledLR(LRScheduler):
     def _step_rarely(self, epoch: int | None) -> None:
         """:meth:`step` given an epoch, counting calls (``interval="epoch"``), or before any optimizer step."""
         if epoch is not None:
-            raise TypeError(
-                "ScheduledLR.step() takes no epoch: it counts optimizer steps itself "
-                "(or step() calls with interval='epoch')"
-            )
+            raise TypeError("ScheduledLR.step() takes no epoch: it counts optimizer steps itself "
+                            "(or step() calls with interval='epoch')")
         if self._by_calls:
             self._apply(step=self._count + 1)
             return
@@ -360,9 +356,7 @@ class ScheduledLR(LRScheduler):
                 f"ScheduledLR.step() was called {_SILENT_CALLS} times but the optimizer "
                 f"({type(_innermost_optimizer(self.optimizer)).__name__}) has not taken a step: the LR stays "
                 "at the schedule's first value. If your optimizer steps without torch's step hooks, build the "
-                "scheduler with interval='epoch' and call step() once per optimizer step",
-                UserWarning,
-                stacklevel=3,
+                "scheduler with interval='epoch' and call step() once per optimizer step", UserWarning, stacklevel=3,
             )
 
     @property
@@ -430,10 +424,8 @@ class ScheduledLR(LRScheduler):
         """Check every field of a state dict; change nothing. Returns the parsed fields."""
         if not isinstance(state_dict, dict) or state_dict.get("format") != _STATE_FORMAT:
             keys = sorted(map(str, state_dict)) if isinstance(state_dict, dict) else type(state_dict).__name__
-            raise ValueError(
-                f"state_dict is not a ScheduledLR state (format {_STATE_FORMAT!r}); got keys {keys}. "
-                "Was the checkpoint written by another scheduler?"
-            )
+            raise ValueError(f"state_dict is not a ScheduledLR state (format {_STATE_FORMAT!r}); got keys {keys}. "
+                             "Was the checkpoint written by another scheduler?")
         missing = sorted({"step", "base_lrs", "schedules"} - set(state_dict))
         if missing:
             raise ValueError(f"the ScheduledLR state is incomplete: missing {missing} (it has {sorted(state_dict)})")
@@ -456,9 +448,7 @@ class ScheduledLR(LRScheduler):
         if not isinstance(specs, (list, tuple)) or not all(isinstance(d, dict) for d in specs):
             raise ValueError(f"state_dict['schedules'] must be a list of schedule specs (dicts), got {specs!r}")
         if len(specs) != n:
-            raise ValueError(
-                f"the checkpoint has schedules for {len(specs)} param groups, the optimizer has {n}"
-            )
+            raise ValueError(f"the checkpoint has schedules for {len(specs)} param groups, the optimizer has {n}")
         interval = state_dict.get("interval", "step")
         if interval not in INTERVALS:
             raise ValueError(f"state_dict['interval'] must be one of {INTERVALS}, got {interval!r}")
@@ -469,10 +459,8 @@ class ScheduledLR(LRScheduler):
         strict = self.strict if strict is None else _check_strict(strict)
         step, bases, specs, interval = self._validate_state(state_dict)
         if interval != self.interval:
-            raise ValueError(
-                f"the checkpoint counts interval={interval!r}, this scheduler interval={self.interval!r}: "
-                "build the scheduler with the same interval to resume"
-            )
+            raise ValueError(f"the checkpoint counts interval={interval!r}, this scheduler interval={self.interval!r}: "
+                             "build the scheduler with the same interval to resume")
         mine = [s.to_dict() for s in self.schedules]
         changed = [(i, describe_spec_change(old, new)) for i, (old, new) in enumerate(zip(specs, mine)) if old != new]
         changed += [(i, f"peak LR (base_lrs): {old!r} -> {new!r}")
@@ -583,9 +571,7 @@ def _warmup_request(num_warmup_steps: Any, warmup: Any) -> Any:
     request = num_warmup_steps if num_warmup_steps is not None else warmup
     if isinstance(request, (str, dict)) and str(request).lstrip().startswith("{"):
         which = "num_warmup_steps (the third argument)" if num_warmup_steps is not None else "warmup"
-        raise ValueError(
-            f"{which}={request!r} looks like schedule arguments, not a warmup: pass them as "
-            "scheduler_specific_kwargs (the fifth argument, a dict or a JSON string) or as keywords, "
-            "e.g. get_scheduler(name, optimizer, num_warmup_steps, num_training_steps, {'num_cycles': 2})"
-        )
+        raise ValueError(f"{which}={request!r} looks like schedule arguments, not a warmup: pass them as "
+                         "scheduler_specific_kwargs (the fifth argument, a dict or a JSON string) or as keywords, "
+                         "e.g. get_scheduler(name, optimizer, num_warmup_steps, num_training_steps, {'num_cycles': 2})")
     return request

@@ -83,8 +83,9 @@ _LOOKUP: dict[str, str] = {}
 _PLUGINS_LOADED = False
 
 
-def _factory_signature(name: str, factory: Callable[..., Any], adaptive: bool) -> inspect.Signature:
-    """The factory's signature, checked against how the registry calls it (``TypeError`` if it cannot work)."""
+def _factory_kwargs(name: str, factory: Callable[..., Any], adaptive: bool) -> tuple[inspect.Signature, dict[str, Any]]:
+    """The factory's signature, checked against how the registry calls it (``TypeError`` if it cannot work),
+    and the keyword arguments it takes with their defaults."""
     what = f"factory {getattr(factory, '__qualname__', factory)!r} for schedule {name!r}"
     try:
         sig = inspect.signature(factory)
@@ -92,52 +93,33 @@ def _factory_signature(name: str, factory: Callable[..., Any], adaptive: bool) -
         raise TypeError(f"{what} has no readable signature ({exc}); register a Python function or class") from None
     params = list(sig.parameters.values())
     var_kw = any(p.kind is p.VAR_KEYWORD for p in params)
-    shape = (
-        "factory(optimizer, **kwargs)" if adaptive else "factory(*, num_training_steps, num_warmup_steps, **kwargs)"
-    )
+    shape = "factory(optimizer, **kwargs)" if adaptive else "factory(*, num_training_steps, num_warmup_steps, **kwargs)"
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     if adaptive:
         if not positional and not any(p.kind is p.VAR_POSITIONAL for p in params):
-            raise TypeError(
-                f"{what} is adaptive and is called as {shape}, but its signature {sig} takes no positional "
-                "argument for the optimizer"
-            )
+            raise TypeError(f"{what} is adaptive and is called as {shape}, but its signature {sig} takes no positional "
+                            "argument for the optimizer")
         rest = params[1:] if positional and params[0] is positional[0] else params
     else:
         rest = params
         for key in ("num_training_steps", "num_warmup_steps"):
             p = sig.parameters.get(key)
             if p is None and not var_kw:
-                raise TypeError(
-                    f"{what} must accept the keyword argument {key!r} (it is called as {shape}); "
-                    f"its signature is {sig}"
-                )
+                raise TypeError(f"{what} must accept the keyword argument {key!r} (it is called as {shape}); "
+                                f"its signature is {sig}")
             if p is not None and p.kind is p.POSITIONAL_ONLY:
                 raise TypeError(f"{what} takes {key!r} positional-only, but it is passed by keyword ({shape})")
         if "optimizer" in sig.parameters and sig.parameters["optimizer"].default is inspect.Parameter.empty:
-            raise TypeError(
-                f"{what} requires 'optimizer', which only adaptive factories receive; "
-                "register it with adaptive=True, or give optimizer a default"
-            )
+            raise TypeError(f"{what} requires 'optimizer', which only adaptive factories receive; "
+                            "register it with adaptive=True, or give optimizer a default")
     for p in rest:
         if p.kind is p.POSITIONAL_ONLY and p.default is p.empty:
             raise TypeError(
                 f"{what} has the required positional-only parameter {p.name!r}, which the registry cannot pass "
                 f"(it is called as {shape}); its signature is {sig}"
             )
-    return sig
-
-
-def _factory_kwargs(sig: inspect.Signature, adaptive: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    params = list(sig.parameters.values())
-    if adaptive and params and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
-        params = params[1:]  # the optimizer, whatever it is called
-    for p in params:
-        if p.name in _RESERVED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        out[p.name] = None if p.default is p.empty else p.default
-    return out
+    return sig, {p.name: None if p.default is p.empty else p.default for p in rest
+                 if p.name not in _RESERVED and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
 def register(name: str, factory: Callable[..., Any] | None = None, *, aliases: tuple[str, ...] | list[str] = (),
@@ -161,7 +143,7 @@ def register(name: str, factory: Callable[..., Any] | None = None, *, aliases: t
                                   adaptive=adaptive, needs_total=needs_total, overwrite=overwrite) or f
     if not callable(factory):
         raise TypeError(f"factory for schedule {name!r} must be callable, got {factory!r}")
-    sig = _factory_signature(name, factory, adaptive)
+    sig, kwargs = _factory_kwargs(name, factory, adaptive)
     keys = [normalize_name(name)] + [normalize_name(a) for a in aliases]
     if not keys[0]:
         raise ValueError(f"schedule name must contain a letter or digit, got {name!r}")
@@ -177,7 +159,7 @@ def register(name: str, factory: Callable[..., Any] | None = None, *, aliases: t
         unregister(name)
     _add(ScheduleInfo(
         name, factory, tuple(aliases), description or (inspect.getdoc(factory) or "").split("\n")[0],
-        has_warmup, adaptive, needs_total, _factory_kwargs(sig, adaptive), "lr_init" in sig.parameters,
+        has_warmup, adaptive, needs_total, kwargs, "lr_init" in sig.parameters,
     ))
     return None
 
@@ -279,10 +261,8 @@ def check_schedule_kwargs(name: str, kwargs: dict[str, Any] | None) -> dict[str,
     unknown = sorted(set(kwargs) - set(info.kwargs))
     if unknown:
         accepted = ", ".join(f"{k} (default {v!r})" for k, v in info.kwargs.items()) or "none"
-        raise ValueError(
-            f"schedule {info.name!r} got unknown argument(s) {', '.join(map(repr, unknown))}; "
-            f"it accepts: {accepted}"
-        )
+        raise ValueError(f"schedule {info.name!r} got unknown argument(s) {', '.join(map(repr, unknown))}; "
+                         f"it accepts: {accepted}")
     return kwargs
 
 
@@ -298,10 +278,8 @@ def build_schedule(name: str, *, num_training_steps: int, num_warmup_steps: Any 
     """
     info = get_info(name)
     if info.adaptive:
-        raise ValueError(
-            f"{info.name!r} is an adaptive (metric-driven) scheduler, not a pure schedule; "
-            "build it with hf_sched.get_scheduler(name, optimizer, ...)"
-        )
+        raise ValueError(f"{info.name!r} is an adaptive (metric-driven) scheduler, not a pure schedule; "
+                         "build it with hf_sched.get_scheduler(name, optimizer, ...)")
     kwargs = check_schedule_kwargs(info.name, kwargs)
     warmup = schedule_warmup(info.name, info.has_warmup, num_warmup_steps, num_training_steps, optimizer)
     return build_resolved(info, num_training_steps, warmup, lr_init, kwargs)

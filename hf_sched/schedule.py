@@ -123,10 +123,8 @@ class Schedule:
         if kind:
             owner = SCHEDULE_KINDS.get(kind)
             if owner is not None and owner.__qualname__ != cls.__qualname__:
-                raise ValueError(
-                    f"schedule kind {kind!r} is already taken by {owner.__module__}.{owner.__qualname__}; "
-                    f"give {cls.__module__}.{cls.__qualname__} another kind"
-                )
+                raise ValueError(f"schedule kind {kind!r} is already taken by {owner.__module__}.{owner.__qualname__}; "
+                                 f"give {cls.__module__}.{cls.__qualname__} another kind")
             SCHEDULE_KINDS[kind] = cls
 
     def __post_init__(self) -> None:
@@ -134,10 +132,8 @@ class Schedule:
         object.__setattr__(self, "num_training_steps", t)
         w = check_int("num_warmup_steps", self.num_warmup_steps, minimum=0)
         if w > t:
-            raise ValueError(
-                f"num_warmup_steps must be in [0, num_training_steps={t}], got {w}: "
-                "warmup longer than training is an error, not a silent clamp"
-            )
+            raise ValueError(f"num_warmup_steps must be in [0, num_training_steps={t}], got {w}: "
+                             "warmup longer than training is an error, not a silent clamp")
         object.__setattr__(self, "num_warmup_steps", w)
         start = check_float("warmup_start", self.warmup_start, minimum=0.0, maximum=1.0)
         object.__setattr__(self, "warmup_start", start)
@@ -255,11 +251,9 @@ def schedule_from_dict(spec: dict[str, Any]) -> Schedule:
     kind = spec["kind"]
     cls = SCHEDULE_KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise ValueError(
-            f"unknown schedule kind {kind!r}; known kinds: {', '.join(sorted(SCHEDULE_KINDS))} "
-            "(a kind is known once the module that defines it is imported; hf_sched.schedules imports "
-            "every built-in one)"
-        )
+        raise ValueError(f"unknown schedule kind {kind!r}; known kinds: {', '.join(sorted(SCHEDULE_KINDS))} "
+                         "(a kind is known once the module that defines it is imported; hf_sched.schedules imports "
+                         "every built-in one)")
     fields = {f.name for f in dataclasses.fields(cls)}
     args = {k: v for k, v in spec.items() if k != "kind"}
     unknown = sorted(set(args) - fields)

@@ -61,16 +61,12 @@ def auto_warmup_steps(optimizer: Any, total: int | None = None) -> int:
 
     >>> import torch
     >>> opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], betas=(0.9, 0.999))
-    >>> auto_warmup_steps(opt)
-    2000
-    >>> auto_warmup_steps(opt, total=500)
-    500
+    >>> auto_warmup_steps(opt), auto_warmup_steps(opt, total=500)
+    (2000, 500)
     """
     if optimizer is None:
-        raise ValueError(
-            "warmup='auto' needs the optimizer (it reads beta2 from an Adam-family optimizer); "
-            "pass optimizer= or use a ratio such as 0.1 or a number of steps"
-        )
+        raise ValueError("warmup='auto' needs the optimizer (it reads beta2 from an Adam-family optimizer); "
+                         "pass optimizer= or use a ratio such as 0.1 or a number of steps")
     groups = getattr(optimizer, "param_groups", None) or [getattr(optimizer, "defaults", {})]
     betas = groups[0].get("betas") if groups else None
     if betas is None:
@@ -97,7 +93,6 @@ def is_epoch_request(request: Any) -> bool:
 def epochs_to_steps(request: str, steps_per_epoch: int | None, *, name: str = "warmup") -> int:
     """``ceil(e * E)`` optimizer steps for a request ``"<e>ep"`` and ``E`` steps per epoch.
 
-
     >>> epochs_to_steps("1ep", 125), epochs_to_steps("0.5ep", 125), epochs_to_steps("0.3ep", 10)
     (125, 63, 3)
     """
@@ -117,7 +112,7 @@ def epochs_to_steps(request: str, steps_per_epoch: int | None, *, name: str = "w
             "an IterableDataset or streaming dataset has no epochs, so give the warmup in steps"
         )
     spe = check_int("steps_per_epoch", steps_per_epoch, minimum=1)
-    return math.ceil(Fraction(repr(epochs)) * spe)
+    return _ceil_ratio(epochs, spe)
 
 
 def resolve_warmup(request: Any, total: int, optimizer: Any = None, *, steps_per_epoch: int | None = None) -> int:
@@ -138,17 +133,12 @@ def resolve_warmup(request: Any, total: int, optimizer: Any = None, *, steps_per
     steps = _resolve_request(request, total, optimizer, steps_per_epoch)
     if steps > total:
         asked = "" if str(request).strip() == str(steps) or is_epoch_request(request) else f" (request {request!r})"
-        raise ValueError(
-            f"warmup of {steps} steps{asked} is longer than the {total} training steps; "
-            f"use at most {total} warmup steps or a ratio in [0, 1)"
-        )
+        raise ValueError(f"warmup of {steps} steps{asked} is longer than the {total} training steps; "
+                         f"use at most {total} warmup steps or a ratio in [0, 1)")
     if steps == total and total > 1:
-        warnings.warn(
-            f"warmup {request!r} covers all {total} training steps: the run never reaches the peak LR "
-            "(and its first step is at the warmup start, 0 by default)",
-            UserWarning,
-            stacklevel=3,
-        )
+        warnings.warn(f"warmup {request!r} covers all {total} training steps: the run never reaches the peak LR "
+                      "(and its first step is at the warmup start, 0 by default)",
+                      UserWarning, stacklevel=3)
     return steps
 
 
@@ -167,25 +157,19 @@ def schedule_warmup(name: str, has_warmup: bool, request: Any, total: int | None
             request = epochs_to_steps(request, steps_per_epoch, name="warmup")
         if has_warmup and (isinstance(request, bool) or not isinstance(request, numbers.Integral)):
             got = "none was given" if request is None else f"got {request!r}"
-            raise ValueError(
-                f"{name!r} without num_training_steps needs num_warmup_steps as a number of steps (int), "
-                f"as in transformers; {got}: a ratio of an unbounded run is undefined"
-            )
+            raise ValueError(f"{name!r} without num_training_steps needs num_warmup_steps as a number of steps (int), "
+                             f"as in transformers; {got}: a ratio of an unbounded run is undefined")
         total = UNBOUNDED_STEPS
     if has_warmup:
         return resolve_warmup(request, total, optimizer, steps_per_epoch=steps_per_epoch)
     steps = 0 if request is None else resolve_warmup(request, total, optimizer, steps_per_epoch=steps_per_epoch)
     if steps and ignore:
-        warnings.warn(
-            f"schedule {name!r} has no warmup phase; ignoring the warmup request {request!r} "
-            "(as transformers does). Use 'warmupconstant' for warmup then a constant LR",
-            stacklevel=3,
-        )
+        warnings.warn(f"schedule {name!r} has no warmup phase; ignoring the warmup request {request!r} "
+                      "(as transformers does). Use 'warmupconstant' for warmup then a constant LR",
+                      stacklevel=3)
     elif steps:
-        raise ValueError(
-            f"schedule {name!r} has no warmup phase, got num_warmup_steps={steps}; "
-            "use 'warmupconstant' for a constant LR after warmup"
-        )
+        raise ValueError(f"schedule {name!r} has no warmup phase, got num_warmup_steps={steps}; "
+                         "use 'warmupconstant' for a constant LR after warmup")
     return 0
 
 
@@ -209,10 +193,8 @@ def _resolve_request(request: Any, total: int, optimizer: Any, steps_per_epoch: 
             try:
                 number = float(text)
             except ValueError:
-                raise ValueError(
-                    f"warmup must be a number of steps (int), a ratio in [0, 1), a percentage like '10%', "
-                    f"epochs like '1ep' or 'auto', got {request!r}"
-                ) from None
+                raise ValueError(f"warmup must be a number of steps (int), a ratio in [0, 1), a percentage like '10%', "
+                                 f"epochs like '1ep' or 'auto', got {request!r}") from None
         return _resolve_request(number, total, optimizer, steps_per_epoch)
     if isinstance(request, bool) or not isinstance(request, numbers.Real):
         raise TypeError(
@@ -225,9 +207,7 @@ def _resolve_request(request: Any, total: int, optimizer: Any, steps_per_epoch: 
             raise ValueError(f"warmup steps must be >= 0, got {steps}")
         return steps
     ratio = float(request)
-    if not math.isfinite(ratio):
-        raise ValueError(f"warmup ratio must be in [0, 1), got {request!r}")
-    if ratio >= 1.0 or ratio < 0.0:
-        hint = " (pass an int for a number of steps)" if ratio >= 1.0 and ratio == int(ratio) else ""
+    if not (math.isfinite(ratio) and 0.0 <= ratio < 1.0):
+        hint = " (pass an int for a number of steps)" if math.isfinite(ratio) and ratio >= 1.0 and ratio == int(ratio) else ""
         raise ValueError(f"warmup ratio must be in [0, 1), got {request!r}{hint}")
     return _ceil_ratio(ratio, total)

@@ -128,16 +128,12 @@ class WarmupScheduler(LRScheduler):
         strict = self.strict if strict is None else strict
         if not isinstance(state_dict, dict) or state_dict.get("format") != _STATE_FORMAT:
             keys = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
-            raise ValueError(
-                f"state_dict is not a WarmupScheduler state (format {_STATE_FORMAT!r}); got keys {keys}. "
-                "Was the checkpoint written by another scheduler?"
-            )
+            raise ValueError(f"state_dict is not a WarmupScheduler state (format {_STATE_FORMAT!r}); got keys {keys}. "
+                             "Was the checkpoint written by another scheduler?")
         inner_lrs = [float(x) for x in state_dict["inner_lrs"]]
         if len(inner_lrs) != len(self.optimizer.param_groups):
-            raise ValueError(
-                f"the checkpoint has LRs for {len(inner_lrs)} param groups, the optimizer has "
-                f"{len(self.optimizer.param_groups)}"
-            )
+            raise ValueError(f"the checkpoint has LRs for {len(inner_lrs)} param groups, the optimizer has "
+                             f"{len(self.optimizer.param_groups)}")
         mine = self._settings()
         inner_type = mine.pop("inner_type")
         if state_dict.get("inner_type") != inner_type:
