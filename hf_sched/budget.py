@@ -29,15 +29,6 @@ def is_prepared_dataloader(dataloader: Any) -> bool:
     return any(c.__name__ == "DataLoaderStateMixin" for c in type(dataloader).__mro__)
 
 
-def _dataloader_len(dataloader: Any) -> int:
-    try:
-        n = len(dataloader)
-    except TypeError:
-        raise ValueError(f"the dataloader ({type(dataloader).__name__}) has no length (an IterableDataset?): "
-                         "pass max_steps to say how many optimizer steps the run takes") from None
-    return int(n)
-
-
 def batches_per_process(num_batches: int, *, num_processes: int = 1, prepared: bool = False,
                         split_batches: bool = False, drop_last: bool = False) -> int:
     """Batches each process sees per epoch (Accelerate's sharding, ``even_batches=True``).
@@ -101,7 +92,10 @@ def _resolve(dataloader: Any, num_batches: int | None, num_epochs: float | None,
     if dataloader is not None:
         if num_batches is not None:
             raise ValueError("give either dataloader or num_batches, not both")
-        num_batches = _dataloader_len(dataloader)
+        if not has_len(dataloader):
+            raise ValueError(f"the dataloader ({type(dataloader).__name__}) has no length (an IterableDataset?): "
+                             "pass max_steps to say how many optimizer steps the run takes")
+        num_batches = len(dataloader)
         if dataloader_prepared is None:
             dataloader_prepared = is_prepared_dataloader(dataloader)
         drop_last = bool(getattr(dataloader, "drop_last", False))
@@ -196,18 +190,14 @@ def run_steps(
     if accelerator is not None:
         n = getattr(accelerator, "num_processes", None)
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise TypeError(
-                "accelerator must be an accelerate.Accelerator (with num_processes >= 1), got an object of type "
-                f"{type(accelerator).__name__} (num_processes={n!r})"
-            )
+            raise TypeError("accelerator must be an accelerate.Accelerator (with num_processes >= 1), got an object "
+                            f"of type {type(accelerator).__name__} (num_processes={n!r})")
         num_processes = int(n) if num_processes is None else num_processes
         split_batches = bool(getattr(accelerator, "split_batches", False)) if split_batches is None else split_batches
     if num_training_steps is not None:
         if dataloader is not None or num_batches is not None or max_steps is not None:
-            raise ValueError(
-                f"num_training_steps={num_training_steps!r} was given together with a dataloader/num_batches/"
-                "max_steps: give one or the other"
-            )
+            raise ValueError(f"num_training_steps={num_training_steps!r} was given together with a "
+                             "dataloader/num_batches/max_steps: give one or the other")
         return num_training_steps, steps_per_epoch
     no_len = dataloader is not None and not has_len(dataloader)
     if max_steps is None and (no_len or (dataloader is None and num_batches is None)):

@@ -82,10 +82,8 @@ def _absolute_to_ratio(name: str, value: float, lr_init: float | None) -> float:
     if value == 0.0:
         return 0.0
     if lr_init is None:
-        raise ValueError(
-            f"{name}={value!r} is an absolute LR and needs lr_init (the optimizer's peak LR) to become a ratio; "
-            "get_scheduler passes it from the optimizer"
-        )
+        raise ValueError(f"{name}={value!r} is an absolute LR and needs lr_init (the optimizer's peak LR) to become a "
+                         "ratio; get_scheduler passes it from the optimizer")
     lr_init = check_float("lr_init", lr_init, minimum=0.0, min_inclusive=False)
     if value > lr_init:
         raise ValueError(f"{name} must be at most the peak LR lr_init={lr_init!r}, got {value!r}")

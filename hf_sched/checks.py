@@ -123,9 +123,8 @@ def check_kwargs(name: str, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise ValueError(f"{name} must be a JSON object such as {example}, got a {type(value).__name__}: {text!r}")  # noqa: TRY004 (a JSON text of another type: a bad value)
     if not isinstance(value, dict):
-        raise TypeError(
-            f"{name} must be a dict or a JSON object string such as {example}, got {value!r} ({type(value).__name__})"
-        )
+        raise TypeError(f"{name} must be a dict or a JSON object string such as {example}, got {value!r} "
+                        f"({type(value).__name__})")
     bad = [k for k in value if not isinstance(k, str)]
     if bad:
         raise TypeError(f"{name} keys must be argument names (str), got {bad!r}")

@@ -46,10 +46,9 @@ def _parts(name: str, items: Any) -> tuple[Schedule, ...]:
 
 def _no_own_warmup(schedule: Schedule) -> None:
     if schedule.num_warmup_steps:
-        raise ValueError(
-            f"a {schedule.kind} has no warmup of its own (its parts carry theirs), got "
-            f"num_warmup_steps={schedule.num_warmup_steps}; put the warmup in the first part or use with_warmup()"
-        )
+        raise ValueError(f"a {schedule.kind} has no warmup of its own (its parts carry theirs), got "
+                         f"num_warmup_steps={schedule.num_warmup_steps}; put the warmup in the first part or use "
+                         "with_warmup()")
 
 
 @dataclass(frozen=True)

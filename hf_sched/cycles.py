@@ -59,10 +59,8 @@ class OneCycle(Schedule):
 
     def _validate(self) -> None:
         if self.num_warmup_steps:
-            raise ValueError(
-                f"onecycle has its own warmup (the first pct_start of the run); num_warmup_steps must be 0, "
-                f"got {self.num_warmup_steps}"
-            )
+            raise ValueError("onecycle has its own warmup (the first pct_start of the run); num_warmup_steps must be "
+                             f"0, got {self.num_warmup_steps}")
         if not isinstance(self.three_phase, bool):
             raise TypeError(f"three_phase must be a bool, got {self.three_phase!r}")
         top = 0.5 if self.three_phase else 1.0

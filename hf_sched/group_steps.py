@@ -99,11 +99,9 @@ class GroupStepCounter:
                 continue
             i = self._index.get(id(group))
             if i is None:
-                raise RuntimeError(
-                    "the optimizer stepped a param group that is not one of those the scheduler was built for "
-                    f"({len(self.counts)} groups): build the scheduler after the optimizer's groups are final "
-                    "(after accelerator.prepare / deepspeed.initialize)"
-                )
+                raise RuntimeError("the optimizer stepped a param group that is not one of those the scheduler was "
+                                   f"built for ({len(self.counts)} groups): build the scheduler after the optimizer's "
+                                   "groups are final (after accelerator.prepare / deepspeed.initialize)")
             ids = tensor_ids([group])
             seen = self._tensors[i]
             if seen is None:

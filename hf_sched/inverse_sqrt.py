@@ -57,9 +57,8 @@ class Noam(Schedule):
 
     def _validate(self) -> None:
         if self.num_warmup_steps < 1:
-            raise ValueError(
-                f"noam needs num_warmup_steps >= 1 (its peak is at the end of warmup), got {self.num_warmup_steps}"
-            )
+            raise ValueError("noam needs num_warmup_steps >= 1 (its peak is at the end of warmup), got "
+                             f"{self.num_warmup_steps}")
         if self.d_model is not None:
             self._check("d_model", check_int, minimum=1)
         self._check("factor", check_float, minimum=0.0, min_inclusive=False)

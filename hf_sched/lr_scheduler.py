@@ -115,10 +115,9 @@ def _check_largest_lrs(bases: Sequence[float], schedules: Sequence[Schedule]) ->
     for i, (base, schedule) in enumerate(zip(bases, schedules)):
         top = _largest_multiplier(schedule)
         if not math.isfinite(base * top):
-            raise ValueError(
-                f"param_groups[{i}]['lr'] = {base!r} times the schedule's largest multiplier {top!r} is "
-                f"{base * top!r}: every LR written must be finite and >= 0; lower the LR or the schedule's scale"
-            )
+            raise ValueError(f"param_groups[{i}]['lr'] = {base!r} times the schedule's largest multiplier {top!r} is "
+                             f"{base * top!r}: every LR written must be finite and >= 0; lower the LR or the "
+                             "schedule's scale")
 
 
 class ScheduledLR(LRScheduler):
@@ -133,13 +132,6 @@ class ScheduledLR(LRScheduler):
 
     >>> import torch
     >>> from hf_sched.schedules import Linear
-    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
-    >>> s = ScheduledLR(opt, Linear(num_training_steps=4, num_warmup_steps=0))
-    >>> lrs = []
-    >>> for _ in range(5):
-    ...     opt.step(); s.step(); lrs.append(round(s.get_last_lr()[0], 6))
-    >>> lrs
-    [0.075, 0.05, 0.025, 0.0, 0.0]
     >>> per_epoch = ScheduledLR(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1),
     ...                         Linear(num_training_steps=4, num_warmup_steps=0), interval="epoch")
     >>> per_epoch.step(); round(per_epoch.get_last_lr()[0], 6)   # one call = one epoch
@@ -150,14 +142,13 @@ class ScheduledLR(LRScheduler):
     interval: str
     strict: bool
     _by_calls: bool
+    _calls_without_steps: int
     _count: int
     _last_step: int
-    _calls_without_steps: int
     _protocol: str | None
     _group_counter: GroupStepCounter | None
     _probe: tuple[int, ...] | None
     _one: tuple[int, int, Any, Any] | None  # the fast path of _apply, from the schedules setter
-    _end: int  # the largest total of the schedules
     _said_past_the_end = False
 
     def __init__(self, optimizer: Optimizer, schedule: Schedule | Sequence[Schedule], *, interval: str = "step",
@@ -176,17 +167,13 @@ class ScheduledLR(LRScheduler):
             if not isinstance(s, Schedule):
                 raise TypeError(f"schedule[{i}] must be an hf_sched Schedule, got {type(s).__name__}")
         if interval not in INTERVALS:
-            raise ValueError(
-                f"interval must be 'step' (count optimizer steps, the default) or 'epoch' (count step() calls), "
-                f"got {interval!r}"
-            )
+            raise ValueError("interval must be 'step' (count optimizer steps, the default) or 'epoch' (count step() "
+                             f"calls), got {interval!r}")
         if isinstance(last_epoch, bool) or not isinstance(last_epoch, numbers.Integral) or last_epoch < -1:
             raise ValueError(f"last_epoch must be an integer >= -1, got {last_epoch!r}")
         if not groups:
-            raise ValueError(
-                f"the optimizer ({type(optimizer).__name__}) has no param groups: give it the model's parameters "
-                "before building the scheduler"
-            )
+            raise ValueError(f"the optimizer ({type(optimizer).__name__}) has no param groups: give it the model's "
+                             "parameters before building the scheduler")
         for i, group in enumerate(groups):  # every LR that reaches the optimizer is finite and >= 0
             key = "initial_lr" if "initial_lr" in group else "lr"
             check_lr(f"param_groups[{i}][{key!r}]", group[key])
@@ -439,9 +426,8 @@ class ScheduledLR(LRScheduler):
         n = len(self.optimizer.param_groups)
         if not isinstance(bases, (list, tuple)) or len(bases) != n:
             got = len(bases) if isinstance(bases, (list, tuple)) else type(bases).__name__
-            raise ValueError(
-                f"state_dict['base_lrs'] must be a list with one LR per param group ({n}), got {got}: {bases!r}"
-            )
+            raise ValueError(f"state_dict['base_lrs'] must be a list with one LR per param group ({n}), got {got}: "
+                             f"{bases!r}")
         for i, b in enumerate(bases):
             check_lr(f"state_dict['base_lrs'][{i}]", b)
         specs = state_dict["schedules"]
@@ -565,9 +551,8 @@ def get_scheduler(
 def _warmup_request(num_warmup_steps: Any, warmup: Any) -> Any:
     """The one warmup request of ``num_warmup_steps`` (transformers' name) or ``warmup``."""
     if num_warmup_steps is not None and warmup is not None:
-        raise ValueError(
-            f"give the warmup once: num_warmup_steps={num_warmup_steps!r} and warmup={warmup!r} were both set"
-        )
+        raise ValueError(f"give the warmup once: num_warmup_steps={num_warmup_steps!r} and warmup={warmup!r} were both "
+                         "set")
     request = num_warmup_steps if num_warmup_steps is not None else warmup
     if isinstance(request, (str, dict)) and str(request).lstrip().startswith("{"):
         which = "num_warmup_steps (the third argument)" if num_warmup_steps is not None else "warmup"

@@ -114,10 +114,8 @@ def _factory_kwargs(name: str, factory: Callable[..., Any], adaptive: bool) -> t
                             "register it with adaptive=True, or give optimizer a default")
     for p in rest:
         if p.kind is p.POSITIONAL_ONLY and p.default is p.empty:
-            raise TypeError(
-                f"{what} has the required positional-only parameter {p.name!r}, which the registry cannot pass "
-                f"(it is called as {shape}); its signature is {sig}"
-            )
+            raise TypeError(f"{what} has the required positional-only parameter {p.name!r}, which the registry cannot "
+                            f"pass (it is called as {shape}); its signature is {sig}")
     return sig, {p.name: None if p.default is p.empty else p.default for p in rest
                  if p.name not in _RESERVED and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
@@ -150,9 +148,8 @@ def register(name: str, factory: Callable[..., Any] | None = None, *, aliases: t
     for key in keys:
         owner = _LOOKUP.get(key)
         if owner is not None and owner != name and not overwrite:
-            raise ValueError(
-                f"schedule name {key!r} is already registered as {owner!r}; pass overwrite=True to replace it"
-            )
+            raise ValueError(f"schedule name {key!r} is already registered as {owner!r}; pass overwrite=True to "
+                             "replace it")
     if name in _REGISTRY:
         if not overwrite:
             raise ValueError(f"schedule {name!r} is already registered; pass overwrite=True to replace it")

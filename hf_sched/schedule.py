@@ -79,16 +79,14 @@ def _checked_steps(steps: Any) -> Any:
     raw = np.asarray(steps)
     if raw.dtype.kind not in "iuf":  # bool, str, object, complex, datetime, ...
         first = f" ({raw.ravel()[:3].tolist()!r}...)" if raw.size else ""
-        raise TypeError(
-            f"steps must be numbers of optimizer steps (ints or finite floats >= 0), got an array of {raw.dtype}{first}"
-        )
+        raise TypeError("steps must be numbers of optimizer steps (ints or finite floats >= 0), got an array of "
+                        f"{raw.dtype}{first}")
     s = raw.astype(np.float64, copy=False)
     if s.size and not (s.min() >= 0 and np.isfinite(s).all()):
         bad = ~np.isfinite(s) | (s < 0)
         i = int(np.flatnonzero(bad.ravel())[0])
-        raise ValueError(
-            f"steps must all be >= 0 and finite (optimizer steps taken), got {float(s.ravel()[i])!r} at index {i}"
-        )
+        raise ValueError(f"steps must all be >= 0 and finite (optimizer steps taken), got {float(s.ravel()[i])!r} at "
+                         f"index {i}")
     return s
 
 

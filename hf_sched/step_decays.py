@@ -27,9 +27,8 @@ def steps_or_fraction(name: str, value: Any, total: int) -> int:
     (3, 7)
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{name} must be an int number of steps or a float fraction in (0, 1], got {value!r} ({type(value).__name__})"
-        )
+        raise TypeError(f"{name} must be an int number of steps or a float fraction in (0, 1], got {value!r} "
+                        f"({type(value).__name__})")
     if isinstance(value, numbers.Integral):
         return int(value)
     frac = float(value)

@@ -70,10 +70,8 @@ def auto_warmup_steps(optimizer: Any, total: int | None = None) -> int:
     groups = getattr(optimizer, "param_groups", None) or [getattr(optimizer, "defaults", {})]
     betas = groups[0].get("betas") if groups else None
     if betas is None:
-        raise ValueError(
-            f"warmup='auto' needs an Adam-family optimizer with betas; {type(optimizer).__name__} has none. "
-            "Use a ratio such as 0.1 or a number of steps"
-        )
+        raise ValueError(f"warmup='auto' needs an Adam-family optimizer with betas; {type(optimizer).__name__} has "
+                         "none. Use a ratio such as 0.1 or a number of steps")
     beta2 = float(betas[1])
     if not 0.0 <= beta2 < 1.0:
         raise ValueError(f"warmup='auto' needs beta2 in [0, 1), the optimizer has beta2={beta2!r}")
@@ -106,11 +104,10 @@ def epochs_to_steps(request: str, steps_per_epoch: int | None, *, name: str = "w
     if not math.isfinite(epochs) or epochs < 0:
         raise ValueError(f"{name} in epochs must be a finite number of epochs >= 0, like '1ep' or '0.5ep', got {request!r}")
     if steps_per_epoch is None:
-        raise ValueError(
-            f"{name}={request!r} is given in epochs, which needs the optimizer steps per epoch: pass a dataloader "
-            "with a length (or num_batches) to get_scheduler/compute_budget, or steps_per_epoch=; "
-            "an IterableDataset or streaming dataset has no epochs, so give the warmup in steps"
-        )
+        raise ValueError(f"{name}={request!r} is given in epochs, which needs the optimizer steps per epoch: pass a "
+                         "dataloader with a length (or num_batches) to get_scheduler/compute_budget, or "
+                         "steps_per_epoch=; an IterableDataset or streaming dataset has no epochs, so give the warmup "
+                         "in steps")
     spe = check_int("steps_per_epoch", steps_per_epoch, minimum=1)
     return _ceil_ratio(epochs, spe)
 
@@ -197,10 +194,8 @@ def _resolve_request(request: Any, total: int, optimizer: Any, steps_per_epoch: 
                                  f"epochs like '1ep' or 'auto', got {request!r}") from None
         return _resolve_request(number, total, optimizer, steps_per_epoch)
     if isinstance(request, bool) or not isinstance(request, numbers.Real):
-        raise TypeError(
-            f"warmup must be an int (steps), a float ratio in [0, 1), a string like '10%', '1ep' or 'auto', "
-            f"got {request!r} ({type(request).__name__})"
-        )
+        raise TypeError("warmup must be an int (steps), a float ratio in [0, 1), a string like '10%', '1ep' or "
+                        f"'auto', got {request!r} ({type(request).__name__})")
     if isinstance(request, numbers.Integral):
         steps = int(request)
         if steps < 0:

@@ -3,16 +3,6 @@
 The inner scheduler's own LRs are kept apart and put back before each inner ``step()``, so a
 recursive one (``StepLR``, ``ReduceLROnPlateau``) never compounds the warmup factor; the state
 holds them, so a resumed run continues with exactly the LRs of an uninterrupted one.
-
->>> import torch
->>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
->>> inner = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
->>> sched = WarmupScheduler(inner, 4)
->>> lrs = []
->>> for _ in range(6):
-...     lrs.append(sched.get_last_lr()[0]); opt.step(); sched.step()
->>> lrs    # 0.5 ** s * min(1, s / 4)
-[0.0, 0.125, 0.125, 0.09375, 0.0625, 0.03125]
 """
 
 from __future__ import annotations
@@ -40,19 +30,22 @@ class WarmupScheduler(LRScheduler):
     with other warmup settings (``False``: warn and take them).
 
     >>> import torch
-    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
-    >>> sched = WarmupScheduler(torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0), 2)
-    >>> sched.get_last_lr(), sched.state_dict()["step"]
-    ([0.0], 0)
+    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    >>> inner = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    >>> sched = WarmupScheduler(inner, 4)
+    >>> lrs = []
+    >>> for _ in range(6):
+    ...     lrs.append(sched.get_last_lr()[0]); opt.step(); sched.step()
+    >>> lrs    # 0.5 ** s * min(1, s / 4)
+    [0.0, 0.125, 0.125, 0.09375, 0.0625, 0.03125]
     """
 
     def __init__(self, scheduler: Any, warmup_steps: int, *, warmup_start: float = 0.0, warmup_shape: str = "linear",
                  strict: bool = True) -> None:
         optimizer = getattr(scheduler, "optimizer", None)
         if not isinstance(optimizer, torch.optim.Optimizer) or not callable(getattr(scheduler, "step", None)):
-            raise TypeError(
-                f"scheduler must be a torch LR scheduler (with .optimizer and .step()), got {type(scheduler).__name__}"
-            )
+            raise TypeError("scheduler must be a torch LR scheduler (with .optimizer and .step()), got "
+                            f"{type(scheduler).__name__}")
         if isinstance(scheduler, WarmupScheduler):
             raise TypeError("scheduler is already a WarmupScheduler; wrap the inner scheduler once")
         self.scheduler = scheduler
@@ -137,10 +130,8 @@ class WarmupScheduler(LRScheduler):
         mine = self._settings()
         inner_type = mine.pop("inner_type")
         if state_dict.get("inner_type") != inner_type:
-            raise ValueError(
-                f"the checkpoint wraps a {state_dict.get('inner_type')!r} scheduler, this WarmupScheduler wraps a "
-                f"{inner_type!r}: build the same inner scheduler before loading"
-            )
+            raise ValueError(f"the checkpoint wraps a {state_dict.get('inner_type')!r} scheduler, this WarmupScheduler "
+                             f"wraps a {inner_type!r}: build the same inner scheduler before loading")
         changed = [f"{k}: {state_dict.get(k)!r} -> {v!r}" for k, v in mine.items() if state_dict.get(k) != v]
         if changed:
             msg = f"the warmup differs from the checkpoint's (checkpoint -> now): {', '.join(changed)}"
