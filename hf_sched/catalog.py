@@ -147,8 +147,7 @@ def _factor(kw: dict[str, Any], lr_init: float | None, t: int, w: int) -> dict[s
 
 def _multistep(kw: dict[str, Any], lr_init: float | None, t: int, w: int) -> dict[str, Any]:
     milestones = kw.pop("milestones", None)
-    if milestones is None:
-        milestones = (0.5, 0.75)
+    milestones = (0.5, 0.75) if milestones is None else milestones
     if isinstance(milestones, (int, float)) and not isinstance(milestones, bool):
         milestones = [milestones]
     return {**kw, "milestones": milestones}

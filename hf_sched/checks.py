@@ -56,10 +56,8 @@ def check_float(name: str, value: Any, *, minimum: float | None = None, maximum:
     lo_ok = minimum is None or (f >= minimum if min_inclusive else f > minimum)
     hi_ok = maximum is None or (f <= maximum if max_inclusive else f < maximum)
     if not (lo_ok and hi_ok):
-        lo = "" if minimum is None else ("[" if min_inclusive else "(") + f"{minimum:g}"
-        hi = "" if maximum is None else f"{maximum:g}" + ("]" if max_inclusive else ")")
         if minimum is not None and maximum is not None:
-            allowed = f"in {lo}, {hi}"
+            allowed = f"in {'[' if min_inclusive else '('}{minimum:g}, {maximum:g}{']' if max_inclusive else ')'}"
         elif minimum is not None:
             allowed = (">= " if min_inclusive else "> ") + f"{minimum:g}"
         else:

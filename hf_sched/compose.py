@@ -273,8 +273,7 @@ def with_warmup(target: Any, warmup_steps: Any, warmup_start: float = 0.0, warmu
 
     if isinstance(target, Schedule):
         w = resolve_warmup(warmup_steps, target.num_training_steps)
-        ramp = Constant(max(w, 1), w, warmup_start, warmup_shape)
-        return product(target, ramp)
+        return product(target, Constant(max(w, 1), w, warmup_start, warmup_shape))
     from .warmup_scheduler import WarmupScheduler
 
     optimizer = getattr(target, "optimizer", None)

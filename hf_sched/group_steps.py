@@ -6,11 +6,8 @@ group's steps are counted: group ``g`` trains its ``k``-th step at ``base_g * f_
 scheduler's step is the largest count. A group stepped in parts (ZeRO-3 sub-groups) is warned.
 
 >>> groups = [{"params": [1], "lr": 0.0}, {"params": [2], "lr": 0.0}]
->>> protocol_of(groups, 2), protocol_of(groups[:1], 2)
-('whole', 'per_group')
->>> zero3 = [{"params": []}, {"params": [7]}]
->>> protocol_of(zero3, 2)
-'per_group'
+>>> protocol_of(groups, 2), protocol_of(groups[:1], 2), protocol_of([{"params": []}, {"params": [7]}], 2)
+('whole', 'per_group', 'per_group')
 """
 
 from __future__ import annotations
@@ -35,10 +32,6 @@ PARTS_WARNING = (
 )
 
 
-def _active(group: dict[str, Any]) -> bool:
-    return bool(group["params"])
-
-
 def protocol_of(groups: Sequence[dict[str, Any]], num_groups: int) -> str:
     """How the optimizer is being stepped, judged in the post-hook of its first ``step()``.
 
@@ -47,7 +40,7 @@ def protocol_of(groups: Sequence[dict[str, Any]], num_groups: int) -> str:
     """
     if len(groups) < num_groups:
         return PER_GROUP
-    if num_groups > 1 and sum(1 for g in groups if _active(g)) == 1:
+    if num_groups > 1 and sum(1 for g in groups if g["params"]) == 1:
         return PER_GROUP
     return WHOLE
 
@@ -95,7 +88,7 @@ class GroupStepCounter:
         """Count a ``step()`` call that stepped the active ones of ``groups``; return ``(index, group)`` of each."""
         stepped = []
         for group in groups:
-            if not _active(group):
+            if not group["params"]:
                 continue
             i = self._index.get(id(group))
             if i is None:

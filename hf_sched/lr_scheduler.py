@@ -399,13 +399,8 @@ class ScheduledLR(LRScheduler):
 
     def state_dict(self) -> dict[str, Any]:
         """Plain-typed state: format, step, base LRs, interval and every group's schedule spec."""
-        return {
-            "format": _STATE_FORMAT,
-            "step": int(self._count),
-            "base_lrs": [float(b) for b in self.base_lrs],
-            "schedules": [s.to_dict() for s in self.schedules],
-            "interval": self.interval,
-        }
+        return {"format": _STATE_FORMAT, "step": int(self._count), "base_lrs": [float(b) for b in self.base_lrs],
+                "schedules": [s.to_dict() for s in self.schedules], "interval": self.interval}
 
     def _validate_state(self, state_dict: Any) -> tuple[int, list[float], list[dict[str, Any]], str]:
         """Check every field of a state dict; change nothing. Returns the parsed fields."""
@@ -456,11 +451,9 @@ class ScheduledLR(LRScheduler):
             what = "; ".join(f"group {i}: {d}" for i, d in sorted(changed))
             msg = f"the schedule differs from the checkpoint's (checkpoint -> now): {what}"
             if strict:
-                raise ValueError(
-                    msg + ". Resuming would silently change the LR curve; rebuild the same schedule "
-                    "(same steps, warmup, peak LR, batch size, epochs), or load with strict=False to continue "
-                    "with the checkpoint's schedule"
-                )
+                raise ValueError(msg + ". Resuming would silently change the LR curve; rebuild the same schedule (same "
+                                 "steps, warmup, peak LR, batch size, epochs), or load with strict=False to continue "
+                                 "with the checkpoint's schedule")
             try:
                 loaded = tuple(schedule_from_dict(d) for d in specs)
             except (ValueError, TypeError, KeyError) as exc:

@@ -5,11 +5,6 @@ Names match ignoring case, ``-``, ``_`` and spaces. A factory is called as
 an ``adaptive`` one as ``factory(optimizer, **kwargs)``); its keyword arguments are read from its
 signature. Built-ins come from :data:`hf_sched.catalog.BUILTINS`, plugins from the entry-point
 group ``hf_sched.schedules``.
-
->>> build_schedule("Warmup-Cosine", num_training_steps=100).num_warmup_steps
-10
->>> canonical_name("cosine_with_restarts")
-'warmupcosinewithhardrestarts'
 """
 
 from __future__ import annotations
@@ -204,8 +199,8 @@ def _load_plugins() -> None:
 def canonical_name(name: str) -> str:
     """The canonical name for ``name`` or an alias (unknown: ``ValueError`` with did-you-mean).
 
-    >>> canonical_name("LINEAR")
-    'warmuplinear'
+    >>> canonical_name("LINEAR"), canonical_name("cosine_with_restarts")
+    ('warmuplinear', 'warmupcosinewithhardrestarts')
     """
     key = normalize_name(name)
     if key not in _LOOKUP:

@@ -126,15 +126,12 @@ class Schedule:
             SCHEDULE_KINDS[kind] = cls
 
     def __post_init__(self) -> None:
-        t = check_int("num_training_steps", self.num_training_steps, minimum=1)
-        object.__setattr__(self, "num_training_steps", t)
-        w = check_int("num_warmup_steps", self.num_warmup_steps, minimum=0)
-        if w > t:
-            raise ValueError(f"num_warmup_steps must be in [0, num_training_steps={t}], got {w}: "
-                             "warmup longer than training is an error, not a silent clamp")
-        object.__setattr__(self, "num_warmup_steps", w)
-        start = check_float("warmup_start", self.warmup_start, minimum=0.0, maximum=1.0)
-        object.__setattr__(self, "warmup_start", start)
+        self._check("num_training_steps", check_int, minimum=1)
+        self._check("num_warmup_steps", check_int, minimum=0)
+        if self.num_warmup_steps > self.num_training_steps:
+            raise ValueError(f"num_warmup_steps must be in [0, num_training_steps={self.num_training_steps}], got "
+                             f"{self.num_warmup_steps}: warmup longer than training is an error, not a silent clamp")
+        self._check("warmup_start", check_float, minimum=0.0, maximum=1.0)
         check_choice("warmup_shape", self.warmup_shape, WARMUP_SHAPES)
         self._validate()
 

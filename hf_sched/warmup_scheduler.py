@@ -94,13 +94,11 @@ class WarmupScheduler(LRScheduler):
         self._step_count += 1
         self._apply()
 
-    def get_lr(self) -> list[float]:  # type: ignore[override]
-        """The LRs in effect now: ``inner_lr * w(s)``."""
+    def get_last_lr(self) -> list[float]:  # type: ignore[override]
+        """LRs written by the last :meth:`step` (or at construction), ``inner_lr * w(s)``, as floats."""
         return list(self._last_lr)
 
-    def get_last_lr(self) -> list[float]:  # type: ignore[override]
-        """LRs written by the last :meth:`step` (or at construction), as floats."""
-        return list(self._last_lr)
+    get_lr = get_last_lr  # type: ignore[assignment]  # the LRs in effect now
 
     @property
     def inner_lrs(self) -> list[float]:
