@@ -60,9 +60,8 @@ class Named:
     kwargs: dict[str, Any] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        own = self.args
-        if own is None:
-            own = {f.name: f.default for f in dataclasses.fields(self.cls) if f.name not in _FRAME}
+        own = self.args if self.args is not None else {
+            f.name: f.default for f in dataclasses.fields(self.cls) if f.name not in _FRAME}
         object.__setattr__(self, "kwargs", {**own, **(_RAMP if self.ramp else {})})
 
     def build(self, *args: Any, num_training_steps: int | None = None, num_warmup_steps: int = 0,
@@ -72,8 +71,7 @@ class Named:
             module, _, cls = self.cls.partition(":")
             return getattr(importlib.import_module(module), cls)(*args, **{**self.kwargs, **kw})
         t, w = num_training_steps, num_warmup_steps
-        fields = self.convert(kw, lr_init, t, w) if self.convert else kw
-        return self.cls(t, w, **fields)
+        return self.cls(t, w, **(self.convert(kw, lr_init, t, w) if self.convert else kw))
 
 
 def _absolute_to_ratio(name: str, value: float, lr_init: float | None) -> float:

@@ -34,17 +34,11 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from . import group_steps
 from .budget import kwargs_in_steps, run_steps, total_without_one
 from .checks import check_kwargs, check_lr
 from .compose import Join, Product
-from .group_steps import (
-    PARTS_WARNING,
-    PER_GROUP,
-    WHOLE,
-    GroupStepCounter,
-    protocol_of,
-    tensor_ids,
-)
+from .group_steps import WHOLE, GroupStepCounter
 from .handover import set_group_lr
 from .metric_schedulers import metric_scheduler
 from .registry import build_resolved, check_schedule_kwargs, get_info
@@ -236,17 +230,17 @@ class ScheduledLR(LRScheduler):
     def _group_step(self, groups: list[dict[str, Any]]) -> bool:
         """Count a step of an optimizer stepped group by group (DeepSpeed ZeRO); ``False`` if it is not one."""
         if self._protocol is None:
-            if protocol_of(groups, len(self.base_lrs)) == WHOLE:
+            if group_steps.protocol_of(groups, len(self.base_lrs)) == WHOLE:
                 # One more step decides: the same tensors again (a whole step), or others (a group
                 # stepped in parts: DeepSpeed ZeRO-3 sub-groups, which the hooks cannot count).
-                self._protocol, self._probe = _PROBING, tensor_ids(groups)
+                self._protocol, self._probe = _PROBING, group_steps.tensor_ids(groups)
                 return False
-            self._protocol = PER_GROUP
+            self._protocol = group_steps.PER_GROUP
             self._group_counter = GroupStepCounter(self._built_groups, start=self._count)
         elif self._protocol is _PROBING:
             self._protocol = WHOLE
-            if tensor_ids(groups) != self._probe:
-                warnings.warn(PARTS_WARNING.format(group="0"), RuntimeWarning, stacklevel=3)
+            if group_steps.tensor_ids(groups) != self._probe:
+                warnings.warn(group_steps.PARTS_WARNING.format(group="0"), RuntimeWarning, stacklevel=3)
             self._probe = None
             return False
         counter = self._group_counter
@@ -367,20 +361,18 @@ class ScheduledLR(LRScheduler):
         else:
             self._one = (1, 0, first.__call__, first.__call__)
 
-    @property
-    def _last_lr(self) -> list[float]:  # type: ignore[override]
-        s = self._last_step
+    def _lrs(self, s: int) -> list[float]:
         return [b * f(s) for b, f in zip(self.base_lrs, self._schedules)]
 
+    _last_lr = property(lambda self: self._lrs(self._last_step))  # type: ignore[assignment]
+
     def get_last_lr(self) -> list[float]:  # type: ignore[override]
-        """LRs last written into the optimizer (those the latest optimizer step used, until
-        :meth:`step` writes the next ones), as floats."""
+        """LRs last written into the optimizer (those the latest optimizer step used), as floats."""
         return self._last_lr
 
     def get_lr(self) -> list[float]:  # type: ignore[override]
         """LRs for the current count (computed, not read from the optimizer)."""
-        s = self._count
-        return [b * f(s) for b, f in zip(self.base_lrs, self.schedules)]
+        return self._lrs(self._count)
 
     # -- pickling: the hooks do not pickle; re-attach on load --------------------------
 

@@ -142,8 +142,6 @@ class Schedule:
         """Store field ``name`` as ``check(name, value, **bounds)`` returns it (a frozen field, set once)."""
         object.__setattr__(self, name, check(name, getattr(self, name), **bounds))
 
-    # -- evaluation -------------------------------------------------------------------
-
     def __call__(self, step: float) -> float:
         """Multiplier after ``step`` optimizer steps (an ``int`` or finite ``float``, ``>= 0``)."""
         # Fast path: ScheduledLR calls this with a plain int on every optimizer step.
@@ -205,8 +203,6 @@ class Schedule:
         if xp is SCALAR:
             return self._main(s)  # type: ignore[attr-defined]
         return self._main_v(s)  # type: ignore[attr-defined]
-
-    # -- serialisation ----------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON description: ``{"kind": ..., <every field>: ...}`` (tuples as lists, parts as specs).
