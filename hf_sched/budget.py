@@ -222,10 +222,8 @@ def kwargs_in_steps(kwargs: dict[str, Any], steps_per_epoch: int | None) -> dict
     out = dict(kwargs)
     value = out.get("milestones")
     if isinstance(value, (list, tuple)) and any(is_epoch_request(m) for m in value):
-        out["milestones"] = [
-            epochs_to_steps(m, steps_per_epoch, name=f"milestones[{i}]") if is_epoch_request(m) else m
-            for i, m in enumerate(value)
-        ]
+        out["milestones"] = [epochs_to_steps(m, steps_per_epoch, name=f"milestones[{i}]") if is_epoch_request(m)
+                             else m for i, m in enumerate(value)]
     for key in ("num_stable_steps", "num_decay_steps"):
         if is_epoch_request(out.get(key)):
             out[key] = epochs_to_steps(out[key], steps_per_epoch, name=key)

@@ -18,9 +18,7 @@ __all__ = ["check_choice", "check_float", "check_int", "check_kwargs", "check_lr
 
 
 def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """Return ``value`` as an ``int`` if it is a whole number in ``[minimum, maximum]``.
-
-    Floats that are whole (``3.0``) are accepted; ``bool`` and fractional floats are not.
+    """Return ``value`` as an ``int`` if it is a whole number (``3.0`` too, not a ``bool``) in ``[minimum, maximum]``.
 
     >>> check_int("steps", 3.0, minimum=0)
     3
@@ -67,9 +65,7 @@ def check_float(name: str, value: Any, *, minimum: float | None = None, maximum:
 
 
 def check_lr(name: str, value: Any) -> float:
-    """An LR (or a multiplier) that may reach an optimizer: a finite number ``>= 0``.
-
-    A one-element tensor is read as its number.
+    """An LR (or a multiplier) that may reach an optimizer: a finite number ``>= 0`` (or a one-element tensor).
 
     >>> check_lr("param_groups[0]['lr']", 1e-3)
     0.001
@@ -98,10 +94,8 @@ def check_kwargs(name: str, value: Any) -> dict[str, Any]:
 
     Every entry point reads them here, so a bad value gets the same message everywhere.
 
-    >>> check_kwargs("scheduler_specific_kwargs", '{"num_cycles": 2}')
-    {'num_cycles': 2}
-    >>> check_kwargs("--kwargs", None)
-    {}
+    >>> check_kwargs("scheduler_specific_kwargs", '{"num_cycles": 2}'), check_kwargs("--kwargs", None)
+    ({'num_cycles': 2}, {})
     """
     example = "'{\"num_cycles\": 2}'"
     if value is None:

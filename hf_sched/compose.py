@@ -106,9 +106,9 @@ class Join(Schedule):
 
 @dataclass(frozen=True)
 class Product(Schedule):
-    """Step-by-step product: ``f(s) = scale * f_1(s) * ... * f_n(s)``.
+    """Step-by-step product: ``f(s) = scale * f_1(s) * ... * f_n(s)``; ``T`` is the longest factor's.
 
-    ``T`` is the longest factor's. Build it with :func:`product` or :func:`scale`.
+    Build it with :func:`product` or :func:`scale`.
 
     >>> from hf_sched.schedules import Constant, Linear
     >>> product(Linear(10), Constant(10, 4), 0.5)(2)

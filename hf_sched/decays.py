@@ -23,11 +23,6 @@ def _mix(factor: Any, floor: float) -> Any:
     return factor if floor == 0.0 else factor * (1 - floor) + floor
 
 
-def _cosine(p: Any, cycles: float, floor: float, xp: Any) -> Any:
-    """``floor + (1 - floor) * (1 + cos(2 pi c p)) / 2`` (never below 0: ``1 + cos >= 0``)."""
-    return _mix(0.5 * (1.0 + xp.cos(_PI * cycles * 2.0 * p)), floor)
-
-
 @dataclass(frozen=True)
 class Constant(Schedule):
     """``f(s) = 1`` after the warmup (none by default).
@@ -158,4 +153,5 @@ class CosineWarmupMinLR(Schedule):
 
     def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
         t, w = float(self.num_training_steps), float(self.num_warmup_steps)
-        return _cosine((s - w + 1.0) / max(1.0, t - w), self.num_cycles, self.min_lr_ratio, xp)
+        p = (s - w + 1.0) / max(1.0, t - w)
+        return _mix(0.5 * (1.0 + xp.cos(_PI * self.num_cycles * 2.0 * p)), self.min_lr_ratio)

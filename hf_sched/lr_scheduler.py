@@ -14,8 +14,7 @@ skips is no step and ``scheduler.step()`` may be called any number of times per 
 ...     opt.step()          # no scheduler.step() at all: the LR still follows the steps
 >>> round(opt.param_groups[0]["lr"], 12), sched.optimizer_step   # step 10 trains at peak * f(9)
 (0.0009, 9)
->>> opt.step()
->>> round(opt.param_groups[0]["lr"], 12)                         # f(10) = 1: warmup done
+>>> opt.step(); round(opt.param_groups[0]["lr"], 12)             # f(10) = 1: warmup done
 0.001
 >>> sched.step(); sched.step(); sched.get_last_lr()   # any number of calls: same step
 [0.001]
@@ -196,8 +195,6 @@ class ScheduledLR(LRScheduler):
             self._count = last_epoch  # step() below makes it 0 (torch's convention)
         self.step()
 
-    # -- counting ---------------------------------------------------------------------
-
     def _attach(self) -> None:
         """Hook the innermost optimizer; detach any ScheduledLR already hooked to it."""
         inner = _innermost_optimizer(self.optimizer)
@@ -267,11 +264,7 @@ class ScheduledLR(LRScheduler):
 
     def _forget_protocol(self) -> None:
         """Judge the stepping protocol again at the next step (the count was set from outside)."""
-        self._protocol = None
-        self._group_counter = None
-        self._probe = None
-
-    # -- writing the LRs: one path ----------------------------------------------------
+        self._protocol = self._group_counter = self._probe = None
 
     def _apply(self, optimizer: Any = None, args: Any = None, kwargs: Any = None, step: int | None = None,
                stepped: list[tuple[dict[str, Any], int, int]] | None = None) -> None:
@@ -374,8 +367,6 @@ class ScheduledLR(LRScheduler):
         """LRs for the current count (computed, not read from the optimizer)."""
         return self._lrs(self._count)
 
-    # -- pickling: the hooks do not pickle; re-attach on load --------------------------
-
     def __getstate__(self) -> dict[str, Any]:
         return {k: self.__dict__[k] for k in _PICKLED}
 
@@ -386,8 +377,6 @@ class ScheduledLR(LRScheduler):
         self._forget_protocol()
         if self.interval == "step":
             self._attach()
-
-    # -- state ------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
         """Plain-typed state: format, step, base LRs, interval and every group's schedule spec."""

@@ -21,9 +21,8 @@ from .schedules import Schedule
 from .warmup import schedule_warmup
 
 __all__ = [
-    "ENTRY_POINT_GROUP", "ScheduleInfo", "available_schedules", "build_resolved", "build_schedule",
-    "canonical_name", "check_schedule_kwargs", "get_info", "iter_schedules", "normalize_name", "register",
-    "unregister"
+    "ENTRY_POINT_GROUP", "ScheduleInfo", "available_schedules", "build_resolved", "build_schedule", "canonical_name",
+    "check_schedule_kwargs", "get_info", "iter_schedules", "normalize_name", "register", "unregister"
 ]
 
 ENTRY_POINT_GROUP = "hf_sched.schedules"
@@ -167,8 +166,7 @@ def unregister(name: str) -> None:
 
     >>> from hf_sched.schedules import Constant
     >>> register("flat", lambda **kw: Constant(kw["num_training_steps"]), aliases=("level",))
-    >>> unregister("level")
-    >>> "flat" in available_schedules()
+    >>> unregister("level"); "flat" in available_schedules()
     False
     """
     canonical = canonical_name(name)

@@ -25,10 +25,8 @@ WARMUP_SHAPES = ("linear", "constant", "exponential", "cosine", "1-sqrt")
 
 #: numpy's functions spelled for one float (a module object: the quickest lookups on the per-step path)
 SCALAR: Any = ModuleType("hf_sched.schedule.SCALAR")
-SCALAR.__dict__.update(
-    cos=math.cos, sqrt=math.sqrt, exp=math.exp, floor=math.floor, log1p=math.log1p, any=bool, int64=int,
-    where=lambda cond, a, b: a if cond else b, maximum=max, minimum=min,
-)
+SCALAR.__dict__.update(cos=math.cos, sqrt=math.sqrt, exp=math.exp, floor=math.floor, log1p=math.log1p, any=bool,
+                       int64=int, where=lambda cond, a, b: a if cond else b, maximum=max, minimum=min)
 
 _STEP_ALLOWED = "an int >= 0 or a finite float >= 0 (the optimizer steps taken)"
 

@@ -4,10 +4,8 @@ Importing it defines every built-in kind (decays, inverse_sqrt, step_decays, cyc
 so :func:`schedule_from_dict` rebuilds any spec.
 
 >>> s = Cosine(num_training_steps=100, num_warmup_steps=10)
->>> s(0), s(5), s(10), s(100), s(1000)
-(0.0, 0.5, 1.0, 0.0, 0.0)
->>> schedule_from_dict(s.to_dict()) == s
-True
+>>> s(0), s(5), s(10), s(100), s(1000), schedule_from_dict(s.to_dict()) == s
+(0.0, 0.5, 1.0, 0.0, 0.0, True)
 >>> sorted(SCHEDULE_KINDS)[:4]
 ['bert', 'constant', 'cosine', 'cosine_hard_restarts']
 """

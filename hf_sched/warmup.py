@@ -55,9 +55,7 @@ def _ceil_ratio(ratio: float, total: int) -> int:
 
 
 def auto_warmup_steps(optimizer: Any, total: int | None = None) -> int:
-    """``round(2 / (1 - beta2))`` steps for an Adam-family optimizer, capped at ``total``.
-
-    The untuned warmup rule of Ma & Yarats (2019).
+    """``round(2 / (1 - beta2))`` steps for an Adam-family optimizer, capped at ``total`` (Ma & Yarats 2019).
 
     >>> import torch
     >>> opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], betas=(0.9, 0.999))

@@ -73,9 +73,8 @@ class WarmupScheduler(LRScheduler):
         0.25
         """
         s = self.last_epoch if step is None else step
-        if s >= self.warmup_steps:
-            return 1.0
-        return warmup_factor(s, self.warmup_steps, self.warmup_start, self.warmup_shape)
+        return 1.0 if s >= self.warmup_steps else warmup_factor(s, self.warmup_steps, self.warmup_start,
+                                                                  self.warmup_shape)
 
     def _apply(self) -> None:
         w = self.warmup_multiplier()
@@ -143,7 +142,5 @@ class WarmupScheduler(LRScheduler):
         self._apply()
 
     def __repr__(self) -> str:
-        return (
-            f"WarmupScheduler({type(self.scheduler).__name__}, step={self.last_epoch}, "
-            f"warmup_steps={self.warmup_steps}, warmup_start={self.warmup_start}, warmup_shape={self.warmup_shape!r})"
-        )
+        return (f"WarmupScheduler({type(self.scheduler).__name__}, step={self.last_epoch}, warmup_steps="
+                f"{self.warmup_steps}, warmup_start={self.warmup_start}, warmup_shape={self.warmup_shape!r})")
