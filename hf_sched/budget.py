@@ -1,24 +1,11 @@
 """The step budget: how many optimizer steps a run really takes, and its warmup.
 
-What a user has is a dataloader, a number of epochs, gradient accumulation, processes and
-maybe ``max_steps``; what a schedule needs is ``T``, the optimizer steps of the run. This
-module turns one into the other with the arithmetic the Trainer and an Accelerate loop
-(``with accelerator.accumulate(model):``) actually follow:
-
-* batches per process per epoch ``B``: ``len(dataloader)`` if it was already prepared
-  (sharded) by Accelerate; otherwise ``ceil(len / N)`` for ``N`` processes
-  (``floor`` with ``drop_last``), or ``len`` with ``split_batches``;
-* optimizer steps per epoch ``E_s = max(1, ceil(B / G))`` for gradient accumulation ``G``
-  (the remainder micro-batches of an epoch still make a step);
-* ``T = max_steps`` if given, else ``ceil(epochs * E_s)`` (the Trainer's float product,
-  so a fractional epoch count gives the Trainer's own number).
+With ``B`` batches per process per epoch (``len`` of a prepared dataloader, else ``ceil(len / N)``
+for ``N`` processes, ``floor`` with ``drop_last``, ``len`` with ``split_batches``) and accumulation
+``G``: steps per epoch ``E = max(1, ceil(B / G))``, ``T = max_steps`` or ``ceil(epochs * E)``.
 
 >>> training_steps(num_batches=100, num_epochs=3, gradient_accumulation_steps=3)
 102
->>> training_steps(num_batches=100, num_epochs=1, num_processes=2)
-50
->>> compute_budget(num_batches=100, num_epochs=2, warmup="10%").num_warmup_steps
-20
 """
 
 from __future__ import annotations
@@ -42,21 +29,8 @@ def is_prepared_dataloader(dataloader: Any) -> bool:
     return any(c.__name__ == "DataLoaderStateMixin" for c in type(dataloader).__mro__)
 
 
-def _dataloader_len(dataloader: Any) -> int:
-    try:
-        n = len(dataloader)
-    except TypeError:
-        raise ValueError(
-            f"the dataloader ({type(dataloader).__name__}) has no length (an IterableDataset?): "
-            "pass max_steps to say how many optimizer steps the run takes"
-        ) from None
-    return int(n)
-
-
-def batches_per_process(
-    num_batches: int, *, num_processes: int = 1, prepared: bool = False, split_batches: bool = False,
-    drop_last: bool = False,
-) -> int:
+def batches_per_process(num_batches: int, *, num_processes: int = 1, prepared: bool = False,
+                        split_batches: bool = False, drop_last: bool = False) -> int:
     """Batches each process sees per epoch (Accelerate's sharding, ``even_batches=True``).
 
     >>> batches_per_process(7, num_processes=2), batches_per_process(7, num_processes=2, drop_last=True)
@@ -100,50 +74,38 @@ class StepBudget:
         return dict(self.__dict__)
 
 
-def _resolve(
-    dataloader: Any,
-    num_batches: int | None,
-    num_epochs: float | None,
-    gradient_accumulation_steps: int,
-    max_steps: int | None,
-    num_processes: int,
-    dataloader_prepared: bool | None,
-    split_batches: bool,
-) -> tuple[int, int | None, int | None, list[str]]:
+def _resolve(dataloader: Any, num_batches: int | None, num_epochs: float | None, gradient_accumulation_steps: int,
+             max_steps: int | None, num_processes: int, dataloader_prepared: bool | None,
+             split_batches: bool) -> tuple[int, int | None, int | None, list[str]]:
     lines: list[str] = []
     has_max = max_steps is not None and max_steps != -1
     if has_max:
         t = check_int("max_steps", max_steps, minimum=1)
         lines.append(f"max_steps = {t} (overrides epochs)")
         # steps per epoch still matter for warmup in epochs, when the data has a length
-        if dataloader is not None and num_batches is None and not has_len(dataloader):
-            return t, None, None, lines
-        if dataloader is None and num_batches is None:
+        if num_batches is None and (dataloader is None or not has_len(dataloader)):
             return t, None, None, lines
     elif dataloader is None and num_batches is None:
-        raise ValueError(
-            "cannot compute the number of training steps: pass num_training_steps, max_steps, "
-            "or a dataloader (or num_batches) with num_epochs"
-        )
+        raise ValueError("cannot compute the number of training steps: pass num_training_steps, max_steps, "
+                         "or a dataloader (or num_batches) with num_epochs")
     drop_last = False
     if dataloader is not None:
         if num_batches is not None:
             raise ValueError("give either dataloader or num_batches, not both")
-        num_batches = _dataloader_len(dataloader)
+        if not has_len(dataloader):
+            raise ValueError(f"the dataloader ({type(dataloader).__name__}) has no length (an IterableDataset?): "
+                             "pass max_steps to say how many optimizer steps the run takes")
+        num_batches = len(dataloader)
         if dataloader_prepared is None:
             dataloader_prepared = is_prepared_dataloader(dataloader)
         drop_last = bool(getattr(dataloader, "drop_last", False))
     num_batches = check_int("num_batches (len(dataloader))", num_batches, minimum=1)
     epochs = check_float("num_epochs", 1.0 if num_epochs is None else num_epochs, minimum=0.0, min_inclusive=False)
-    b = batches_per_process(
-        num_batches, num_processes=num_processes, prepared=bool(dataloader_prepared),
-        split_batches=split_batches, drop_last=drop_last,
-    )
+    b = batches_per_process(num_batches, num_processes=num_processes, prepared=bool(dataloader_prepared),
+                            split_batches=split_batches, drop_last=drop_last)
     if b < 1:
-        raise ValueError(
-            f"the dataloader has {num_batches} batches, fewer than num_processes={num_processes}: "
-            "each process would get no batch"
-        )
+        raise ValueError(f"the dataloader has {num_batches} batches, fewer than num_processes={num_processes}: "
+                         "each process would get no batch")
     spe = steps_per_epoch(b, gradient_accumulation_steps)
     if dataloader_prepared:
         lines.append(f"batches per process per epoch = len(prepared dataloader) = {b}")
@@ -174,58 +136,25 @@ def has_len(dataloader: Any) -> bool:
     return True
 
 
-def training_steps(
-    dataloader: Any = None,
-    *,
-    num_batches: int | None = None,
-    num_epochs: float | None = 1.0,
-    gradient_accumulation_steps: int = 1,
-    max_steps: int | None = None,
-    num_processes: int = 1,
-    dataloader_prepared: bool | None = None,
-    split_batches: bool = False,
-) -> int:
-    """The exact number of optimizer steps of a run.
-
-    Args:
-        dataloader: the training dataloader (its ``len`` is used); or give ``num_batches``.
-        num_batches: ``len(dataloader)`` when no dataloader is at hand.
-        num_epochs: epochs, may be fractional (``1.5``).
-        gradient_accumulation_steps: micro-batches per optimizer step.
-        max_steps: if set (and not ``-1``), the answer, whatever the epochs.
-        num_processes: data-parallel processes.
-        dataloader_prepared: whether ``len(dataloader)`` is already per process (detected
-            for Accelerate's prepared dataloaders when ``None``).
-        split_batches: Accelerate's ``split_batches`` (each batch is split across processes).
+def training_steps(dataloader: Any = None, *, num_batches: int | None = None, num_epochs: float | None = 1.0,
+                   gradient_accumulation_steps: int = 1, max_steps: int | None = None, num_processes: int = 1,
+                   dataloader_prepared: bool | None = None, split_batches: bool = False) -> int:
+    """The exact number of optimizer steps of a run: ``max_steps``, or ``ceil(epochs * E)`` (module docs).
 
     >>> training_steps(num_batches=125, num_epochs=2, gradient_accumulation_steps=4, num_processes=2)
     32
     """
-    t, _, _, _ = _resolve(
-        dataloader, num_batches, num_epochs, gradient_accumulation_steps, max_steps, num_processes,
-        dataloader_prepared, split_batches,
-    )
-    return t
+    return _resolve(dataloader, num_batches, num_epochs, gradient_accumulation_steps, max_steps, num_processes,
+                    dataloader_prepared, split_batches)[0]
 
 
-def compute_budget(
-    dataloader: Any = None,
-    *,
-    num_batches: int | None = None,
-    num_epochs: float | None = 1.0,
-    gradient_accumulation_steps: int = 1,
-    max_steps: int | None = None,
-    num_processes: int = 1,
-    dataloader_prepared: bool | None = None,
-    split_batches: bool = False,
-    warmup: Any = None,
-    optimizer: Any = None,
-) -> StepBudget:
+def compute_budget(dataloader: Any = None, *, num_batches: int | None = None, num_epochs: float | None = 1.0,
+                   gradient_accumulation_steps: int = 1, max_steps: int | None = None, num_processes: int = 1,
+                   dataloader_prepared: bool | None = None, split_batches: bool = False, warmup: Any = None,
+                   optimizer: Any = None) -> StepBudget:
     """:func:`training_steps` plus the warmup steps, with the arithmetic spelled out.
 
-    ``warmup`` is any request :func:`hf_sched.warmup.resolve_warmup` takes (default 10%),
-    including epochs (``"1ep"``, ``"0.5ep"``) counted in this budget's optimizer steps per
-    epoch (accumulation and processes included).
+    ``warmup`` is any :func:`hf_sched.warmup.resolve_warmup` request (epochs in this budget's ``E``).
 
     >>> print(compute_budget(num_batches=10, num_epochs=1).explanation)
     batches per process per epoch = 10 (one process)
@@ -233,21 +162,13 @@ def compute_budget(
     training steps = ceil(1 epochs * 10) = 10
     warmup steps = 1 (request None -> default 10%)
     """
-    t, spe, b, lines = _resolve(
-        dataloader, num_batches, num_epochs, gradient_accumulation_steps, max_steps, num_processes,
-        dataloader_prepared, split_batches,
-    )
+    t, spe, b, lines = _resolve(dataloader, num_batches, num_epochs, gradient_accumulation_steps, max_steps,
+                                num_processes, dataloader_prepared, split_batches)
     w = resolve_warmup(warmup, t, optimizer, steps_per_epoch=spe)
     shown = "None -> default 10%" if warmup is None else repr(warmup)
     lines.append(f"warmup steps = {w} (request {shown})")
-    return StepBudget(
-        num_training_steps=t,
-        num_warmup_steps=w,
-        steps_per_epoch=spe,
-        batches_per_process=b,
-        num_epochs=None if spe is None or (max_steps is not None and max_steps != -1) else float(1.0 if num_epochs is None else num_epochs),
-        explanation="\n".join(lines),
-    )
+    epochs = None if spe is None or max_steps not in (None, -1) else float(1.0 if num_epochs is None else num_epochs)
+    return StepBudget(t, w, spe, b, epochs, "\n".join(lines))
 
 
 def run_steps(
@@ -258,9 +179,8 @@ def run_steps(
 ) -> tuple[int | None, int | None]:
     """``(T, E)`` of ``get_scheduler``'s arguments: the run's optimizer steps and steps per epoch.
 
-    ``T`` is ``num_training_steps``, or :func:`training_steps` of the data, or ``None`` for a
-    run without a total (no length, no ``max_steps``), which only a schedule that does not
-    ``needs_total`` may have. An ``accelerator`` gives the processes and ``split_batches``.
+    ``T`` is ``num_training_steps``, :func:`training_steps` of the data, or ``None`` (no length, no
+    ``max_steps``: only if not ``needs_total``). An ``accelerator`` gives processes and ``split_batches``.
 
     >>> run_steps("warmupcosine", True, None, num_batches=10, num_epochs=2, gradient_accumulation_steps=3)
     (8, 4)
@@ -270,34 +190,26 @@ def run_steps(
     if accelerator is not None:
         n = getattr(accelerator, "num_processes", None)
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise TypeError(
-                "accelerator must be an accelerate.Accelerator (with num_processes >= 1), got an object of type "
-                f"{type(accelerator).__name__} (num_processes={n!r})"
-            )
+            raise TypeError("accelerator must be an accelerate.Accelerator (with num_processes >= 1), got an object "
+                            f"of type {type(accelerator).__name__} (num_processes={n!r})")
         num_processes = int(n) if num_processes is None else num_processes
         split_batches = bool(getattr(accelerator, "split_batches", False)) if split_batches is None else split_batches
     if num_training_steps is not None:
         if dataloader is not None or num_batches is not None or max_steps is not None:
-            raise ValueError(
-                f"num_training_steps={num_training_steps!r} was given together with a dataloader/num_batches/"
-                "max_steps: give one or the other"
-            )
+            raise ValueError(f"num_training_steps={num_training_steps!r} was given together with a "
+                             "dataloader/num_batches/max_steps: give one or the other")
         return num_training_steps, steps_per_epoch
     no_len = dataloader is not None and not has_len(dataloader)
     if max_steps is None and (no_len or (dataloader is None and num_batches is None)):
         if needs_total:
             where = f"the dataloader ({type(dataloader).__name__}) has no length, so " if no_len else ""
-            raise ValueError(
-                f"schedule {name!r} needs the run's total steps: {where}pass max_steps (or "
-                "num_training_steps), or a dataloader with a length (or num_batches) with num_epochs. "
-                "Schedules that run without a total: constantlr, warmupconstant, inverse_sqrt, noam, "
-                "warmup_stable_decay (with num_stable_steps and num_decay_steps)"
-            )
+            raise ValueError(f"schedule {name!r} needs the run's total steps: {where}pass max_steps (or "
+                             "num_training_steps), or a dataloader with a length (or num_batches) with num_epochs. "
+                             "Schedules that run without a total: constantlr, warmupconstant, inverse_sqrt, noam, "
+                             "warmup_stable_decay (with num_stable_steps and num_decay_steps)")
         return None, steps_per_epoch
-    t, spe, _, _ = _resolve(
-        dataloader, num_batches, num_epochs, gradient_accumulation_steps, max_steps,
-        1 if num_processes is None else num_processes, dataloader_prepared, bool(split_batches),
-    )
+    t, spe, _, _ = _resolve(dataloader, num_batches, num_epochs, gradient_accumulation_steps, max_steps,
+                            1 if num_processes is None else num_processes, dataloader_prepared, bool(split_batches))
     return t, spe if steps_per_epoch is None else steps_per_epoch
 
 
@@ -310,10 +222,8 @@ def kwargs_in_steps(kwargs: dict[str, Any], steps_per_epoch: int | None) -> dict
     out = dict(kwargs)
     value = out.get("milestones")
     if isinstance(value, (list, tuple)) and any(is_epoch_request(m) for m in value):
-        out["milestones"] = [
-            epochs_to_steps(m, steps_per_epoch, name=f"milestones[{i}]") if is_epoch_request(m) else m
-            for i, m in enumerate(value)
-        ]
+        out["milestones"] = [epochs_to_steps(m, steps_per_epoch, name=f"milestones[{i}]") if is_epoch_request(m)
+                             else m for i, m in enumerate(value)]
     for key in ("num_stable_steps", "num_decay_steps"):
         if is_epoch_request(out.get(key)):
             out[key] = epochs_to_steps(out[key], steps_per_epoch, name=key)
@@ -330,10 +240,8 @@ def total_without_one(name: str, warmup: int, kwargs: dict[str, Any]) -> int:
         return UNBOUNDED_STEPS
     stable, decay = kwargs.get("num_stable_steps"), kwargs.get("num_decay_steps")
     if stable is None or decay is None:
-        raise ValueError(
-            "warmup_stable_decay without num_training_steps needs num_stable_steps and num_decay_steps "
-            f"(got num_stable_steps={stable!r}, num_decay_steps={decay!r}), as in transformers"
-        )
+        raise ValueError("warmup_stable_decay without num_training_steps needs num_stable_steps and num_decay_steps "
+                         f"(got num_stable_steps={stable!r}, num_decay_steps={decay!r}), as in transformers")
     for key, value in {"num_stable_steps": stable, "num_decay_steps": decay}.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
             raise ValueError(f"warmup_stable_decay without num_training_steps needs {key} as an integer >= 0, got {value!r}")

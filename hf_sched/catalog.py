@@ -1,13 +1,7 @@
 """The built-in names: one table (:data:`BUILTINS`) of the schedule class each name builds.
 
-Each :class:`Named` row says which :class:`~hf_sched.schedule.Schedule` class a name builds,
-its aliases, the arguments it takes (by default the class's own fields, then
-``warmup_start`` and ``warmup_shape``) and, where a name speaks in other terms than the
-class (absolute LRs, a decay ratio), the conversion to the class's fields, done once here.
-The registry (:mod:`hf_sched.registry`) registers every row when it loads.
-
-Each row's ``description`` is its line of ``hf-sched list``; docs/schedules_table.md lists
-every name with its formula and the library whose values it matches.
+A row converts a name's own terms (absolute LRs, a decay ratio) to the class's fields once;
+its ``description`` is its line of ``hf-sched list``. :mod:`hf_sched.registry` registers every row.
 
 >>> from hf_sched.registry import build_schedule
 >>> build_schedule("noam", num_training_steps=100, num_warmup_steps=4)(16)
@@ -23,24 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .checks import check_float, check_int
+from .compose import WarmupStableDecay
+from .cycles import CosineHardRestarts, CosineRestarts, OneCycle
+from .decays import Bert, Constant, Cosine, CosineWarmupMinLR, Linear, Polynomial
+from .inverse_sqrt import InverseSqrt, Noam, SquareRoot
 from .schedule import Schedule
-from .schedules import (
-    Bert,
-    Constant,
-    Cosine,
-    CosineHardRestarts,
-    CosineRestarts,
-    CosineWarmupMinLR,
-    Factor,
-    InverseSqrt,
-    Linear,
-    MultiStep,
-    Noam,
-    OneCycle,
-    Polynomial,
-    SquareRoot,
-    WarmupStableDecay,
-)
+from .step_decays import Factor, MultiStep
 from .warmup import _ceil_ratio
 
 __all__ = ["BUILTINS", "Named"]
@@ -53,17 +35,9 @@ _RAMP = {"warmup_start": 0.0, "warmup_shape": "linear"}
 class Named:
     """One built-in name: ``build(T, W, **kw) = cls(T, W, **convert(kw))``.
 
-    Attributes:
-        name: the canonical name.
-        cls: the :class:`~hf_sched.schedule.Schedule` class (for ``adaptive`` rows, the
-            ``"module:Class"`` of a torch scheduler, built as ``Class(optimizer, **kw)``).
-        description: one line for ``hf-sched list``.
-        aliases: other accepted names.
-        args: the arguments and their defaults, in listing order (``None``: the class's own
-            fields, then ``warmup_start`` and ``warmup_shape`` when ``ramp``).
-        ramp: whether ``warmup_start`` and ``warmup_shape`` are offered.
-        convert: ``convert(kw, lr_init, T, W) -> kw`` turns the name's arguments into fields.
-        uses_lr: whether ``convert`` needs the optimizer's peak LR (``lr_init``).
+    ``cls`` is a Schedule class, or for ``adaptive`` rows ``"module:Class"`` of a torch scheduler
+    (``Class(optimizer, **kw)``); ``args`` default to the class's own fields (plus ``warmup_start``
+    and ``warmup_shape`` when ``ramp``); ``convert(kw, lr_init, T, W)`` maps them to fields.
 
     >>> row = BUILTINS[3]
     >>> row.name, row.kwargs
@@ -86,9 +60,8 @@ class Named:
     kwargs: dict[str, Any] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        own = self.args
-        if own is None:
-            own = {f.name: f.default for f in dataclasses.fields(self.cls) if f.name not in _FRAME}
+        own = self.args if self.args is not None else {
+            f.name: f.default for f in dataclasses.fields(self.cls) if f.name not in _FRAME}
         object.__setattr__(self, "kwargs", {**own, **(_RAMP if self.ramp else {})})
 
     def build(self, *args: Any, num_training_steps: int | None = None, num_warmup_steps: int = 0,
@@ -98,8 +71,7 @@ class Named:
             module, _, cls = self.cls.partition(":")
             return getattr(importlib.import_module(module), cls)(*args, **{**self.kwargs, **kw})
         t, w = num_training_steps, num_warmup_steps
-        fields = self.convert(kw, lr_init, t, w) if self.convert else kw
-        return self.cls(t, w, **fields)
+        return self.cls(t, w, **(self.convert(kw, lr_init, t, w) if self.convert else kw))
 
 
 def _absolute_to_ratio(name: str, value: float, lr_init: float | None) -> float:
@@ -108,10 +80,8 @@ def _absolute_to_ratio(name: str, value: float, lr_init: float | None) -> float:
     if value == 0.0:
         return 0.0
     if lr_init is None:
-        raise ValueError(
-            f"{name}={value!r} is an absolute LR and needs lr_init (the optimizer's peak LR) to become a ratio; "
-            "get_scheduler passes it from the optimizer"
-        )
+        raise ValueError(f"{name}={value!r} is an absolute LR and needs lr_init (the optimizer's peak LR) to become a "
+                         "ratio; get_scheduler passes it from the optimizer")
     lr_init = check_float("lr_init", lr_init, minimum=0.0, min_inclusive=False)
     if value > lr_init:
         raise ValueError(f"{name} must be at most the peak LR lr_init={lr_init!r}, got {value!r}")
@@ -121,10 +91,8 @@ def _absolute_to_ratio(name: str, value: float, lr_init: float | None) -> float:
 def _polynomial(kw: dict[str, Any], lr_init: float | None, t: int, w: int) -> dict[str, Any]:
     lr_end = check_float("lr_end", kw.pop("lr_end", 1e-7), minimum=0.0)
     if lr_init is None:
-        raise ValueError(
-            "polynomial needs lr_init (the optimizer's peak LR) to turn lr_end into a ratio; "
-            "get_scheduler passes it from the optimizer"
-        )
+        raise ValueError("polynomial needs lr_init (the optimizer's peak LR) to turn lr_end into a ratio; "
+                         "get_scheduler passes it from the optimizer")
     lr_init = check_float("lr_init", lr_init, minimum=0.0, min_inclusive=False)
     if not lr_init > lr_end:
         raise ValueError(f"lr_end ({lr_end}) must be smaller than the initial lr ({lr_init})")
@@ -168,10 +136,8 @@ def _factor(kw: dict[str, Any], lr_init: float | None, t: int, w: int) -> dict[s
         factor = 0.01 ** (step_size / max(1, t - w))
     stop, ratio = kw.pop("stop_factor_lr", None), kw.pop("min_lr_ratio", None)
     if stop is not None and ratio is not None:
-        raise ValueError(
-            f"give only one of stop_factor_lr ({stop!r}, an absolute LR) and "
-            f"min_lr_ratio ({ratio!r}, a ratio of the peak LR)"
-        )
+        raise ValueError(f"give only one of stop_factor_lr ({stop!r}, an absolute LR) and "
+                         f"min_lr_ratio ({ratio!r}, a ratio of the peak LR)")
     if stop is not None:
         ratio = _absolute_to_ratio("stop_factor_lr", stop, lr_init)
     return {**kw, "factor": factor, "step_size": step_size, "min_lr_ratio": 0.0 if ratio is None else ratio}
@@ -179,8 +145,7 @@ def _factor(kw: dict[str, Any], lr_init: float | None, t: int, w: int) -> dict[s
 
 def _multistep(kw: dict[str, Any], lr_init: float | None, t: int, w: int) -> dict[str, Any]:
     milestones = kw.pop("milestones", None)
-    if milestones is None:
-        milestones = (0.5, 0.75)
+    milestones = (0.5, 0.75) if milestones is None else milestones
     if isinstance(milestones, (int, float)) and not isinstance(milestones, bool):
         milestones = [milestones]
     return {**kw, "milestones": milestones}
@@ -226,18 +191,17 @@ BUILTINS: list[Named] = [
                 "decay_type": "cosine", "min_lr_ratio": 0.0, "num_cycles": 0.5},
           ramp=False, convert=_wsd, needs_total=False),
     Named("reduce_lr_on_plateau", "torch.optim.lr_scheduler:ReduceLROnPlateau",
-          "Metric-driven: torch's ReduceLROnPlateau (call step(metric)); no warmup.",
+          "Metric-driven: torch's ReduceLROnPlateau (call step(metric)) after a linear warmup (0 steps by default).",
           args={"mode": "min", "factor": 0.1, "patience": 10, "threshold": 1e-4, "threshold_mode": "rel",
                 "cooldown": 0, "min_lr": 0.0, "eps": 1e-8},
           ramp=False, has_warmup=False, needs_total=False, adaptive=True),
     Named("greedy", "transformers.optimization:GreedyLR",
-          "Metric-driven: transformers' GreedyLR (raises on improvement, cuts on plateau); no warmup.",
+          "Metric-driven: transformers' GreedyLR (raises on improvement, cuts on plateau) after a linear warmup "
+          "(0 steps by default).",
           args={"mode": "min", "factor": 0.95, "patience": 10, "threshold": 1e-6, "threshold_mode": "abs",
                 "cooldown": 0, "warmup": 0, "min_lr": 1e-3, "max_lr": 1.0, "eps": 1e-8, "smooth": False,
                 "window_size": 50, "reset_start": 500},
           ramp=False, has_warmup=False, needs_total=False, adaptive=True),
-    # d2l, BERT, one-cycle and SGDR (formulas and references with the shapes; every name in
-    # docs/schedules_table.md)
     Named("squareroot", SquareRoot,
           "Warmup, then d2l's square-root decay (s - W + 1)**-0.5: 1 at the end of warmup, 0.1 after 99 more steps.",
           ("sqrt_decay",)),

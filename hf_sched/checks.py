@@ -1,9 +1,7 @@
 """Argument checks shared by every public entry point.
 
-Each check raises ``ValueError`` (or ``TypeError`` for a wrong type) whose message names
-the parameter, the value it got and what is allowed, e.g.::
-
-    num_training_steps must be an integer >= 1, got 0
+Each raises ``ValueError`` (``TypeError`` for a wrong type) naming the parameter, the value and
+what is allowed.
 
 >>> check_int("num_training_steps", 10, minimum=1)
 10
@@ -20,9 +18,7 @@ __all__ = ["check_choice", "check_float", "check_int", "check_kwargs", "check_lr
 
 
 def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """Return ``value`` as an ``int`` if it is a whole number in ``[minimum, maximum]``.
-
-    Floats that are whole (``3.0``) are accepted; ``bool`` and fractional floats are not.
+    """Return ``value`` as an ``int`` if it is a whole number (``3.0`` too, not a ``bool``) in ``[minimum, maximum]``.
 
     >>> check_int("steps", 3.0, minimum=0)
     3
@@ -36,19 +32,15 @@ def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int
         if not math.isfinite(f) or f != int(f):
             raise ValueError(f"{name} must be a whole number, got {value!r}")
         out = int(f)
-    _range(name, out, minimum, maximum, "an integer")
+    if (minimum is not None and out < minimum) or (maximum is not None and out > maximum):
+        bound = f"in [{minimum}, {maximum}]" if None not in (minimum, maximum) else (
+            f">= {minimum}" if maximum is None else f"<= {maximum}")
+        raise ValueError(f"{name} must be an integer {bound}, got {out!r}")
     return out
 
 
-def check_float(
-    name: str,
-    value: Any,
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    min_inclusive: bool = True,
-    max_inclusive: bool = True,
-) -> float:
+def check_float(name: str, value: Any, *, minimum: float | None = None, maximum: float | None = None,
+                min_inclusive: bool = True, max_inclusive: bool = True) -> float:
     """Return ``value`` as a finite ``float`` inside the given bounds.
 
     >>> check_float("power", 2, minimum=0, min_inclusive=False)
@@ -62,10 +54,8 @@ def check_float(
     lo_ok = minimum is None or (f >= minimum if min_inclusive else f > minimum)
     hi_ok = maximum is None or (f <= maximum if max_inclusive else f < maximum)
     if not (lo_ok and hi_ok):
-        lo = "" if minimum is None else ("[" if min_inclusive else "(") + f"{minimum:g}"
-        hi = "" if maximum is None else f"{maximum:g}" + ("]" if max_inclusive else ")")
         if minimum is not None and maximum is not None:
-            allowed = f"in {lo}, {hi}"
+            allowed = f"in {'[' if min_inclusive else '('}{minimum:g}, {maximum:g}{']' if max_inclusive else ')'}"
         elif minimum is not None:
             allowed = (">= " if min_inclusive else "> ") + f"{minimum:g}"
         else:
@@ -75,10 +65,7 @@ def check_float(
 
 
 def check_lr(name: str, value: Any) -> float:
-    """An LR (or a multiplier) that may reach an optimizer: a finite number ``>= 0``.
-
-    A one-element tensor is read as its number; anything else (``None``, a list, ``nan``,
-    ``inf``, a negative number) is a ``ValueError`` naming ``name``.
+    """An LR (or a multiplier) that may reach an optimizer: a finite number ``>= 0`` (or a one-element tensor).
 
     >>> check_lr("param_groups[0]['lr']", 1e-3)
     0.001
@@ -102,26 +89,13 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     return value
 
 
-def _range(name: str, value: int, minimum: int | None, maximum: int | None, what: str) -> None:
-    if minimum is not None and value < minimum:
-        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise ValueError(f"{name} must be {what} {bound}, got {value!r}")
-    if maximum is not None and value > maximum:
-        bound = f"<= {maximum}" if minimum is None else f"in [{minimum}, {maximum}]"
-        raise ValueError(f"{name} must be {what} {bound}, got {value!r}")
-
-
 def check_kwargs(name: str, value: Any) -> dict[str, Any]:
     """Schedule keyword arguments as a dict: a dict, ``None`` (no arguments) or a JSON object string.
 
-    The Trainer's ``--lr_scheduler_kwargs``, the recipes' flag, the CLI's ``--kwargs`` and
-    ``get_scheduler(scheduler_specific_kwargs=...)`` all read them here, so a bad value gets
-    the same message everywhere (with ``name`` naming the argument at hand).
+    Every entry point reads them here, so a bad value gets the same message everywhere.
 
-    >>> check_kwargs("scheduler_specific_kwargs", '{"num_cycles": 2}')
-    {'num_cycles': 2}
-    >>> check_kwargs("--kwargs", None)
-    {}
+    >>> check_kwargs("scheduler_specific_kwargs", '{"num_cycles": 2}'), check_kwargs("--kwargs", None)
+    ({'num_cycles': 2}, {})
     """
     example = "'{\"num_cycles\": 2}'"
     if value is None:
@@ -133,19 +107,16 @@ def check_kwargs(name: str, value: Any) -> dict[str, Any]:
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"{name} must be a JSON object such as {example}, got {text!r}: {exc.msg} "
-                f"(line {exc.lineno} column {exc.colno})"
-            ) from None
+            raise ValueError(f"{name} must be a JSON object such as {example}, got {text!r}: {exc.msg} "
+                             f"(line {exc.lineno} column {exc.colno})") from None
         except (RecursionError, ValueError) as exc:  # nested too deeply; an int of more than 4300 digits
             why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
             raise ValueError(f"{name} must be a JSON object such as {example}; cannot read {text[:40]!r}...: {why}") from None
         if not isinstance(value, dict):
             raise ValueError(f"{name} must be a JSON object such as {example}, got a {type(value).__name__}: {text!r}")  # noqa: TRY004 (a JSON text of another type: a bad value)
     if not isinstance(value, dict):
-        raise TypeError(
-            f"{name} must be a dict or a JSON object string such as {example}, got {value!r} ({type(value).__name__})"
-        )
+        raise TypeError(f"{name} must be a dict or a JSON object string such as {example}, got {value!r} "
+                        f"({type(value).__name__})")
     bad = [k for k in value if not isinstance(k, str)]
     if bad:
         raise TypeError(f"{name} keys must be argument names (str), got {bad!r}")

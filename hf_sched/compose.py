@@ -1,18 +1,7 @@
 """Composition: schedules joined end to end, multiplied together, and warmup around anything.
 
-* :func:`join` runs schedules one after another: schedule ``i`` is active on
-  ``[b_i, b_{i+1})`` and sees the steps since its boundary, ``s - b_i`` (``b_0 = 0``).
-* :func:`product` and :func:`scale` multiply schedules (and constants) step by step.
-* :class:`WarmupStableDecay` is a join: warmup and a plateau, then a decay to ``min_lr_ratio``.
-* :func:`with_warmup` multiplies a warmup ramp into a :class:`Schedule`, or wraps **any**
-  torch ``LRScheduler`` (StepLR, CosineAnnealingLR, OneCycleLR, ...) in a
-  :class:`~hf_sched.warmup_scheduler.WarmupScheduler` with exact save/resume.
-
-:class:`Join` and :class:`Product` are :class:`Schedule` values like any other: frozen,
-comparable, picklable, and ``to_dict()`` nests the parts' specs (plain JSON), so
-:func:`~hf_sched.schedules.schedule_from_dict` and :class:`~hf_sched.ScheduledLR`'s
-checkpoints rebuild them. (Parts given as specs are rebuilt from the kinds defined so
-far; :mod:`hf_sched.schedules` defines every built-in one.)
+:class:`Join` and :class:`Product` are schedules like any other: ``to_dict()`` nests the parts'
+specs, so checkpoints rebuild them.
 
 >>> from hf_sched.schedules import Constant, Linear
 >>> s = join([Constant(10, 5), Linear(20)], [10])
@@ -20,8 +9,6 @@ far; :mod:`hf_sched.schedules` defines every built-in one.)
 (30, 1.0, 1.0, 0.5, 0.0)
 >>> schedule_from_dict(s.to_dict()) == s
 True
->>> scale(Linear(10), 0.5)(2)
-0.4
 """
 
 from __future__ import annotations
@@ -59,21 +46,17 @@ def _parts(name: str, items: Any) -> tuple[Schedule, ...]:
 
 def _no_own_warmup(schedule: Schedule) -> None:
     if schedule.num_warmup_steps:
-        raise ValueError(
-            f"a {schedule.kind} has no warmup of its own (its parts carry theirs), got "
-            f"num_warmup_steps={schedule.num_warmup_steps}; put the warmup in the first part or use with_warmup()"
-        )
+        raise ValueError(f"a {schedule.kind} has no warmup of its own (its parts carry theirs), got "
+                         f"num_warmup_steps={schedule.num_warmup_steps}; put the warmup in the first part or use "
+                         "with_warmup()")
 
 
 @dataclass(frozen=True)
 class Join(Schedule):
     """Schedules end to end: ``f(s) = f_i(s - b_i)`` for ``b_i <= s < b_{i+1}``.
 
-    ``b_0 = 0`` and ``boundaries = (b_1, ..., b_{n-1})`` strictly increase; the last
-    schedule runs from ``b_{n-1}`` to the join's end ``T = b_{n-1} + T_{n-1}`` (its own
-    ``num_training_steps``), and its final value is held after. A part whose own ``T`` is
-    shorter than its stretch holds its final value until the next boundary; a longer one is
-    cut at the boundary. Build it with :func:`join`, which computes ``T``.
+    ``b_0 = 0 < b_1 < ... < b_{n-1}`` (``boundaries``); ``T = b_{n-1} + T_{n-1}``. A part shorter
+    than its stretch holds its final value; a longer one is cut. Build it with :func:`join`.
 
     >>> from hf_sched.schedules import Linear
     >>> j = join([Linear(4), Linear(4)], [2])
@@ -93,22 +76,16 @@ class Join(Schedule):
             raise TypeError(f"boundaries must be a list of steps (int), got {raw!r}")
         bounds = tuple(check_int(f"boundaries[{i}]", b, minimum=1) for i, b in enumerate(raw))
         if len(bounds) != len(parts) - 1:
-            raise ValueError(
-                f"boundaries must hold one step fewer than schedules: {len(parts)} schedules need "
-                f"{len(parts) - 1} boundaries, got {len(bounds)} ({list(bounds)})"
-            )
+            raise ValueError(f"boundaries must hold one step fewer than schedules: {len(parts)} schedules need "
+                             f"{len(parts) - 1} boundaries, got {len(bounds)} ({list(bounds)})")
         for i in range(1, len(bounds)):
             if bounds[i] <= bounds[i - 1]:
-                raise ValueError(
-                    f"boundaries must increase strictly, got boundaries[{i - 1}]={bounds[i - 1]} and "
-                    f"boundaries[{i}]={bounds[i]}"
-                )
+                raise ValueError(f"boundaries must increase strictly, got boundaries[{i - 1}]={bounds[i - 1]} and "
+                                 f"boundaries[{i}]={bounds[i]}")
         total = (bounds[-1] if bounds else 0) + parts[-1].num_training_steps
         if self.num_training_steps != total:
-            raise ValueError(
-                f"num_training_steps of a join must be the last boundary plus the last schedule's steps, "
-                f"{total}, got {self.num_training_steps}; build it with hf_sched.compose.join()"
-            )
+            raise ValueError(f"num_training_steps of a join must be the last boundary plus the last schedule's steps, "
+                             f"{total}, got {self.num_training_steps}; build it with hf_sched.compose.join()")
         object.__setattr__(self, "schedules", parts)
         object.__setattr__(self, "boundaries", bounds)
 
@@ -129,10 +106,9 @@ class Join(Schedule):
 
 @dataclass(frozen=True)
 class Product(Schedule):
-    """Step-by-step product: ``f(s) = scale * f_1(s) * ... * f_n(s)``.
+    """Step-by-step product: ``f(s) = scale * f_1(s) * ... * f_n(s)``; ``T`` is the longest factor's.
 
-    ``T`` is the longest factor's ``num_training_steps``; each factor holds its own final
-    value after its own ``T``. Build it with :func:`product` or :func:`scale`.
+    Build it with :func:`product` or :func:`scale`.
 
     >>> from hf_sched.schedules import Constant, Linear
     >>> product(Linear(10), Constant(10, 4), 0.5)(2)
@@ -150,10 +126,8 @@ class Product(Schedule):
         self._check("scale", check_float, minimum=0.0)
         total = max(p.num_training_steps for p in parts)
         if self.num_training_steps != total:
-            raise ValueError(
-                f"num_training_steps of a product must be its longest factor's, {total}, got "
-                f"{self.num_training_steps}; build it with hf_sched.compose.product()"
-            )
+            raise ValueError(f"num_training_steps of a product must be its longest factor's, {total}, got "
+                             f"{self.num_training_steps}; build it with hf_sched.compose.product()")
 
     @property
     def normalised(self) -> bool:  # type: ignore[override]
@@ -182,13 +156,9 @@ class _Cooldown(Schedule):
 class WarmupStableDecay(Schedule):
     """Warmup-stable-decay: warmup, a flat stretch at 1, then a decay to ``min_lr_ratio``.
 
-    ``join([Constant(W + S), decay], [W + S])`` after the warmup: the decay covers ``D =
-    num_decay_steps`` steps from ``W + S`` (``S = num_stable_steps``, default ``T - W - D``).
-    With ``q = (s - W - S) / D`` and ``r = min_lr_ratio``, the decay is ``r + (1 - r) * g(q)``,
-    ``g`` = ``linear``: ``1 - q``; ``cosine``: ``(1 + cos(2 pi c q)) / 2`` (:class:`Cosine`);
-    ``1-sqrt``: ``1 - sqrt(q)`` (``linear`` and ``1-sqrt`` are the warmup ramps run backwards).
-    After the decay: ``r``. Same values as transformers' ``warmup_stable_decay`` (whose warmup
-    starts at ``min_lr_ratio``: pass ``warmup_start=min_lr_ratio`` for that).
+    A join: 1 until ``W + S`` (``S = num_stable_steps``, default ``T - W - D``), then over
+    ``D = num_decay_steps`` with ``q = (s - W - S) / D``: ``r + (1 - r) * g(q)``, ``g`` = linear
+    ``1 - q``, cosine ``(1 + cos(2 pi c q)) / 2`` or 1-sqrt ``1 - sqrt(q)``; then ``r = min_lr_ratio``.
 
     >>> WarmupStableDecay(num_training_steps=10, num_decay_steps=4, decay_type="linear")(8)
     0.5
@@ -225,8 +195,7 @@ class WarmupStableDecay(Schedule):
 def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Join:
     """Run ``schedules`` one after another, switching at the steps in ``boundaries``.
 
-    ``f(s) = schedules[i](s - b_i)`` on ``[b_i, b_{i+1})`` with ``b_0 = 0``; ``len(boundaries)
-    == len(schedules) - 1``. The join ends at ``boundaries[-1] + schedules[-1].num_training_steps``.
+    ``f(s) = schedules[i](s - b_i)`` on ``[b_i, b_{i+1})``, ``b_0 = 0``; it ends at ``b_{n-1} + T_{n-1}``.
 
     >>> from hf_sched.schedules import Constant, Cosine
     >>> j = join([Constant(100, 10), Cosine(100)], [100])   # warmup + flat, then a cosine
@@ -244,7 +213,7 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Join:
 def product(*factors: Schedule | float) -> Product:
     """Multiply schedules (and constants) step by step: ``f(s) = prod_i f_i(s)``.
 
-    Numbers are folded into one constant ``scale`` (``>= 0``); at least one schedule is needed.
+    Numbers fold into one ``scale >= 0``; at least one schedule is needed.
 
     >>> from hf_sched.schedules import Linear
     >>> product(Linear(4), Linear(4)).values(range(5)).tolist()
@@ -278,33 +247,15 @@ def scale(schedule: Schedule, factor: float) -> Product:
     return Product(schedule.num_training_steps, factors=(schedule,), scale=check_float("factor", factor, minimum=0.0))
 
 
-def with_warmup(
-    target: Any,
-    warmup_steps: Any,
-    warmup_start: float = 0.0,
-    warmup_shape: str = "linear",
-    *,
-    num_training_steps: int | None = None,
-    strict: bool = True,
-) -> Any:
+def with_warmup(target: Any, warmup_steps: Any, warmup_start: float = 0.0, warmup_shape: str = "linear", *,
+                num_training_steps: int | None = None, strict: bool = True) -> Any:
     """Multiply a warmup ramp into a schedule or into any torch LR scheduler.
 
-    The ramp is ``w(s) = start + (1 - start) * q(s)`` for ``s < W`` (``q`` the
-    :mod:`~hf_sched.warmup` shape) and ``1`` after, so ``lr(s) = inner(s) * w(s)``: the
-    inner curve is not delayed (the warmup overlaps its first ``W`` steps), as in the
-    Lightning ``optimizer_step`` warmup pattern.
-
-    * ``target`` a :class:`Schedule`: returns ``product(target, ramp)`` (a pure schedule).
-    * ``target`` a torch scheduler: returns a
-      :class:`~hf_sched.warmup_scheduler.WarmupScheduler`, which keeps the inner
-      scheduler's own LRs apart from the ones it writes, so recursive schedulers (StepLR,
-      MultiStepLR, ReduceLROnPlateau) never see the warmup factor, and which saves and
-      resumes exactly.
-
-    ``warmup_steps`` is any warmup request (steps, a ratio, ``"10%"``, ``"auto"``) resolved
-    against the schedule's ``T``, or for a torch scheduler against ``num_training_steps``
-    (default: its ``total_steps`` when it has one, as OneCycleLR; without a total only steps
-    and ``"auto"`` are allowed, ``"auto"`` reading beta2 from its optimizer).
+    ``lr(s) = inner(s) * w(s)``, ``w`` the warmup ramp for ``s < W`` and ``1`` after (the inner
+    curve is not delayed). A :class:`Schedule` gives ``product(target, ramp)``; a torch scheduler a
+    :class:`~hf_sched.warmup_scheduler.WarmupScheduler`. ``warmup_steps`` is any warmup request,
+    against ``T`` or ``num_training_steps`` (default the scheduler's ``total_steps``; without a
+    total, steps or ``"auto"``).
 
     >>> from hf_sched.schedules import Constant
     >>> with_warmup(Constant(10), 4).values(range(6)).tolist()
@@ -322,8 +273,7 @@ def with_warmup(
 
     if isinstance(target, Schedule):
         w = resolve_warmup(warmup_steps, target.num_training_steps)
-        ramp = Constant(max(w, 1), w, warmup_start, warmup_shape)
-        return product(target, ramp)
+        return product(target, Constant(max(w, 1), w, warmup_start, warmup_shape))
     from .warmup_scheduler import WarmupScheduler
 
     optimizer = getattr(target, "optimizer", None)
@@ -335,8 +285,6 @@ def with_warmup(
     elif isinstance(warmup_steps, numbers.Integral) and not isinstance(warmup_steps, bool):
         w = check_int("warmup_steps", warmup_steps, minimum=0)
     else:
-        raise ValueError(
-            f"warmup_steps={warmup_steps!r} is a ratio or percentage, which needs num_training_steps "
-            "(the wrapped scheduler has no total_steps); pass num_training_steps= or a number of steps"
-        )
+        raise ValueError(f"warmup_steps={warmup_steps!r} is a ratio or percentage, which needs num_training_steps "
+                         "(the wrapped scheduler has no total_steps); pass num_training_steps= or a number of steps")
     return WarmupScheduler(target, w, warmup_start=warmup_start, warmup_shape=warmup_shape, strict=strict)

@@ -1,19 +1,4 @@
-"""Cyclic schedules: cosine restarts (hard, SGDR with timm's options) and the one-cycle policy.
-
-=======================  ================================================================  =====================================
-class (kind)             ``f(s)`` for ``W <= s <= T``                                      same values as
-=======================  ================================================================  =====================================
-``CosineHardRestarts``   ``(1 + cos(pi ((c p) mod 1))) / 2``, ``p = (s-W)/(T-W)``          transformers ``cosine_with_restarts``
-``CosineRestarts``       SGDR cycles with ``cycle_mul``, ``cycle_decay``, ``cycle_limit``  timm ``CosineLRScheduler``
-``OneCycle`` (onecycle)  torch's ``OneCycleLR`` divided by ``max_lr`` (its own warmup)     torch ``OneCycleLR``
-=======================  ================================================================  =====================================
-
->>> CosineHardRestarts(num_training_steps=100, num_cycles=2)(50)
-1.0
->>> s = CosineRestarts(num_training_steps=30, cycle_steps=10, cycle_mul=2, cycle_decay=0.5)
->>> s(0), s(5), s(10), s(20), s(30)
-(1.0, 0.5, 0.5, 0.25, 0.0)
-"""
+"""Cyclic schedules: cosine restarts (hard, SGDR with timm's options) and the one-cycle policy."""
 
 from __future__ import annotations
 
@@ -34,9 +19,7 @@ ANNEAL_STRATEGIES = ("cos", "linear")
 class CosineHardRestarts(Schedule):
     """Cosine with hard restarts: ``f = (1 + cos(pi * ((c p) mod 1))) / 2``, ``0`` at ``p >= 1``.
 
-    ``c = num_cycles`` restarts (default 1: plain cosine to 0). Same values as
-    transformers' ``cosine_with_restarts`` and sentence-transformers'
-    ``warmupcosinewithhardrestarts``.
+    ``c = num_cycles`` (transformers' ``cosine_with_restarts``).
 
     >>> CosineHardRestarts(num_training_steps=100, num_cycles=2)(50)
     1.0
@@ -57,17 +40,10 @@ class CosineHardRestarts(Schedule):
 class OneCycle(Schedule):
     """One-cycle (super-convergence, Smith & Topin 2017): torch's ``OneCycleLR`` over ``max_lr``.
 
-    The optimizer's LR is ``max_lr``. With ``a = 1 / div_factor`` and
-    ``z = a / final_div_factor``, phases end at (float) steps ``e1 = pct_start * T - 1`` and
-    ``T - 1``: ``a -> 1`` on ``[0, e1]``, then ``1 -> z``. With ``three_phase``:
-    ``a -> 1`` on ``[0, e1]``, ``1 -> a`` on ``[e1, 2 pct_start T - 2]``, ``a -> z`` to ``T - 1``.
-    Within a phase from ``u`` to ``v`` at fraction ``q``: ``cos``: ``v + (u - v) (1 + cos(pi q)) / 2``;
-    ``linear``: ``u + (v - u) q``. Equal to ``OneCycleLR(opt, max_lr, total_steps=T, ...)``'s
-    LR after ``s`` calls of ``step()``, divided by ``max_lr``, for ``0 <= s <= T - 1``;
-    ``f(s) = z`` for ``s >= T - 1`` (torch extrapolates at ``s = T`` and raises after).
-    A phase of zero length gives its end value (torch divides by zero). The up phase is the
-    warmup, so ``num_warmup_steps`` must be 0. Only the LR is scheduled: torch also cycles
-    momentum (``cycle_momentum=True``), which this schedule leaves alone.
+    ``a = 1 / div_factor``, ``z = a / final_div_factor``: ``a -> 1`` on ``[0, pct_start T - 1]``,
+    then ``1 -> z`` to ``T - 1`` (``three_phase``: ``1 -> a`` to ``2 pct_start T - 2``, then
+    ``a -> z``); within a phase ``u -> v`` at fraction ``q``: ``v + (u - v) (1 + cos(pi q)) / 2``
+    or linear ``u + (v - u) q``. The up phase is the warmup (``num_warmup_steps`` must be 0).
 
     >>> s = OneCycle(num_training_steps=10, div_factor=10.0, final_div_factor=10.0, anneal_strategy="linear")
     >>> [round(s(k), 4) for k in (0, 1, 2, 9, 10)]
@@ -83,10 +59,8 @@ class OneCycle(Schedule):
 
     def _validate(self) -> None:
         if self.num_warmup_steps:
-            raise ValueError(
-                f"onecycle has its own warmup (the first pct_start of the run); num_warmup_steps must be 0, "
-                f"got {self.num_warmup_steps}"
-            )
+            raise ValueError("onecycle has its own warmup (the first pct_start of the run); num_warmup_steps must be "
+                             f"0, got {self.num_warmup_steps}")
         if not isinstance(self.three_phase, bool):
             raise TypeError(f"three_phase must be a bool, got {self.three_phase!r}")
         top = 0.5 if self.three_phase else 1.0
@@ -126,27 +100,11 @@ class OneCycle(Schedule):
 class CosineRestarts(Schedule):
     """SGDR cosine restarts (Loshchilov & Hutter 2017) with timm's cycle options.
 
-    After warmup, ``t = s - W`` falls in cycle ``i`` of length ``L_i = L * cycle_mul**i``
-    (``L = cycle_steps``) starting at ``t_i = L (cycle_mul**i - 1) / (cycle_mul - 1)`` (``i L``
-    when ``cycle_mul = 1``); with ``u = t - t_i``::
-
-        f = r + (cycle_decay**i - r) * (1 + cos(pi * u / L_i)) / 2     if i < cycle_limit
-        f = r                                                           otherwise
-
-    ``r = min_lr_ratio``. This is timm's ``CosineLRScheduler(t_initial=L, lr_min=r * lr,
-    cycle_mul, cycle_decay, cycle_limit, warmup_prefix=True)``, except that
-    ``cycle_limit=None`` (the default) allows any number of cycles, and it equals torch's
-    ``CosineAnnealingWarmRestarts(T_0=L, T_mult=cycle_mul, eta_min=r * lr)`` when
-    ``cycle_decay = 1`` and ``W = 0``, at every ``s < T``. A restart that would fall exactly
-    at ``s = T`` is not taken: ``f(T) = r``, the end of the last cycle, and is held.
-
-    Attributes:
-        cycle_steps: ``L``, steps (``int``) or a fraction of ``T - W`` (``float``); default
-            ``T - W`` (one cosine decay).
-        cycle_mul: growth of each cycle's length (``>= 1``).
-        cycle_decay: peak of cycle ``i`` is ``cycle_decay**i`` (in ``(0, 1]``).
-        cycle_limit: cycles run before the value stays at ``r``; ``None``: no limit.
-        min_lr_ratio: ``r`` in ``[0, 1]``.
+    ``t = s - W`` falls in cycle ``i`` of length ``L_i = L * cycle_mul**i`` (``L = cycle_steps``,
+    steps or a fraction of ``T - W``, default ``T - W``) from ``t_i``; with ``u = t - t_i``,
+    ``f = r + (cycle_decay**i - r) * (1 + cos(pi * u / L_i)) / 2`` while ``i < cycle_limit``,
+    else ``r = min_lr_ratio``; ``f(T) = r``. timm's ``CosineLRScheduler``; torch's
+    ``CosineAnnealingWarmRestarts`` when ``cycle_decay = 1`` and ``W = 0``.
 
     >>> s = CosineRestarts(num_training_steps=30, cycle_steps=10, cycle_mul=2, cycle_decay=0.5)
     >>> s(0), s(5), s(10), s(20), s(30)

@@ -1,25 +1,7 @@
 """Decays from the peak to a floor: constant, linear, cosine, polynomial, BERT's.
 
-Each keeps the frame of :class:`~hf_sched.schedule.Schedule` (warmup prefix for ``s < W``,
-the value of ``s = T`` held after ``T``); warmup-stable-decay is a join (:mod:`hf_sched.compose`).
-With ``p = (s - W) / max(1, T - W)`` and ``r = min_lr_ratio``:
-
-=======================  ======================================================  ==========================================
-class (kind)             ``f(s)`` for ``W <= s <= T``                            same values as
-=======================  ======================================================  ==========================================
-``Constant`` (constant)  ``1``                                                   transformers ``constant_with_warmup``
-``Linear`` (linear)      ``r + (1 - r) (1 - p)``                                 transformers ``linear``
-``Cosine`` (cosine)      ``r + (1 - r) (1 + cos(2 pi c p)) / 2``                 transformers ``cosine``, d2l
-``Polynomial``           ``(1 - e) (1 - p)**power + e``                          transformers ``polynomial``
-``Bert`` (bert)          ``(1 - e) (1 - s / T)**power + e`` (total steps)        google-research/bert
-``CosineWarmupMinLR``    cosine to ``r``, one step ahead                         transformers ``cosine_warmup_with_min_lr``
-=======================  ======================================================  ==========================================
-
->>> s = Cosine(num_training_steps=100, num_warmup_steps=10)
->>> s(0), s(5), s(10), s(100), s(1000)
-(0.0, 0.5, 1.0, 0.0, 0.0)
->>> Linear(num_training_steps=4).values(range(6)).tolist()
-[1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
+Each keeps the :class:`~hf_sched.schedule.Schedule` frame; ``p = (s - W) / max(1, T - W)``,
+``r = min_lr_ratio``. The same values as transformers' schedules of the same names.
 """
 
 from __future__ import annotations
@@ -39,11 +21,6 @@ _PI = math.pi
 def _mix(factor: Any, floor: float) -> Any:
     """``factor * (1 - floor) + floor`` (the min-LR blend transformers uses)."""
     return factor if floor == 0.0 else factor * (1 - floor) + floor
-
-
-def _cosine(p: Any, cycles: float, floor: float, xp: Any) -> Any:
-    """``floor + (1 - floor) * (1 + cos(2 pi c p)) / 2`` (never below 0: ``1 + cos >= 0``)."""
-    return _mix(0.5 * (1.0 + xp.cos(_PI * cycles * 2.0 * p)), floor)
 
 
 @dataclass(frozen=True)
@@ -81,11 +58,7 @@ class Linear(Schedule):
 
 @dataclass(frozen=True)
 class Cosine(Schedule):
-    """Cosine decay: ``f = r + (1 - r) * (1 + cos(2 pi c p)) / 2``.
-
-    ``c = num_cycles`` (0.5: one half-wave from 1 down to ``r = min_lr_ratio``),
-    ``p = (s - W) / max(1, T - W)``. Same values as transformers' ``cosine`` and
-    ``cosine_with_min_lr``.
+    """Cosine decay: ``f = r + (1 - r) * (1 + cos(2 pi c p)) / 2``, ``c = num_cycles`` (0.5: one half-wave).
 
     >>> round(Cosine(num_training_steps=100)(50), 12)
     0.5
@@ -110,9 +83,7 @@ class Cosine(Schedule):
 
 @dataclass(frozen=True)
 class Polynomial(Schedule):
-    """Polynomial decay to ``end_ratio``: ``f = (1 - e) * (1 - p)**power + e``.
-
-    ``e = end_ratio`` is the final LR over the peak LR (transformers' ``lr_end / lr_init``).
+    """Polynomial decay: ``f = (1 - e) * (1 - p)**power + e``, ``e = end_ratio`` (``lr_end / lr_init``).
 
     >>> Polynomial(num_training_steps=10, power=2.0, end_ratio=0.0)(5)
     0.25
@@ -134,14 +105,8 @@ class Polynomial(Schedule):
 class Bert(Polynomial):
     """BERT's schedule: linear warmup to 1, then ``f(s) = (1 - e) * (1 - s / T) ** power + e``.
 
-    google-research/bert ``optimization.py`` decays with
-    ``tf.train.polynomial_decay(init_lr, global_step, T, end_learning_rate=0, power=1)``
-    measured over the *total* ``T`` steps and overrides the first ``W`` steps with
-    ``init_lr * global_step / W`` (``global_step`` = steps taken, our ``s``). So at the end
-    of a 10% warmup the LR steps down from ``(W - 1) / W`` to ``1 - W / T = 0.9``: the jump
-    is by design (``continuous_warmup = False``). Defaults are BERT's: ``power = 1``,
-    ``e = end_ratio = 0``. (BERT's scripts take ``int(0.1 * T)`` warmup steps; the
-    registry's default is ``ceil(0.1 * T)``.)
+    The decay is measured over the *total* ``T`` (google-research/bert), so the LR jumps down
+    at ``s = W`` by design (to ``0.9`` after a 10% warmup).
 
     >>> s = Bert(num_training_steps=100, num_warmup_steps=10)
     >>> s(9), s(10), s(60), s(100), s(150)
@@ -188,4 +153,5 @@ class CosineWarmupMinLR(Schedule):
 
     def _shape(self, s: Any, xp: Any = SCALAR) -> Any:
         t, w = float(self.num_training_steps), float(self.num_warmup_steps)
-        return _cosine((s - w + 1.0) / max(1.0, t - w), self.num_cycles, self.min_lr_ratio, xp)
+        p = (s - w + 1.0) / max(1.0, t - w)
+        return _mix(0.5 * (1.0 + xp.cos(_PI * self.num_cycles * 2.0 * p)), self.min_lr_ratio)

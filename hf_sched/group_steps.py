@@ -1,31 +1,13 @@
 """Counting optimizer steps when the optimizer is stepped one param group at a time.
 
-:class:`~hf_sched.lr_scheduler.ScheduledLR` counts the optimizer's own ``step()`` calls (a
-step post-hook). Most wrappers call the torch optimizer's ``step()`` once per training
-step, with every param group in ``param_groups``. DeepSpeed's ZeRO optimizers do not:
-
-* ZeRO stage 1 and 2 (``DeepSpeedZeroOptimizer._optimizer_step``) set
-  ``param_groups = [group_i]`` and call ``step()`` once **per group**;
-* ZeRO stage 3 keeps the list but empties every group's ``params`` except the one being
-  stepped, again one ``step()`` per group (per *sub-group* when a group is larger than
-  ``sub_group_size``).
-
-Counted naively, ``G`` groups make ``G`` steps per training step, and writing LRs by
-position puts group 0's LR into whichever group is current. This module tells the two
-protocols apart at the first step and, for the per-group one, counts each group's own
-steps: group ``g`` trains its ``k``-th step at ``base_g * f_g(k - 1)``, and the scheduler's
-step is the largest group count (all groups agree after every training step).
-
-A group stepped in parts (several different tensors under one group, DeepSpeed ZeRO-3 with
-a group larger than ``sub_group_size``) cannot be counted right from the hooks: that is
-reported once, with the fix, rather than trained silently wrong.
+DeepSpeed's ZeRO optimizers call the torch optimizer's ``step()`` once per param group (stage
+1/2: ``param_groups = [group_i]``; stage 3: every other group's ``params`` emptied). Here each
+group's steps are counted: group ``g`` trains its ``k``-th step at ``base_g * f_g(k - 1)``, the
+scheduler's step is the largest count. A group stepped in parts (ZeRO-3 sub-groups) is warned.
 
 >>> groups = [{"params": [1], "lr": 0.0}, {"params": [2], "lr": 0.0}]
->>> protocol_of(groups, 2), protocol_of(groups[:1], 2)
-('whole', 'per_group')
->>> zero3 = [{"params": []}, {"params": [7]}]
->>> protocol_of(zero3, 2)
-'per_group'
+>>> protocol_of(groups, 2), protocol_of(groups[:1], 2), protocol_of([{"params": []}, {"params": [7]}], 2)
+('whole', 'per_group', 'per_group')
 """
 
 from __future__ import annotations
@@ -50,20 +32,15 @@ PARTS_WARNING = (
 )
 
 
-def _active(group: dict[str, Any]) -> bool:
-    return bool(group["params"])
-
-
 def protocol_of(groups: Sequence[dict[str, Any]], num_groups: int) -> str:
     """How the optimizer is being stepped, judged in the post-hook of its first ``step()``.
 
-    ``groups`` is ``optimizer.param_groups`` at that moment, ``num_groups`` the number the
-    scheduler was built for. Fewer groups than that (ZeRO 1/2), or of several groups exactly
-    one with parameters (ZeRO-3), is :data:`PER_GROUP`; anything else :data:`WHOLE`.
+    Fewer groups than ``num_groups`` (ZeRO 1/2), or exactly one of several with parameters (ZeRO-3),
+    is :data:`PER_GROUP`; anything else :data:`WHOLE`.
     """
     if len(groups) < num_groups:
         return PER_GROUP
-    if num_groups > 1 and sum(1 for g in groups if _active(g)) == 1:
+    if num_groups > 1 and sum(1 for g in groups if g["params"]) == 1:
         return PER_GROUP
     return WHOLE
 
@@ -81,9 +58,7 @@ def tensor_ids(groups: Sequence[dict[str, Any]]) -> tuple[int, ...]:
 class GroupStepCounter:
     """Per-group step counts for an optimizer stepped group by group.
 
-    Args:
-        groups: the full ``param_groups`` list (the group dicts; matched by identity).
-        start: the steps already taken (every group starts there).
+    ``groups``: the full ``param_groups`` (matched by identity); ``start``: steps already taken.
 
     >>> g0, g1 = {"params": [1], "lr": 0.0}, {"params": [2], "lr": 0.0}
     >>> c = GroupStepCounter([g0, g1], start=0)
@@ -110,23 +85,16 @@ class GroupStepCounter:
         return min(self.counts) != max(self.counts)
 
     def step(self, groups: Sequence[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
-        """Count a ``step()`` call that stepped the active ones of ``groups``; return ``(index, group)`` of each.
-
-        Raises:
-            RuntimeError: a group that is not one of the scheduler's (the optimizer's groups
-                were replaced after the scheduler was built).
-        """
+        """Count a ``step()`` call that stepped the active ones of ``groups``; return ``(index, group)`` of each."""
         stepped = []
         for group in groups:
-            if not _active(group):
+            if not group["params"]:
                 continue
             i = self._index.get(id(group))
             if i is None:
-                raise RuntimeError(
-                    "the optimizer stepped a param group that is not one of those the scheduler was built for "
-                    f"({len(self.counts)} groups): build the scheduler after the optimizer's groups are final "
-                    "(after accelerator.prepare / deepspeed.initialize)"
-                )
+                raise RuntimeError("the optimizer stepped a param group that is not one of those the scheduler was "
+                                   f"built for ({len(self.counts)} groups): build the scheduler after the optimizer's "
+                                   "groups are final (after accelerator.prepare / deepspeed.initialize)")
             ids = tensor_ids([group])
             seen = self._tensors[i]
             if seen is None:

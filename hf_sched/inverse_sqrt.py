@@ -1,21 +1,4 @@
-"""Inverse-square-root decays: ``f`` falls as ``1 / sqrt(step)`` after the warmup.
-
-===============  ======================================================  =============================
-class (kind)     ``f(s)`` for ``s >= W``                                 same values as
-===============  ======================================================  =============================
-``InverseSqrt``  ``1 / sqrt((s + tau - W) / tau)``, ``tau = timescale``  transformers ``inverse_sqrt``
-``Noam`` (noam)  ``sqrt(W / s)`` (peak 1), or absolute with ``d_model``  Vaswani et al. 2017
-``SquareRoot``   ``(s - W + 1) ** -0.5``                                 d2l ``SquareRootScheduler``
-===============  ======================================================  =============================
-
-None of them needs the total ``T`` to define its curve (the value of ``s = T`` is held
-after ``T``, as for every schedule).
-
->>> Noam(num_training_steps=100, num_warmup_steps=4)(16)
-0.5
->>> [round(SquareRoot(num_training_steps=10)(s), 4) for s in range(4)]
-[1.0, 0.7071, 0.5774, 0.5]
-"""
+"""Inverse-square-root decays: ``f`` falls as ``1 / sqrt(step)`` after the warmup."""
 
 from __future__ import annotations
 
@@ -32,8 +15,7 @@ __all__ = ["InverseSqrt", "Noam", "SquareRoot"]
 class InverseSqrt(Schedule):
     """Inverse square root: ``f = 1 / sqrt((s + tau - W) / tau)`` after warmup.
 
-    ``tau = timescale`` (default ``W``, or 10,000 without warmup), as transformers'
-    ``inverse_sqrt``; held after ``T``.
+    ``tau = timescale`` (default ``W``, or 10,000 without warmup), as transformers' ``inverse_sqrt``.
 
     >>> InverseSqrt(num_training_steps=100, num_warmup_steps=4)(16)
     0.5
@@ -56,12 +38,8 @@ class InverseSqrt(Schedule):
 class Noam(Schedule):
     """Noam (Vaswani et al. 2017): linear warmup, then inverse square root of the step.
 
-    Normalised (default, ``d_model=None``): ``f = min(s / W, sqrt(W / s))``, peak 1 at
-    ``s = W``; use with the optimizer's LR as the peak LR.
-
-    Absolute (``d_model`` given): ``f = factor * d_model**-0.5 * min(s**-0.5, s * W**-1.5)``,
-    the Annotated Transformer's rate; use with optimizer ``lr=1.0``. Unlike that code,
-    ``f(0) = 0`` here (it evaluates step 0 as step 1).
+    Normalised (``d_model=None``): ``f = min(s / W, sqrt(W / s))``, peak 1 at ``s = W``.
+    Absolute: ``f = factor * d_model**-0.5 * min(s**-0.5, s * W**-1.5)`` (use ``lr=1.0``).
 
     >>> Noam(num_training_steps=100, num_warmup_steps=4)(16)
     0.5
@@ -79,9 +57,8 @@ class Noam(Schedule):
 
     def _validate(self) -> None:
         if self.num_warmup_steps < 1:
-            raise ValueError(
-                f"noam needs num_warmup_steps >= 1 (its peak is at the end of warmup), got {self.num_warmup_steps}"
-            )
+            raise ValueError("noam needs num_warmup_steps >= 1 (its peak is at the end of warmup), got "
+                             f"{self.num_warmup_steps}")
         if self.d_model is not None:
             self._check("d_model", check_int, minimum=1)
         self._check("factor", check_float, minimum=0.0, min_inclusive=False)
@@ -104,14 +81,7 @@ class Noam(Schedule):
 class SquareRoot(Schedule):
     """d2l's square-root decay: ``f(s) = (s - W + 1) ** -0.5`` after warmup.
 
-    d2l (Dive into Deep Learning, "Learning Rate Scheduling") defines
-    ``SquareRootScheduler(lr)(num_update) = lr * (num_update + 1) ** -0.5``. Here the peak
-    is the optimizer's LR (d2l's ``lr``) and ``num_update = s - W``, the optimizer steps
-    taken since the end of warmup: with ``W = 0``, ``lr * f(s) == SquareRootScheduler(lr)(s)``
-    exactly. (d2l's training loop sets the LR to ``scheduler(epoch)`` after epoch
-    ``epoch`` ends, so its epoch ``k >= 1`` runs at ``scheduler(k - 1)``; a schedule used
-    through :class:`~hf_sched.ScheduledLR` has no such lag.) The value is ``1`` at
-    ``s = W``, ``1/2`` three steps later and ``1/10`` after 99.
+    With ``W = 0``, ``lr * f(s)`` is d2l's ``SquareRootScheduler(lr)(s)`` exactly.
 
     >>> s = SquareRoot(num_training_steps=100, num_warmup_steps=4)
     >>> s(2), s(4), s(7)

@@ -1,23 +1,9 @@
 """``ScheduledLR``, the one torch scheduler, and ``get_scheduler``, the drop-in factory.
 
-:class:`ScheduledLR` writes ``lr_g = base_lr_g * f_g(s)`` into every param group ``g``,
-where ``f_g`` is a pure :class:`~hf_sched.schedules.Schedule` (one for all groups, or one
-per group) and ``s`` is the number of optimizer steps **actually taken**, counted from the
-optimizer itself (torch's step hooks), not from calls of :meth:`ScheduledLR.step`. So:
-
-* a step that AMP's ``GradScaler`` skips (it finds an inf and never calls
-  ``optimizer.step()``) is no step: the next real step gets the LR the skipped one would have;
-* calling ``scheduler.step()`` 0, 1 or N times per optimizer step (Accelerate steps a
-  prepared scheduler once per process; Lightning's default ``interval`` is once per epoch)
-  gives every optimizer step the same LR;
-* optimizer step ``s + 1`` trains at ``peak * f(s)``, as with transformers' schedulers.
-
-``interval="epoch"`` counts ``step()`` calls instead, for loops that step the schedule once
-per epoch on purpose. The state dict holds only plain types (``torch.load(...,
-weights_only=True)`` reads it). :func:`get_scheduler` takes ``transformers.get_scheduler``'s
-positional arguments and any registry name, and resolves the run in three steps: the budget
-(:func:`hf_sched.budget.run_steps`), the warmup (:func:`hf_sched.warmup.schedule_warmup`),
-the build (:func:`hf_sched.registry.build_resolved`).
+:class:`ScheduledLR` writes ``lr_g = base_lr_g * f_g(s)`` into every param group ``g``, with
+``s`` the optimizer steps **actually taken** (torch's step hooks), so a step ``GradScaler``
+skips is no step and ``scheduler.step()`` may be called any number of times per step.
+:func:`get_scheduler` resolves a run as budget -> warmup -> build.
 
 >>> import torch
 >>> opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
@@ -28,8 +14,7 @@ the build (:func:`hf_sched.registry.build_resolved`).
 ...     opt.step()          # no scheduler.step() at all: the LR still follows the steps
 >>> round(opt.param_groups[0]["lr"], 12), sched.optimizer_step   # step 10 trains at peak * f(9)
 (0.0009, 9)
->>> opt.step()
->>> round(opt.param_groups[0]["lr"], 12)                         # f(10) = 1: warmup done
+>>> opt.step(); round(opt.param_groups[0]["lr"], 12)             # f(10) = 1: warmup done
 0.001
 >>> sched.step(); sched.step(); sched.get_last_lr()   # any number of calls: same step
 [0.001]
@@ -48,22 +33,17 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from . import group_steps
 from .budget import kwargs_in_steps, run_steps, total_without_one
 from .checks import check_kwargs, check_lr
 from .compose import Join, Product
-from .group_steps import (
-    PARTS_WARNING,
-    PER_GROUP,
-    WHOLE,
-    GroupStepCounter,
-    protocol_of,
-    tensor_ids,
-)
+from .group_steps import WHOLE, GroupStepCounter
+from .handover import set_group_lr
+from .metric_schedulers import metric_scheduler
 from .registry import build_resolved, check_schedule_kwargs, get_info
+from .schedule_free import is_schedule_free, schedule_free_scheduler
 from .schedules import Schedule, schedule_from_dict
 from .warmup import epochs_to_steps, is_epoch_request, schedule_warmup
-from .metric_schedulers import metric_scheduler
-from .schedule_free import is_schedule_free, schedule_free_scheduler
 
 __all__ = ["INTERVALS", "ScheduledLR", "describe_spec_change", "get_scheduler"]
 
@@ -91,14 +71,7 @@ def describe_spec_change(old: dict[str, Any], new: dict[str, Any]) -> str:
 
 
 def _innermost_optimizer(optimizer: Optimizer) -> Optimizer:
-    """The torch optimizer that really steps: through Accelerate's / DeepSpeed's wrappers.
-
-    ``AcceleratedOptimizer`` (and the DeepSpeed/FSDP wrappers built on it) hold the user's
-    optimizer as ``.optimizer`` and call its ``step()``; hooks must sit on that one. The
-    chain may pass through objects that are no torch optimizer (DeepSpeed's
-    ``DeepSpeedZeroOptimizer`` between Accelerate's wrapper and the user's AdamW): the
-    deepest torch optimizer found along ``.optimizer`` is the one.
-    """
+    """The deepest torch optimizer along ``.optimizer`` (through Accelerate's / DeepSpeed's wrappers)."""
     inner, node = optimizer, optimizer  # type: Optimizer, Any
     for _ in range(8):
         node = getattr(node, "optimizer", None)
@@ -109,13 +82,8 @@ def _innermost_optimizer(optimizer: Optimizer) -> Optimizer:
     return inner
 
 
-def _apply_eager(sched: ScheduledLR, optimizer: Any) -> None:
-    sched._apply(optimizer)
-
-
-# A compiled optimizer step (torch.compile) runs the hook eagerly, through a graph break:
-# were it traced, the count would be a guard and every step would recompile.
-_apply_outside_graphs = torch._dynamo.disable(_apply_eager)
+# a compiled optimizer step runs the hook eagerly (traced, the count would recompile every step)
+_apply_outside_graphs = torch._dynamo.disable(lambda sched, optimizer: sched._apply(optimizer))
 
 
 def _check_strict(strict: Any) -> bool:
@@ -140,49 +108,23 @@ def _check_largest_lrs(bases: Sequence[float], schedules: Sequence[Schedule]) ->
     for i, (base, schedule) in enumerate(zip(bases, schedules)):
         top = _largest_multiplier(schedule)
         if not math.isfinite(base * top):
-            raise ValueError(
-                f"param_groups[{i}]['lr'] = {base!r} times the schedule's largest multiplier {top!r} is "
-                f"{base * top!r}: every LR written must be finite and >= 0; lower the LR or the schedule's scale"
-            )
+            raise ValueError(f"param_groups[{i}]['lr'] = {base!r} times the schedule's largest multiplier {top!r} is "
+                             f"{base * top!r}: every LR written must be finite and >= 0; lower the LR or the "
+                             "schedule's scale")
 
 
 class ScheduledLR(LRScheduler):
     """A ``torch.optim.lr_scheduler.LRScheduler`` driven by pure schedules.
 
-    ``lr_g(s) = base_lr_g * f_g(s)`` for each param group ``g``, where ``s`` is the number of
-    optimizer steps actually taken (``interval="step"``, the default) or the number of
-    :meth:`step` calls (``interval="epoch"``). Tensor LRs are filled in place (a compiled
-    optimizer step does not recompile).
-
-    With ``interval="step"`` the scheduler hooks the optimizer (``register_step_post_hook``
-    on the innermost torch optimizer, through Accelerate's wrappers): after each step the
-    hook counts it and writes ``base * f(s)`` for the next one. A step that never runs
-    (``GradScaler`` found an inf) runs no hook. :meth:`step` writes nothing new, so calling it
-    any number of times changes nothing; it only updates :meth:`get_last_lr` (as in torch,
-    the LRs as of the last ``step()`` call: read between ``optimizer.step()`` and
-    ``scheduler.step()``, as the Trainer logs it, it is the LR that step used).
-    One optimizer has one ``ScheduledLR``: building a second one detaches the first.
-
-    Args:
-        optimizer: the wrapped optimizer; each group's ``lr`` is its peak (base) LR.
-        schedule: one :class:`~hf_sched.schedules.Schedule` for every group, or a sequence
-            with one per group.
-        interval: ``"step"`` (count optimizer steps) or ``"epoch"`` (count ``step()`` calls,
-            for a schedule whose unit is the epoch, stepped once per epoch on purpose).
-        strict: refuse (``ValueError``) to load a state whose schedules differ from these;
-            ``False`` warns and continues with the checkpoint's schedules.
-        last_epoch: ``-1`` for a fresh run (torch's convention); ``k >= 0`` starts after
-            ``k`` steps (the groups must hold ``initial_lr``).
+    ``lr_g(s) = base_lr_g * f_g(s)`` (each group's ``lr`` is its peak), ``s`` the optimizer steps
+    taken, counted by a post-step hook on the innermost optimizer (``interval="step"``), or the
+    :meth:`step` calls (``interval="epoch"``). ``schedule``: one Schedule or one per group;
+    ``strict``: refuse a checkpoint with other schedules (``False``: warn, take the checkpoint's);
+    ``last_epoch=k >= 0`` starts after ``k`` steps. A second ``ScheduledLR`` on an optimizer
+    detaches the first.
 
     >>> import torch
     >>> from hf_sched.schedules import Linear
-    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
-    >>> s = ScheduledLR(opt, Linear(num_training_steps=4, num_warmup_steps=0))
-    >>> lrs = []
-    >>> for _ in range(5):
-    ...     opt.step(); s.step(); lrs.append(round(s.get_last_lr()[0], 6))
-    >>> lrs
-    [0.075, 0.05, 0.025, 0.0, 0.0]
     >>> per_epoch = ScheduledLR(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1),
     ...                         Linear(num_training_steps=4, num_warmup_steps=0), interval="epoch")
     >>> per_epoch.step(); round(per_epoch.get_last_lr()[0], 6)   # one call = one epoch
@@ -193,57 +135,38 @@ class ScheduledLR(LRScheduler):
     interval: str
     strict: bool
     _by_calls: bool
+    _calls_without_steps: int
     _count: int
     _last_step: int
-    _calls_without_steps: int
     _protocol: str | None
     _group_counter: GroupStepCounter | None
     _probe: tuple[int, ...] | None
     _one: tuple[int, int, Any, Any] | None  # the fast path of _apply, from the schedules setter
-    _end: int  # the largest total of the schedules
     _said_past_the_end = False
 
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        schedule: Schedule | Sequence[Schedule],
-        *,
-        interval: str = "step",
-        strict: bool = True,
-        last_epoch: int = -1,
-    ) -> None:
+    def __init__(self, optimizer: Optimizer, schedule: Schedule | Sequence[Schedule], *, interval: str = "step",
+                 strict: bool = True, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
         groups = optimizer.param_groups
-        if isinstance(schedule, Schedule):
-            schedules: tuple[Schedule, ...] = (schedule,) * len(groups)
-        else:
-            if not isinstance(schedule, (list, tuple)):
-                raise TypeError(
-                    f"schedule must be an hf_sched Schedule or a list of them (one per param group), "
-                    f"got {type(schedule).__name__}"
-                )
-            schedules = tuple(schedule)
-            if len(schedules) != len(groups):
-                raise ValueError(
-                    f"schedule must be one Schedule or one per param group: got {len(schedules)} schedules "
-                    f"for {len(groups)} param groups"
-                )
+        if not isinstance(schedule, (Schedule, list, tuple)):
+            raise TypeError(f"schedule must be an hf_sched Schedule or a list of them (one per param group), "
+                            f"got {type(schedule).__name__}")
+        schedules = (schedule,) * len(groups) if isinstance(schedule, Schedule) else tuple(schedule)
+        if len(schedules) != len(groups):
+            raise ValueError(f"schedule must be one Schedule or one per param group: got {len(schedules)} schedules "
+                             f"for {len(groups)} param groups")
         for i, s in enumerate(schedules):
             if not isinstance(s, Schedule):
                 raise TypeError(f"schedule[{i}] must be an hf_sched Schedule, got {type(s).__name__}")
         if interval not in INTERVALS:
-            raise ValueError(
-                f"interval must be 'step' (count optimizer steps, the default) or 'epoch' (count step() calls), "
-                f"got {interval!r}"
-            )
+            raise ValueError("interval must be 'step' (count optimizer steps, the default) or 'epoch' (count step() "
+                             f"calls), got {interval!r}")
         if isinstance(last_epoch, bool) or not isinstance(last_epoch, numbers.Integral) or last_epoch < -1:
             raise ValueError(f"last_epoch must be an integer >= -1, got {last_epoch!r}")
         if not groups:
-            raise ValueError(
-                f"the optimizer ({type(optimizer).__name__}) has no param groups: give it the model's parameters "
-                "before building the scheduler"
-            )
+            raise ValueError(f"the optimizer ({type(optimizer).__name__}) has no param groups: give it the model's "
+                             "parameters before building the scheduler")
         for i, group in enumerate(groups):  # every LR that reaches the optimizer is finite and >= 0
             key = "initial_lr" if "initial_lr" in group else "lr"
             check_lr(f"param_groups[{i}][{key!r}]", group[key])
@@ -252,14 +175,12 @@ class ScheduledLR(LRScheduler):
         self.interval = interval
         self._by_calls = interval == "epoch"
         self.strict = strict
-        if last_epoch == -1:
-            for group in groups:
-                lr = group["lr"]
+        for i, group in enumerate(groups):
+            lr = group["lr"]
+            if last_epoch == -1:
                 group.setdefault("initial_lr", lr.clone() if isinstance(lr, torch.Tensor) else lr)
-        else:
-            for i, group in enumerate(groups):
-                if "initial_lr" not in group:
-                    raise KeyError(f"param_groups[{i}] has no 'initial_lr': cannot start at last_epoch={last_epoch}")
+            elif "initial_lr" not in group:
+                raise KeyError(f"param_groups[{i}] has no 'initial_lr': cannot start at last_epoch={last_epoch}")
         self.base_lrs = [float(g["initial_lr"]) for g in groups]
         _check_largest_lrs(self.base_lrs, schedules)
         self.schedules = schedules
@@ -274,8 +195,6 @@ class ScheduledLR(LRScheduler):
             self._count = last_epoch  # step() below makes it 0 (torch's convention)
         self.step()
 
-    # -- counting ---------------------------------------------------------------------
-
     def _attach(self) -> None:
         """Hook the innermost optimizer; detach any ScheduledLR already hooked to it."""
         inner = _innermost_optimizer(self.optimizer)
@@ -285,9 +204,8 @@ class ScheduledLR(LRScheduler):
             old._detach()
         # The groups as built, to recognise them when a wrapper steps them one at a time (group_steps.py).
         self._built_groups = list(inner.param_groups)
+        # tensor LRs are what a compiled optimizer step needs: there the hook runs eagerly
         tensor_lr = any(isinstance(g["lr"], torch.Tensor) for g in inner.param_groups)
-        # Tensor LRs are what a torch.compile'd optimizer step needs; there the hook must run
-        # eagerly. Float LRs recompile a compiled step anyway: plain hook.
         hook = self._apply_eager if tensor_lr else self._apply
         self._handles = [inner.register_step_post_hook(hook),
                          # loading the optimizer's state makes new group dicts: know them again
@@ -307,24 +225,19 @@ class ScheduledLR(LRScheduler):
         self._forget_protocol()
 
     def _group_step(self, groups: list[dict[str, Any]]) -> bool:
-        """Count a step of an optimizer stepped group by group (DeepSpeed ZeRO); ``False`` if it is not one.
-
-        The protocol is judged at the first step (:func:`~hf_sched.group_steps.protocol_of`).
-        Per group, each group's steps are counted and its LR written; the scheduler's step is
-        the largest count.
-        """
+        """Count a step of an optimizer stepped group by group (DeepSpeed ZeRO); ``False`` if it is not one."""
         if self._protocol is None:
-            if protocol_of(groups, len(self.base_lrs)) == WHOLE:
+            if group_steps.protocol_of(groups, len(self.base_lrs)) == WHOLE:
                 # One more step decides: the same tensors again (a whole step), or others (a group
                 # stepped in parts: DeepSpeed ZeRO-3 sub-groups, which the hooks cannot count).
-                self._protocol, self._probe = _PROBING, tensor_ids(groups)
+                self._protocol, self._probe = _PROBING, group_steps.tensor_ids(groups)
                 return False
-            self._protocol = PER_GROUP
+            self._protocol = group_steps.PER_GROUP
             self._group_counter = GroupStepCounter(self._built_groups, start=self._count)
         elif self._protocol is _PROBING:
             self._protocol = WHOLE
-            if tensor_ids(groups) != self._probe:
-                warnings.warn(PARTS_WARNING.format(group="0"), RuntimeWarning, stacklevel=3)
+            if group_steps.tensor_ids(groups) != self._probe:
+                warnings.warn(group_steps.PARTS_WARNING.format(group="0"), RuntimeWarning, stacklevel=3)
             self._probe = None
             return False
         counter = self._group_counter
@@ -351,20 +264,13 @@ class ScheduledLR(LRScheduler):
 
     def _forget_protocol(self) -> None:
         """Judge the stepping protocol again at the next step (the count was set from outside)."""
-        self._protocol = None
-        self._group_counter = None
-        self._probe = None
-
-    # -- writing the LRs: one path ----------------------------------------------------
+        self._protocol = self._group_counter = self._probe = None
 
     def _apply(self, optimizer: Any = None, args: Any = None, kwargs: Any = None, step: int | None = None,
                stepped: list[tuple[dict[str, Any], int, int]] | None = None) -> None:
         """Write ``base_g * f_g(step)`` into every group (``stepped``: only these ``(group, g, step_g)``).
 
-        The one write path: it is the optimizer's post-step hook (``optimizer`` given, the step
-        is one more than the count), and :meth:`step` (``interval="epoch"``),
-        :meth:`load_state_dict` and setting ``last_epoch`` call it with ``step``. Tensor LRs
-        are filled in place.
+        The one write path: the post-step hook (``step`` None: one more than the count), or a set step.
         """
         if step is None:  # the hook: the optimizer took a step
             if self._protocol is not WHOLE and self._group_step(optimizer.param_groups):
@@ -388,12 +294,7 @@ class ScheduledLR(LRScheduler):
         if stepped is None:
             stepped = [(g, i, step) for i, g in enumerate(self.optimizer.param_groups)]
         for group, i, s in stepped:
-            value = self.base_lrs[i] * self._schedules[i](s)
-            lr = group["lr"]
-            if isinstance(lr, torch.Tensor):
-                lr.fill_(value)  # in place: a compiled optimizer step does not recompile
-            else:
-                group["lr"] = value
+            set_group_lr(group, self.base_lrs[i] * self._schedules[i](s))
 
     def _past_the_end(self, step: int) -> None:
         """Say once that the run went past the schedule's total, and what usually causes it."""
@@ -406,18 +307,11 @@ class ScheduledLR(LRScheduler):
             f"{what}, past the schedule's total of {end} (num_training_steps): it trains at the final LR "
             f"multiplier ({final[0] if len(set(final)) == 1 else final}) from here. Likely causes: get_scheduler "
             "was given a dataloader without num_epochs (it assumes one epoch), the dataloader is longer than "
-            "planned, or max_steps / num_training_steps differ from the loop's steps",
-            UserWarning,
-            stacklevel=3,
+            "planned, or max_steps / num_training_steps differ from the loop's steps", UserWarning, stacklevel=3,
         )
 
     def step(self, epoch: int | None = None) -> None:  # type: ignore[override]
-        """Take the LRs of the current step as :meth:`get_last_lr`'s.
-
-        ``interval="step"``: the count is the optimizer's and its hook wrote the LRs, so any
-        number of calls per optimizer step is harmless. ``interval="epoch"``: one call
-        advances the schedule by one and writes its LRs.
-        """
+        """Take the current step's LRs as :meth:`get_last_lr`'s (``interval="epoch"``: advance one)."""
         if epoch is not None or self._by_calls or not self._count:
             self._step_rarely(epoch)
         self._last_step = self._count
@@ -425,10 +319,8 @@ class ScheduledLR(LRScheduler):
     def _step_rarely(self, epoch: int | None) -> None:
         """:meth:`step` given an epoch, counting calls (``interval="epoch"``), or before any optimizer step."""
         if epoch is not None:
-            raise TypeError(
-                "ScheduledLR.step() takes no epoch: it counts optimizer steps itself "
-                "(or step() calls with interval='epoch')"
-            )
+            raise TypeError("ScheduledLR.step() takes no epoch: it counts optimizer steps itself "
+                            "(or step() calls with interval='epoch')")
         if self._by_calls:
             self._apply(step=self._count + 1)
             return
@@ -438,9 +330,7 @@ class ScheduledLR(LRScheduler):
                 f"ScheduledLR.step() was called {_SILENT_CALLS} times but the optimizer "
                 f"({type(_innermost_optimizer(self.optimizer)).__name__}) has not taken a step: the LR stays "
                 "at the schedule's first value. If your optimizer steps without torch's step hooks, build the "
-                "scheduler with interval='epoch' and call step() once per optimizer step",
-                UserWarning,
-                stacklevel=3,
+                "scheduler with interval='epoch' and call step() once per optimizer step", UserWarning, stacklevel=3,
             )
 
     @property
@@ -464,22 +354,18 @@ class ScheduledLR(LRScheduler):
         else:
             self._one = (1, 0, first.__call__, first.__call__)
 
-    @property
-    def _last_lr(self) -> list[float]:  # type: ignore[override]
-        s = self._last_step
+    def _lrs(self, s: int) -> list[float]:
         return [b * f(s) for b, f in zip(self.base_lrs, self._schedules)]
 
+    _last_lr = property(lambda self: self._lrs(self._last_step))  # type: ignore[assignment]
+
     def get_last_lr(self) -> list[float]:  # type: ignore[override]
-        """LRs last written into the optimizer (those the latest optimizer step used, until
-        :meth:`step` writes the next ones), as floats."""
+        """LRs last written into the optimizer (those the latest optimizer step used), as floats."""
         return self._last_lr
 
     def get_lr(self) -> list[float]:  # type: ignore[override]
         """LRs for the current count (computed, not read from the optimizer)."""
-        s = self._count
-        return [b * f(s) for b, f in zip(self.base_lrs, self.schedules)]
-
-    # -- pickling: the hooks do not pickle; re-attach on load --------------------------
+        return self._lrs(self._count)
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: self.__dict__[k] for k in _PICKLED}
@@ -492,26 +378,17 @@ class ScheduledLR(LRScheduler):
         if self.interval == "step":
             self._attach()
 
-    # -- state ------------------------------------------------------------------------
-
     def state_dict(self) -> dict[str, Any]:
         """Plain-typed state: format, step, base LRs, interval and every group's schedule spec."""
-        return {
-            "format": _STATE_FORMAT,
-            "step": int(self._count),
-            "base_lrs": [float(b) for b in self.base_lrs],
-            "schedules": [s.to_dict() for s in self.schedules],
-            "interval": self.interval,
-        }
+        return {"format": _STATE_FORMAT, "step": int(self._count), "base_lrs": [float(b) for b in self.base_lrs],
+                "schedules": [s.to_dict() for s in self.schedules], "interval": self.interval}
 
     def _validate_state(self, state_dict: Any) -> tuple[int, list[float], list[dict[str, Any]], str]:
         """Check every field of a state dict; change nothing. Returns the parsed fields."""
         if not isinstance(state_dict, dict) or state_dict.get("format") != _STATE_FORMAT:
             keys = sorted(map(str, state_dict)) if isinstance(state_dict, dict) else type(state_dict).__name__
-            raise ValueError(
-                f"state_dict is not a ScheduledLR state (format {_STATE_FORMAT!r}); got keys {keys}. "
-                "Was the checkpoint written by another scheduler?"
-            )
+            raise ValueError(f"state_dict is not a ScheduledLR state (format {_STATE_FORMAT!r}); got keys {keys}. "
+                             "Was the checkpoint written by another scheduler?")
         missing = sorted({"step", "base_lrs", "schedules"} - set(state_dict))
         if missing:
             raise ValueError(f"the ScheduledLR state is incomplete: missing {missing} (it has {sorted(state_dict)})")
@@ -525,38 +402,27 @@ class ScheduledLR(LRScheduler):
         n = len(self.optimizer.param_groups)
         if not isinstance(bases, (list, tuple)) or len(bases) != n:
             got = len(bases) if isinstance(bases, (list, tuple)) else type(bases).__name__
-            raise ValueError(
-                f"state_dict['base_lrs'] must be a list with one LR per param group ({n}), got {got}: {bases!r}"
-            )
+            raise ValueError(f"state_dict['base_lrs'] must be a list with one LR per param group ({n}), got {got}: "
+                             f"{bases!r}")
         for i, b in enumerate(bases):
             check_lr(f"state_dict['base_lrs'][{i}]", b)
         specs = state_dict["schedules"]
         if not isinstance(specs, (list, tuple)) or not all(isinstance(d, dict) for d in specs):
             raise ValueError(f"state_dict['schedules'] must be a list of schedule specs (dicts), got {specs!r}")
         if len(specs) != n:
-            raise ValueError(
-                f"the checkpoint has schedules for {len(specs)} param groups, the optimizer has {n}"
-            )
+            raise ValueError(f"the checkpoint has schedules for {len(specs)} param groups, the optimizer has {n}")
         interval = state_dict.get("interval", "step")
         if interval not in INTERVALS:
             raise ValueError(f"state_dict['interval'] must be one of {INTERVALS}, got {interval!r}")
         return int(step), [float(b) for b in bases], list(specs), interval
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool | None = None) -> None:  # type: ignore[override]
-        """Restore the step (and base LRs); refuse a different schedule unless not strict.
-
-        Every field is checked first, and a refused state changes nothing. The LRs of the
-        restored step are written into the optimizer at once, so the next optimizer step
-        uses exactly the LR the interrupted run would have used. Non-strict means: continue
-        with the checkpoint's schedule (warned).
-        """
+        """Restore the step and base LRs and write their LRs; a refused state changes nothing."""
         strict = self.strict if strict is None else _check_strict(strict)
         step, bases, specs, interval = self._validate_state(state_dict)
         if interval != self.interval:
-            raise ValueError(
-                f"the checkpoint counts interval={interval!r}, this scheduler interval={self.interval!r}: "
-                "build the scheduler with the same interval to resume"
-            )
+            raise ValueError(f"the checkpoint counts interval={interval!r}, this scheduler interval={self.interval!r}: "
+                             "build the scheduler with the same interval to resume")
         mine = [s.to_dict() for s in self.schedules]
         changed = [(i, describe_spec_change(old, new)) for i, (old, new) in enumerate(zip(specs, mine)) if old != new]
         changed += [(i, f"peak LR (base_lrs): {old!r} -> {new!r}")
@@ -566,11 +432,9 @@ class ScheduledLR(LRScheduler):
             what = "; ".join(f"group {i}: {d}" for i, d in sorted(changed))
             msg = f"the schedule differs from the checkpoint's (checkpoint -> now): {what}"
             if strict:
-                raise ValueError(
-                    msg + ". Resuming would silently change the LR curve; rebuild the same schedule "
-                    "(same steps, warmup, peak LR, batch size, epochs), or load with strict=False to continue "
-                    "with the checkpoint's schedule"
-                )
+                raise ValueError(msg + ". Resuming would silently change the LR curve; rebuild the same schedule (same "
+                                 "steps, warmup, peak LR, batch size, epochs), or load with strict=False to continue "
+                                 "with the checkpoint's schedule")
             try:
                 loaded = tuple(schedule_from_dict(d) for d in specs)
             except (ValueError, TypeError, KeyError) as exc:
@@ -598,53 +462,21 @@ class ScheduledLR(LRScheduler):
         return f"ScheduledLR(step={self.optimizer_step}, interval={self.interval!r}, schedules={sched})"
 
 
-
 def get_scheduler(
-    name: str,
-    optimizer: Optimizer,
-    num_warmup_steps: Any = None,
-    num_training_steps: int | None = None,
-    scheduler_specific_kwargs: dict[str, Any] | str | None = None,
-    *,
-    warmup: Any = None,
-    dataloader: Any = None,
-    num_batches: int | None = None,
-    num_epochs: float | None = None,
-    gradient_accumulation_steps: int = 1,
-    max_steps: int | None = None,
-    num_processes: int | None = None,
-    split_batches: bool | None = None,
-    dataloader_prepared: bool | None = None,
-    steps_per_epoch: int | None = None,
-    accelerator: Any = None,
-    interval: str = "step",
-    strict: bool = True,
-    **kwargs: Any,
+    name: str, optimizer: Optimizer, num_warmup_steps: Any = None, num_training_steps: int | None = None,
+    scheduler_specific_kwargs: dict[str, Any] | str | None = None, *, warmup: Any = None, dataloader: Any = None,
+    num_batches: int | None = None, num_epochs: float | None = None, gradient_accumulation_steps: int = 1,
+    max_steps: int | None = None, num_processes: int | None = None, split_batches: bool | None = None,
+    dataloader_prepared: bool | None = None, steps_per_epoch: int | None = None, accelerator: Any = None,
+    interval: str = "step", strict: bool = True, **kwargs: Any,
 ) -> Any:
     """Build a scheduler from any registry name: a drop-in for ``transformers.get_scheduler``.
 
-    The first five arguments are transformers' (``scheduler_specific_kwargs`` may also be a
-    JSON object string, as on the Trainer's command line). ``num_warmup_steps`` (or
-    ``warmup``) may be any warmup request: steps, a ratio in ``[0, 1)``, ``"10%"``,
-    ``"1ep"`` / ``"0.5ep"`` (epochs: needs a dataloader with a length, ``num_batches`` or
-    ``steps_per_epoch``) or ``"auto"``; unset means 10% of the training steps for schedules
-    with a warmup phase. ``num_training_steps`` may be left out when ``dataloader`` (or
-    ``num_batches``) and ``num_epochs``, or ``max_steps``, are given: see
-    :func:`hf_sched.budget.compute_budget`. Schedules that need no total (constant,
-    warmupconstant / constant_with_warmup, inverse_sqrt, noam, WSD given
-    ``num_stable_steps`` and ``num_decay_steps``, reduce_lr_on_plateau) build without one,
-    as in transformers, and run unbounded (a dataloader with no ``len`` is fine for them).
-
-    With ``accelerator``, the processes and ``split_batches`` are read from it for the
-    budget. The LR follows the optimizer's own steps, so it does not matter how often the
-    scheduler is stepped (Accelerate steps a prepared scheduler once per process): the
-    curve is the same on 1 and on N processes. ``interval="epoch"`` counts ``step()`` calls
-    instead (see :class:`ScheduledLR`). Schedule arguments may come as
-    ``scheduler_specific_kwargs`` or as extra keyword arguments; ``milestones`` may be
-    given in epochs (``["1ep", "2ep"]``).
-
-    Formula: ``lr_g(s) = base_lr_g * f(s)`` with ``f`` the named schedule and ``s`` the
-    optimizer steps taken.
+    ``lr_g(s) = base_lr_g * f(s)``, ``f`` the named schedule. The first five arguments are
+    transformers' (``scheduler_specific_kwargs`` may be a JSON string or extra keywords);
+    ``num_warmup_steps`` / ``warmup`` is any warmup request (default 10%); ``num_training_steps``
+    may come from ``dataloader``/``num_batches`` with ``num_epochs``, or ``max_steps``
+    (:func:`hf_sched.budget.compute_budget`); names that need no total run unbounded without one.
 
     >>> import torch
     >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
@@ -693,15 +525,12 @@ def get_scheduler(
 def _warmup_request(num_warmup_steps: Any, warmup: Any) -> Any:
     """The one warmup request of ``num_warmup_steps`` (transformers' name) or ``warmup``."""
     if num_warmup_steps is not None and warmup is not None:
-        raise ValueError(
-            f"give the warmup once: num_warmup_steps={num_warmup_steps!r} and warmup={warmup!r} were both set"
-        )
+        raise ValueError(f"give the warmup once: num_warmup_steps={num_warmup_steps!r} and warmup={warmup!r} were both "
+                         "set")
     request = num_warmup_steps if num_warmup_steps is not None else warmup
     if isinstance(request, (str, dict)) and str(request).lstrip().startswith("{"):
         which = "num_warmup_steps (the third argument)" if num_warmup_steps is not None else "warmup"
-        raise ValueError(
-            f"{which}={request!r} looks like schedule arguments, not a warmup: pass them as "
-            "scheduler_specific_kwargs (the fifth argument, a dict or a JSON string) or as keywords, "
-            "e.g. get_scheduler(name, optimizer, num_warmup_steps, num_training_steps, {'num_cycles': 2})"
-        )
+        raise ValueError(f"{which}={request!r} looks like schedule arguments, not a warmup: pass them as "
+                         "scheduler_specific_kwargs (the fifth argument, a dict or a JSON string) or as keywords, "
+                         "e.g. get_scheduler(name, optimizer, num_warmup_steps, num_training_steps, {'num_cycles': 2})")
     return request

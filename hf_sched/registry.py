@@ -1,29 +1,10 @@
 """The registry of named schedules: names, aliases, normalisation, did-you-mean, plugins.
 
-A name is looked up case-insensitively, ignoring ``-``, ``_`` and spaces, so
-``"warmup-cosine"``, ``"WarmupCosine"`` and ``"warmup_cosine"`` are the same name. Every
-``transformers.SchedulerType`` value is a name or an alias.
-
-A factory has the signature ``factory(*, num_training_steps, num_warmup_steps, **kwargs)``
-and returns a :class:`~hf_sched.schedules.Schedule` (an ``adaptive`` one is called as
-``factory(optimizer, **kwargs)`` and returns a torch scheduler). :func:`register` checks
-the signature when the factory is registered, not when it is first built. Its keyword
-arguments (and their defaults) are read from its signature: a schedule that gets an
-argument it does not accept raises a ``ValueError`` that lists the ones it does. A
-factory that also takes ``lr_init`` receives the optimizer's LR from
-:func:`hf_sched.get_scheduler`.
-
-The built-in names come from the table :data:`hf_sched.catalog.BUILTINS` (each row a
-dataclass that builds its schedule class), registered when this module is imported.
-
-Schedules from other packages are registered through the entry-point group
-``hf_sched.schedules`` (the entry point's name is the schedule name, its object the
-factory; optional attributes ``description``, ``aliases`` and ``has_warmup``).
-
->>> build_schedule("Warmup-Cosine", num_training_steps=100).num_warmup_steps
-10
->>> canonical_name("cosine_with_restarts")
-'warmupcosinewithhardrestarts'
+Names match ignoring case, ``-``, ``_`` and spaces. A factory is called as
+``factory(*, num_training_steps, num_warmup_steps, **kwargs)`` (plus ``lr_init`` if it takes it;
+an ``adaptive`` one as ``factory(optimizer, **kwargs)``); its keyword arguments are read from its
+signature. Built-ins come from :data:`hf_sched.catalog.BUILTINS`, plugins from the entry-point
+group ``hf_sched.schedules``.
 """
 
 from __future__ import annotations
@@ -40,9 +21,8 @@ from .schedules import Schedule
 from .warmup import schedule_warmup
 
 __all__ = [
-    "ENTRY_POINT_GROUP", "ScheduleInfo", "available_schedules", "build_resolved", "build_schedule",
-    "canonical_name", "check_schedule_kwargs", "get_info", "iter_schedules", "normalize_name", "register",
-    "unregister"
+    "ENTRY_POINT_GROUP", "ScheduleInfo", "available_schedules", "build_resolved", "build_schedule", "canonical_name",
+    "check_schedule_kwargs", "get_info", "iter_schedules", "normalize_name", "register", "unregister"
 ]
 
 ENTRY_POINT_GROUP = "hf_sched.schedules"
@@ -64,18 +44,7 @@ def normalize_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class ScheduleInfo:
-    """What the registry knows about one name.
-
-    Attributes:
-        name: canonical name.
-        factory: builds the schedule (or, for ``adaptive`` entries, the torch scheduler).
-        aliases: other accepted names.
-        description: one line for ``hf-sched list``.
-        has_warmup: whether the default 10% warmup applies.
-        adaptive: True for metric-driven schedulers (``reduce_lr_on_plateau``, ``greedy``)
-            that are torch objects, not pure schedules.
-        needs_total: False if it can run without ``num_training_steps``.
-        kwargs: the arguments it takes, with their defaults.
+    """What the registry knows about one name (``adaptive``: a metric-driven torch scheduler).
 
     >>> info = get_info("cosine")
     >>> info.name, info.aliases, info.has_warmup
@@ -108,14 +77,9 @@ _LOOKUP: dict[str, str] = {}
 _PLUGINS_LOADED = False
 
 
-def _factory_signature(name: str, factory: Callable[..., Any], adaptive: bool) -> inspect.Signature:
-    """The factory's signature, checked against how the registry calls it (``TypeError`` if it cannot work).
-
-    A pure factory is called ``factory(num_training_steps=T, num_warmup_steps=W, **kwargs)``:
-    it must accept both keywords (or ``**kwargs``) and have no required positional-only
-    parameter. An adaptive one is called ``factory(optimizer, **kwargs)``: it must take one
-    positional argument and no other required positional-only one.
-    """
+def _factory_kwargs(name: str, factory: Callable[..., Any], adaptive: bool) -> tuple[inspect.Signature, dict[str, Any]]:
+    """The factory's signature, checked against how the registry calls it (``TypeError`` if it cannot work),
+    and the keyword arguments it takes with their defaults."""
     what = f"factory {getattr(factory, '__qualname__', factory)!r} for schedule {name!r}"
     try:
         sig = inspect.signature(factory)
@@ -123,71 +87,40 @@ def _factory_signature(name: str, factory: Callable[..., Any], adaptive: bool) -
         raise TypeError(f"{what} has no readable signature ({exc}); register a Python function or class") from None
     params = list(sig.parameters.values())
     var_kw = any(p.kind is p.VAR_KEYWORD for p in params)
-    shape = (
-        "factory(optimizer, **kwargs)" if adaptive else "factory(*, num_training_steps, num_warmup_steps, **kwargs)"
-    )
+    shape = "factory(optimizer, **kwargs)" if adaptive else "factory(*, num_training_steps, num_warmup_steps, **kwargs)"
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     if adaptive:
         if not positional and not any(p.kind is p.VAR_POSITIONAL for p in params):
-            raise TypeError(
-                f"{what} is adaptive and is called as {shape}, but its signature {sig} takes no positional "
-                "argument for the optimizer"
-            )
+            raise TypeError(f"{what} is adaptive and is called as {shape}, but its signature {sig} takes no positional "
+                            "argument for the optimizer")
         rest = params[1:] if positional and params[0] is positional[0] else params
     else:
         rest = params
         for key in ("num_training_steps", "num_warmup_steps"):
             p = sig.parameters.get(key)
             if p is None and not var_kw:
-                raise TypeError(
-                    f"{what} must accept the keyword argument {key!r} (it is called as {shape}); "
-                    f"its signature is {sig}"
-                )
+                raise TypeError(f"{what} must accept the keyword argument {key!r} (it is called as {shape}); "
+                                f"its signature is {sig}")
             if p is not None and p.kind is p.POSITIONAL_ONLY:
                 raise TypeError(f"{what} takes {key!r} positional-only, but it is passed by keyword ({shape})")
         if "optimizer" in sig.parameters and sig.parameters["optimizer"].default is inspect.Parameter.empty:
-            raise TypeError(
-                f"{what} requires 'optimizer', which only adaptive factories receive; "
-                "register it with adaptive=True, or give optimizer a default"
-            )
+            raise TypeError(f"{what} requires 'optimizer', which only adaptive factories receive; "
+                            "register it with adaptive=True, or give optimizer a default")
     for p in rest:
         if p.kind is p.POSITIONAL_ONLY and p.default is p.empty:
-            raise TypeError(
-                f"{what} has the required positional-only parameter {p.name!r}, which the registry cannot pass "
-                f"(it is called as {shape}); its signature is {sig}"
-            )
-    return sig
+            raise TypeError(f"{what} has the required positional-only parameter {p.name!r}, which the registry cannot "
+                            f"pass (it is called as {shape}); its signature is {sig}")
+    return sig, {p.name: None if p.default is p.empty else p.default for p in rest
+                 if p.name not in _RESERVED and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
-def _factory_kwargs(sig: inspect.Signature, adaptive: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    params = list(sig.parameters.values())
-    if adaptive and params and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
-        params = params[1:]  # the optimizer, whatever it is called
-    for p in params:
-        if p.name in _RESERVED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        out[p.name] = None if p.default is p.empty else p.default
-    return out
-
-
-def register(
-    name: str,
-    factory: Callable[..., Any] | None = None,
-    *,
-    aliases: tuple[str, ...] | list[str] = (),
-    description: str = "",
-    has_warmup: bool = True,
-    adaptive: bool = False,
-    needs_total: bool = True,
-    overwrite: bool = False,
-) -> Any:
+def register(name: str, factory: Callable[..., Any] | None = None, *, aliases: tuple[str, ...] | list[str] = (),
+             description: str = "", has_warmup: bool = True, adaptive: bool = False, needs_total: bool = True,
+             overwrite: bool = False) -> Any:
     """Register ``factory`` under ``name`` (usable as a decorator).
 
-    ``factory(*, num_training_steps, num_warmup_steps, **kwargs) -> Schedule`` (or, with
-    ``adaptive=True``, ``factory(optimizer, **kwargs)`` -> a torch scheduler). Its
-    signature is checked here: a factory the registry could not call raises ``TypeError``
-    naming the factory and what is wrong.
+    ``factory(*, num_training_steps, num_warmup_steps, **kwargs) -> Schedule`` (``adaptive``:
+    ``factory(optimizer, **kwargs)``); a signature the registry cannot call is a ``TypeError``.
 
     >>> from hf_sched.schedules import Linear
     >>> @register("halfway-linear", description="linear decay to half the peak")
@@ -198,29 +131,26 @@ def register(
     >>> unregister("halfway-linear")
     """
     if factory is None:
-        return lambda f: register(
-            name, f, aliases=aliases, description=description, has_warmup=has_warmup,
-            adaptive=adaptive, needs_total=needs_total, overwrite=overwrite,
-        ) or f
+        return lambda f: register(name, f, aliases=aliases, description=description, has_warmup=has_warmup,
+                                  adaptive=adaptive, needs_total=needs_total, overwrite=overwrite) or f
     if not callable(factory):
         raise TypeError(f"factory for schedule {name!r} must be callable, got {factory!r}")
-    sig = _factory_signature(name, factory, adaptive)
+    sig, kwargs = _factory_kwargs(name, factory, adaptive)
     keys = [normalize_name(name)] + [normalize_name(a) for a in aliases]
     if not keys[0]:
         raise ValueError(f"schedule name must contain a letter or digit, got {name!r}")
     for key in keys:
         owner = _LOOKUP.get(key)
         if owner is not None and owner != name and not overwrite:
-            raise ValueError(
-                f"schedule name {key!r} is already registered as {owner!r}; pass overwrite=True to replace it"
-            )
-    if name in _REGISTRY and not overwrite:
-        raise ValueError(f"schedule {name!r} is already registered; pass overwrite=True to replace it")
+            raise ValueError(f"schedule name {key!r} is already registered as {owner!r}; pass overwrite=True to "
+                             "replace it")
     if name in _REGISTRY:
+        if not overwrite:
+            raise ValueError(f"schedule {name!r} is already registered; pass overwrite=True to replace it")
         unregister(name)
     _add(ScheduleInfo(
         name, factory, tuple(aliases), description or (inspect.getdoc(factory) or "").split("\n")[0],
-        has_warmup, adaptive, needs_total, _factory_kwargs(sig, adaptive), "lr_init" in sig.parameters,
+        has_warmup, adaptive, needs_total, kwargs, "lr_init" in sig.parameters,
     ))
     return None
 
@@ -236,8 +166,7 @@ def unregister(name: str) -> None:
 
     >>> from hf_sched.schedules import Constant
     >>> register("flat", lambda **kw: Constant(kw["num_training_steps"]), aliases=("level",))
-    >>> unregister("level")
-    >>> "flat" in available_schedules()
+    >>> unregister("level"); "flat" in available_schedules()
     False
     """
     canonical = canonical_name(name)
@@ -258,25 +187,18 @@ def _load_plugins() -> None:
             continue
         factory = ep.load()
         try:
-            register(
-                ep.name,
-                factory,
-                aliases=tuple(getattr(factory, "aliases", ())),
-                description=getattr(factory, "description", ""),
-                has_warmup=getattr(factory, "has_warmup", True),
-            )
+            register(ep.name, factory, aliases=tuple(getattr(factory, "aliases", ())),
+                     description=getattr(factory, "description", ""), has_warmup=getattr(factory, "has_warmup", True))
         except (TypeError, ValueError) as exc:
             # one broken plugin must not make every name unusable: say so and skip it
             warnings.warn(f"skipping the hf_sched plugin {ep.name!r} ({ep.value}): {exc}", stacklevel=2)
 
 
 def canonical_name(name: str) -> str:
-    """The canonical name for ``name`` or an alias of it.
+    """The canonical name for ``name`` or an alias (unknown: ``ValueError`` with did-you-mean).
 
-    Raises ``ValueError`` naming the closest match and every name when unknown.
-
-    >>> canonical_name("LINEAR")
-    'warmuplinear'
+    >>> canonical_name("LINEAR"), canonical_name("cosine_with_restarts")
+    ('warmuplinear', 'warmupcosinewithhardrestarts')
     """
     key = normalize_name(name)
     if key not in _LOOKUP:
@@ -329,27 +251,16 @@ def check_schedule_kwargs(name: str, kwargs: dict[str, Any] | None) -> dict[str,
     unknown = sorted(set(kwargs) - set(info.kwargs))
     if unknown:
         accepted = ", ".join(f"{k} (default {v!r})" for k, v in info.kwargs.items()) or "none"
-        raise ValueError(
-            f"schedule {info.name!r} got unknown argument(s) {', '.join(map(repr, unknown))}; "
-            f"it accepts: {accepted}"
-        )
+        raise ValueError(f"schedule {info.name!r} got unknown argument(s) {', '.join(map(repr, unknown))}; "
+                         f"it accepts: {accepted}")
     return kwargs
 
 
-def build_schedule(
-    name: str,
-    *,
-    num_training_steps: int,
-    num_warmup_steps: Any = None,
-    lr_init: float | None = None,
-    optimizer: Any = None,
-    **kwargs: Any,
-) -> Schedule:
+def build_schedule(name: str, *, num_training_steps: int, num_warmup_steps: Any = None, lr_init: float | None = None,
+                   optimizer: Any = None, **kwargs: Any) -> Schedule:
     """Build the pure schedule named ``name``.
 
-    ``num_warmup_steps`` may be any warmup request (see
-    :func:`hf_sched.warmup.schedule_warmup`); ``None`` means 10% for schedules with a
-    warmup phase and 0 for those without.
+    ``num_warmup_steps``: any warmup request (:func:`hf_sched.warmup.schedule_warmup`).
 
     >>> s = build_schedule("warmuplinear", num_training_steps=1000, num_warmup_steps="5%")
     >>> s.num_warmup_steps, s(50), s(1000)
@@ -357,10 +268,8 @@ def build_schedule(
     """
     info = get_info(name)
     if info.adaptive:
-        raise ValueError(
-            f"{info.name!r} is an adaptive (metric-driven) scheduler, not a pure schedule; "
-            "build it with hf_sched.get_scheduler(name, optimizer, ...)"
-        )
+        raise ValueError(f"{info.name!r} is an adaptive (metric-driven) scheduler, not a pure schedule; "
+                         "build it with hf_sched.get_scheduler(name, optimizer, ...)")
     kwargs = check_schedule_kwargs(info.name, kwargs)
     warmup = schedule_warmup(info.name, info.has_warmup, num_warmup_steps, num_training_steps, optimizer)
     return build_resolved(info, num_training_steps, warmup, lr_init, kwargs)

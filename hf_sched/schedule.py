@@ -1,39 +1,8 @@
 """The :class:`Schedule` frame every shape shares, the warmup ramps, and the table of schedule kinds.
 
-A :class:`Schedule` is a frozen value that maps an optimizer step to a multiplier of each
-param group's peak LR. ``schedule(s)`` is the multiplier for the optimizer step that
-follows ``s`` steps already taken (0-based, as in transformers: the LR of step ``s + 1``
-is ``peak * f(s)``). It knows nothing of torch.
-
-Every schedule has the same frame:
-
-* ``s < W`` (``W = num_warmup_steps``): the warmup ramp ``start + (1 - start) * q(s)``;
-* ``W <= s <= T`` (``T = num_training_steps``): the shape, usually of the progress
-  ``p = (s - W) / max(1, T - W)`` in ``[0, 1]``;
-* ``s > T``: held at the value of ``s = T`` (never negative, never NaN, never an error).
-
-=============  ==============================================  ===========================
-warmup shape   ``q(s)``                                         from
-=============  ==============================================  ===========================
-linear         ``s / W``                                        BERT, transformers
-constant       ``0`` (the LR sits at ``start`` until ``W``)     Goyal et al. 2017
-exponential    ``1 - exp(-(s + 1) / tau)``, ``tau = W / 5``     exponential warmup
-cosine         ``(1 - cos(pi * s / W)) / 2``                    transformers' WSD
-1-sqrt         ``1 - sqrt(1 - s / W)``                          transformers' WSD
-=============  ==============================================  ===========================
-
-Each formula is written once over an array namespace ``xp``: :data:`SCALAR` (``math``'s
-functions, for one step, the optimizer's hot path) or ``numpy`` (for :meth:`Schedule.values`).
-A step is an ``int`` (or a finite ``float``) ``>= 0``; anything else is an error that names
-``step``. Each subclass that sets ``kind`` registers itself in :data:`SCHEDULE_KINDS`, so
-:func:`schedule_from_dict` rebuilds it from :meth:`Schedule.to_dict`.
-
->>> from hf_sched.schedules import Cosine
->>> s = Cosine(num_training_steps=100, num_warmup_steps=10)
->>> s(0), s(5), s(10), s(100), s(1000)
-(0.0, 0.5, 1.0, 0.0, 0.0)
->>> schedule_from_dict(s.to_dict()) == s
-True
+A :class:`Schedule` is a frozen value: ``schedule(s)`` is the multiplier of each group's peak
+LR for optimizer step ``s + 1`` (``s`` steps taken). Each formula is written once over an
+array namespace ``xp``: :data:`SCALAR` (one step) or numpy (:meth:`Schedule.values`).
 """
 
 from __future__ import annotations
@@ -54,20 +23,19 @@ __all__ = ["SCALAR", "SCHEDULE_KINDS", "WARMUP_SHAPES", "Schedule", "schedule_fr
 SCHEDULE_KINDS: dict[str, type[Schedule]] = {}
 WARMUP_SHAPES = ("linear", "constant", "exponential", "cosine", "1-sqrt")
 
-#: The array namespace of one number: ``math``'s functions and numpy's ``where`` / ``maximum`` /
-#: ``minimum`` / ``any`` spelled for floats, so a formula written for numpy runs on a float without
-#: numpy. (A module object: its attributes are the quickest to look up on the per-step path.)
+#: numpy's functions spelled for one float (a module object: the quickest lookups on the per-step path)
 SCALAR: Any = ModuleType("hf_sched.schedule.SCALAR")
-SCALAR.__dict__.update(
-    cos=math.cos, sqrt=math.sqrt, exp=math.exp, floor=math.floor, log1p=math.log1p, any=bool, int64=int,
-    where=lambda cond, a, b: a if cond else b, maximum=max, minimum=min,
-)
+SCALAR.__dict__.update(cos=math.cos, sqrt=math.sqrt, exp=math.exp, floor=math.floor, log1p=math.log1p, any=bool,
+                       int64=int, where=lambda cond, a, b: a if cond else b, maximum=max, minimum=min)
 
 _STEP_ALLOWED = "an int >= 0 or a finite float >= 0 (the optimizer steps taken)"
 
 
 def warmup_ramp(s: Any, warmup_steps: int, start: float = 0.0, shape: str = "linear", xp: Any = SCALAR) -> Any:
     """Warmup multiplier ``start + (1 - start) * q(s)`` at ``s < W`` (a float, or an array with ``xp=numpy``).
+
+    ``q``: linear ``s / W``; constant ``0``; exponential ``1 - exp(-(s + 1) / (W / 5))``;
+    cosine ``(1 - cos(pi s / W)) / 2``; 1-sqrt ``1 - sqrt(1 - s / W)``.
 
     >>> warmup_ramp(5, 10), warmup_ramp(0, 10, start=0.1)
     (0.5, 0.1)
@@ -109,35 +77,24 @@ def _checked_steps(steps: Any) -> Any:
     raw = np.asarray(steps)
     if raw.dtype.kind not in "iuf":  # bool, str, object, complex, datetime, ...
         first = f" ({raw.ravel()[:3].tolist()!r}...)" if raw.size else ""
-        raise TypeError(
-            f"steps must be numbers of optimizer steps (ints or finite floats >= 0), got an array of {raw.dtype}{first}"
-        )
+        raise TypeError("steps must be numbers of optimizer steps (ints or finite floats >= 0), got an array of "
+                        f"{raw.dtype}{first}")
     s = raw.astype(np.float64, copy=False)
     if s.size and not (s.min() >= 0 and np.isfinite(s).all()):
         bad = ~np.isfinite(s) | (s < 0)
         i = int(np.flatnonzero(bad.ravel())[0])
-        raise ValueError(
-            f"steps must all be >= 0 and finite (optimizer steps taken), got {float(s.ravel()[i])!r} at index {i}"
-        )
+        raise ValueError(f"steps must all be >= 0 and finite (optimizer steps taken), got {float(s.ravel()[i])!r} at "
+                         f"index {i}")
     return s
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """Base of all schedules: warmup prefix, the main shape, and the hold after ``T``.
+    """Base of all schedules: ``f(s) = warmup_ramp(s)`` for ``s < W``, ``shape(s)`` for
+    ``W <= s <= T``, ``f(T)`` for ``s > T`` (``T = num_training_steps >= 1``, ``W`` in ``[0, T]``).
 
-    ``f(s) = warmup(s)`` for ``s < W``; ``f(s) = shape(s)`` for ``W <= s <= T``;
-    ``f(s) = f(T)`` for ``s > T``. Subclasses set ``kind`` and write the shape once,
-    ``_shape(s, xp=SCALAR)`` for ``W <= s <= T`` over the namespace ``xp`` (:data:`SCALAR`
-    or numpy). (A subclass may instead define ``_main(s)`` for a float and ``_main_v(s)`` for
-    an array.)
-
-    Attributes:
-        num_training_steps: ``T``, the optimizer steps of the whole run (``>= 1``).
-        num_warmup_steps: ``W`` in ``[0, T]``.
-        warmup_start: multiplier at ``s = 0`` (default ``0.0``, as transformers).
-        warmup_shape: one of ``linear`` (default), ``constant``, ``exponential``,
-            ``cosine``, ``1-sqrt``.
+    Subclasses set ``kind`` (registered in :data:`SCHEDULE_KINDS`) and write ``_shape(s, xp)``
+    once (or ``_main(s)`` for a float and ``_main_v(s)`` for an array).
 
     >>> from hf_sched.schedules import Linear
     >>> s = Linear(num_training_steps=4, num_warmup_steps=2)
@@ -162,24 +119,17 @@ class Schedule:
         if kind:
             owner = SCHEDULE_KINDS.get(kind)
             if owner is not None and owner.__qualname__ != cls.__qualname__:
-                raise ValueError(
-                    f"schedule kind {kind!r} is already taken by {owner.__module__}.{owner.__qualname__}; "
-                    f"give {cls.__module__}.{cls.__qualname__} another kind"
-                )
+                raise ValueError(f"schedule kind {kind!r} is already taken by {owner.__module__}.{owner.__qualname__}; "
+                                 f"give {cls.__module__}.{cls.__qualname__} another kind")
             SCHEDULE_KINDS[kind] = cls
 
     def __post_init__(self) -> None:
-        t = check_int("num_training_steps", self.num_training_steps, minimum=1)
-        object.__setattr__(self, "num_training_steps", t)
-        w = check_int("num_warmup_steps", self.num_warmup_steps, minimum=0)
-        if w > t:
-            raise ValueError(
-                f"num_warmup_steps must be in [0, num_training_steps={t}], got {w}: "
-                "warmup longer than training is an error, not a silent clamp"
-            )
-        object.__setattr__(self, "num_warmup_steps", w)
-        start = check_float("warmup_start", self.warmup_start, minimum=0.0, maximum=1.0)
-        object.__setattr__(self, "warmup_start", start)
+        self._check("num_training_steps", check_int, minimum=1)
+        self._check("num_warmup_steps", check_int, minimum=0)
+        if self.num_warmup_steps > self.num_training_steps:
+            raise ValueError(f"num_warmup_steps must be in [0, num_training_steps={self.num_training_steps}], got "
+                             f"{self.num_warmup_steps}: warmup longer than training is an error, not a silent clamp")
+        self._check("warmup_start", check_float, minimum=0.0, maximum=1.0)
         check_choice("warmup_shape", self.warmup_shape, WARMUP_SHAPES)
         self._validate()
 
@@ -189,8 +139,6 @@ class Schedule:
     def _check(self, name: str, check: Callable[..., Any], **bounds: Any) -> None:
         """Store field ``name`` as ``check(name, value, **bounds)`` returns it (a frozen field, set once)."""
         object.__setattr__(self, name, check(name, getattr(self, name), **bounds))
-
-    # -- evaluation -------------------------------------------------------------------
 
     def __call__(self, step: float) -> float:
         """Multiplier after ``step`` optimizer steps (an ``int`` or finite ``float``, ``>= 0``)."""
@@ -205,9 +153,7 @@ class Schedule:
         return self._shape(step)
 
     def values(self, steps: Any) -> Any:
-        """Multipliers for many steps at once, as a float64 numpy array.
-
-        ``steps`` must be numbers ``>= 0`` and finite, as for ``__call__``.
+        """Multipliers for many steps (numbers ``>= 0``, finite) at once, as a float64 numpy array.
 
         >>> from hf_sched.schedules import Linear
         >>> Linear(num_training_steps=4, num_warmup_steps=0).values(range(6)).tolist()
@@ -231,7 +177,7 @@ class Schedule:
         return out
 
     def _eval(self, s: Any, xp: Any = SCALAR) -> Any:
-        """The whole frame at checked steps ``s``: a float (``__call__``) or an array (``values``)."""
+        """The whole frame at checked steps ``s``: a float or an array."""
         return self(s) if xp is SCALAR else self._at(s)
 
     def final_value(self) -> float:
@@ -255,8 +201,6 @@ class Schedule:
         if xp is SCALAR:
             return self._main(s)  # type: ignore[attr-defined]
         return self._main_v(s)  # type: ignore[attr-defined]
-
-    # -- serialisation ----------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON description: ``{"kind": ..., <every field>: ...}`` (tuples as lists, parts as specs).
@@ -287,10 +231,6 @@ class Schedule:
 def schedule_from_dict(spec: dict[str, Any]) -> Schedule:
     """Rebuild a schedule from :meth:`Schedule.to_dict` output: ``SCHEDULE_KINDS[kind](**fields)``.
 
-    Knows every kind whose class is defined; ``import hf_sched.schedules`` (which this
-    function is also exported from) defines every built-in one. Lists become tuples (the
-    fields of a frozen schedule).
-
     >>> import hf_sched.schedules
     >>> schedule_from_dict({"kind": "constant", "num_training_steps": 5}).final_value()
     1.0
@@ -300,11 +240,9 @@ def schedule_from_dict(spec: dict[str, Any]) -> Schedule:
     kind = spec["kind"]
     cls = SCHEDULE_KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise ValueError(
-            f"unknown schedule kind {kind!r}; known kinds: {', '.join(sorted(SCHEDULE_KINDS))} "
-            "(a kind is known once the module that defines it is imported; hf_sched.schedules imports "
-            "every built-in one)"
-        )
+        raise ValueError(f"unknown schedule kind {kind!r}; known kinds: {', '.join(sorted(SCHEDULE_KINDS))} "
+                         "(a kind is known once the module that defines it is imported; hf_sched.schedules imports "
+                         "every built-in one)")
     fields = {f.name for f in dataclasses.fields(cls)}
     args = {k: v for k, v in spec.items() if k != "kind"}
     unknown = sorted(set(args) - fields)

@@ -1,20 +1,7 @@
 """Step decays: the LR multiplied by a constant factor at chosen steps.
 
-========================  ====================================================================  ==========================
-class (kind)              ``f(s)`` for ``W <= s <= T``                                          same values as
-========================  ====================================================================  ==========================
-``Factor`` (factor)       ``max(r, factor ** floor((s - W) / step_size))``                      d2l ``FactorScheduler``,
-                                                                                                torch ``StepLR``
-``MultiStep``             ``gamma ** #{m in milestones : m <= s}``                              torch ``MultiStepLR``
-========================  ====================================================================  ==========================
-
-Powers are taken by repeated squaring (:func:`int_power`), so the per-step and the
-vectorised values agree to the last bit.
-
->>> MultiStep(num_training_steps=10, milestones=(4, 0.8), gamma=0.5).values(range(10)).tolist()
-[1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25]
->>> [Factor(num_training_steps=10, factor=0.5)(k) for k in range(4)]
-[1.0, 0.5, 0.25, 0.125]
+Powers are taken by repeated squaring (:func:`int_power`), so per-step and vectorised values
+agree to the last bit.
 """
 
 from __future__ import annotations
@@ -34,16 +21,14 @@ __all__ = ["Factor", "MultiStep", "int_power", "int_powers", "steps_or_fraction"
 def steps_or_fraction(name: str, value: Any, total: int) -> int:
     """An ``int`` is a number of steps; a ``float`` in ``(0, 1]`` is ``ceil(value * total)``.
 
-    The ceiling is taken on the exact decimal (as warmup ratios), so ``0.3`` of ``10``
-    steps is ``3``, not ``4``. ``name`` is the parameter named in the error.
+    The ceiling is taken on the exact decimal (``0.3`` of ``10`` is ``3``); errors name ``name``.
 
     >>> steps_or_fraction("milestones[0]", 0.3, 10), steps_or_fraction("milestones[0]", 7, 10)
     (3, 7)
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{name} must be an int number of steps or a float fraction in (0, 1], got {value!r} ({type(value).__name__})"
-        )
+        raise TypeError(f"{name} must be an int number of steps or a float fraction in (0, 1], got {value!r} "
+                        f"({type(value).__name__})")
     if isinstance(value, numbers.Integral):
         return int(value)
     frac = float(value)
@@ -56,8 +41,7 @@ def steps_or_fraction(name: str, value: Any, total: int) -> int:
 def int_power(x: float, n: Any, xp: Any = SCALAR) -> Any:
     """``x ** n`` for whole ``n >= 0`` (a number, or an array with ``xp=numpy``) by repeated squaring.
 
-    numpy's vectorised ``power`` may round differently from ``math.pow`` in the last bit;
-    the same sequence of IEEE products keeps ``values()`` and ``__call__`` bit-identical.
+    The same IEEE products for a float and an array keep ``values()`` and ``__call__`` bit-identical.
 
     >>> int_power(0.5, 3), int_power(0.9, 0)
     (0.125, 1.0)
@@ -87,19 +71,8 @@ def int_powers(x: float, n: Any) -> Any:
 class Factor(Schedule):
     """Exponential (step) decay with a floor: ``f(s) = max(r, factor ** floor((s - W) / step_size))``.
 
-    d2l's ``FactorScheduler(factor, stop_factor_lr, base_lr)`` runs the recursion
-    ``lr_{t+1} = max(stop_factor_lr, lr_t * factor)`` from ``lr_0 = base_lr``: after ``n``
-    updates the LR is ``max(stop_factor_lr, base_lr * factor ** n)``. With the peak LR as
-    ``base_lr``, the floor is the ratio ``r = min_lr_ratio = stop_factor_lr / base_lr``, and
-    ``f(s)`` is d2l's LR after ``n = s - W`` updates divided by ``base_lr``. (Its stateful
-    ``__call__`` returns ``lr_{k+1}`` on its ``(k + 1)``-th call, i.e. ``f(k + 1)``.)
-    ``step_size > 1`` decays once every ``step_size`` steps, as torch's ``StepLR`` and
-    MXNet's ``FactorScheduler(step)``.
-
-    Attributes:
-        factor: multiplier per decay, in ``(0, 1]``.
-        step_size: steps between decays (``>= 1``).
-        min_lr_ratio: the floor ``r`` in ``[0, 1]``.
+    d2l's ``FactorScheduler`` over its ``base_lr`` (``r = stop_factor_lr / base_lr``), torch's
+    ``StepLR`` with ``step_size``; ``factor`` in ``(0, 1]``, ``r`` in ``[0, 1]``.
 
     >>> s = Factor(num_training_steps=10, factor=0.5, min_lr_ratio=0.2)
     >>> [s(k) for k in range(4)]
@@ -125,21 +98,8 @@ class Factor(Schedule):
 class MultiStep(Schedule):
     """Piecewise constant: ``f(s) = gamma ** k(s)``, ``k(s) = #{m in milestones : m <= s}``.
 
-    torch's ``MultiStepLR(milestones, gamma)`` after ``s`` calls of ``step()`` holds
-    ``base_lr * gamma ** bisect_right(milestones, s)``: the same value at the same index.
-    d2l's ``MultiFactorScheduler`` (``lr_{t+1} = lr_t * gamma`` whenever ``t`` is a
-    milestone) is the same curve. Milestones count optimizer steps from the start of the
-    run (as torch's and detectron2's warmup multi-step schedules), so each must lie after
-    the warmup: ``W < m <= T``. A ``float`` milestone ``m`` in ``(0, 1]`` is a point of the
-    progress after warmup, ``p = m``: step ``W + ceil(m * (T - W))`` (exact decimal, as
-    warmup ratios), so it always lies after the warmup; with ``W = 0`` it is the fraction
-    ``m`` of ``T``, ``ceil(m * T)``; with ``W = T`` (all warmup) it is dropped. A repeated
-    milestone applies ``gamma`` once per repeat, as in torch.
-
-    Attributes:
-        milestones: steps (``int``) or progress fractions (``float``), any order; stored
-            as sorted steps.
-        gamma: multiplier at each milestone, in ``(0, 1]``.
+    torch's ``MultiStepLR``. An ``int`` milestone is a step in ``(W, T]``; a ``float`` ``m`` in
+    ``(0, 1]`` is step ``W + ceil(m * (T - W))`` (dropped when ``W = T``). Stored sorted.
 
     >>> MultiStep(num_training_steps=100, milestones=(0.5, 75), gamma=0.1)(80)
     0.010000000000000002

@@ -1,32 +1,10 @@
 """Warmup requests: turning what a user asks for into a number of warmup steps, in one place.
 
-The ramp shapes themselves (``linear``, ``constant``, ``exponential``, ``cosine``,
-``1-sqrt``) are part of the schedule frame, :func:`hf_sched.schedule.warmup_ramp`;
-:func:`warmup_factor` and :func:`warmup_factors` are that ramp for one step and for an array.
+A request (:func:`resolve_warmup`) is steps, a ratio, ``"10%"``, epochs ``"1ep"``, ``"auto"``
+or ``None`` (10%, never the whole run); the ramps are :func:`hf_sched.schedule.warmup_ramp`.
 
-A warmup *request* (:func:`resolve_warmup`) may be an ``int`` number of steps, a ``float``
-ratio of the training steps in ``[0, 1)``, a string ``"10%"``, epochs ``"1ep"`` /
-``"0.5ep"`` (``ceil(e * E)`` for ``E`` optimizer steps per epoch), ``"auto"`` (the untuned
-``2 / (1 - beta2)`` rule of Ma & Yarats 2019 for Adam-family optimizers), or ``None`` for
-the default ratio ``0.1``. A ratio ``r`` gives ``ceil(r * T)`` steps, computed on the exact
-decimal value of ``r`` (so 7% of 100 steps is 7, where the float product
-``0.07 * 100 = 7.000000000000001`` would give 8, as the Trainer's rounding does).
-
-The default never covers the whole run: ``W = min(ceil(T / 10), T - 1)``, so a 1-step run
-has no warmup (and trains at the peak LR) instead of taking its only step at LR 0. That
-differs from ``ceil(T / 10)`` only for ``T = 1``. An explicit request that covers every
-step is honoured, with a warning (the run never reaches the peak LR).
-
->>> resolve_warmup("10%", 1000)
-100
->>> resolve_warmup(0.06, 250)
-15
->>> resolve_warmup(None, 30)
-3
->>> resolve_warmup("0.5ep", 1000, steps_per_epoch=125)
-63
->>> resolve_warmup(None, 1)
-0
+>>> resolve_warmup(None, 30), resolve_warmup(None, 1)
+(3, 0)
 """
 
 from __future__ import annotations
@@ -77,30 +55,21 @@ def _ceil_ratio(ratio: float, total: int) -> int:
 
 
 def auto_warmup_steps(optimizer: Any, total: int | None = None) -> int:
-    """``round(2 / (1 - beta2))`` steps for an Adam-family optimizer, capped at ``total``.
-
-    Ma & Yarats (2019), "On the adequacy of untuned warmup for adaptive optimization":
-    linear warmup over ``2 / (1 - beta2)`` steps matches RAdam's rectification.
+    """``round(2 / (1 - beta2))`` steps for an Adam-family optimizer, capped at ``total`` (Ma & Yarats 2019).
 
     >>> import torch
     >>> opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], betas=(0.9, 0.999))
-    >>> auto_warmup_steps(opt)
-    2000
-    >>> auto_warmup_steps(opt, total=500)
-    500
+    >>> auto_warmup_steps(opt), auto_warmup_steps(opt, total=500)
+    (2000, 500)
     """
     if optimizer is None:
-        raise ValueError(
-            "warmup='auto' needs the optimizer (it reads beta2 from an Adam-family optimizer); "
-            "pass optimizer= or use a ratio such as 0.1 or a number of steps"
-        )
+        raise ValueError("warmup='auto' needs the optimizer (it reads beta2 from an Adam-family optimizer); "
+                         "pass optimizer= or use a ratio such as 0.1 or a number of steps")
     groups = getattr(optimizer, "param_groups", None) or [getattr(optimizer, "defaults", {})]
     betas = groups[0].get("betas") if groups else None
     if betas is None:
-        raise ValueError(
-            f"warmup='auto' needs an Adam-family optimizer with betas; {type(optimizer).__name__} has none. "
-            "Use a ratio such as 0.1 or a number of steps"
-        )
+        raise ValueError(f"warmup='auto' needs an Adam-family optimizer with betas; {type(optimizer).__name__} has "
+                         "none. Use a ratio such as 0.1 or a number of steps")
     beta2 = float(betas[1])
     if not 0.0 <= beta2 < 1.0:
         raise ValueError(f"warmup='auto' needs beta2 in [0, 1), the optimizer has beta2={beta2!r}")
@@ -120,8 +89,6 @@ def is_epoch_request(request: Any) -> bool:
 def epochs_to_steps(request: str, steps_per_epoch: int | None, *, name: str = "warmup") -> int:
     """``ceil(e * E)`` optimizer steps for a request ``"<e>ep"`` and ``E`` steps per epoch.
 
-    ``e`` is computed on its exact decimal value, like a ratio (``"0.3ep"`` of 10 steps is 3).
-
     >>> epochs_to_steps("1ep", 125), epochs_to_steps("0.5ep", 125), epochs_to_steps("0.3ep", 10)
     (125, 63, 3)
     """
@@ -135,26 +102,20 @@ def epochs_to_steps(request: str, steps_per_epoch: int | None, *, name: str = "w
     if not math.isfinite(epochs) or epochs < 0:
         raise ValueError(f"{name} in epochs must be a finite number of epochs >= 0, like '1ep' or '0.5ep', got {request!r}")
     if steps_per_epoch is None:
-        raise ValueError(
-            f"{name}={request!r} is given in epochs, which needs the optimizer steps per epoch: pass a dataloader "
-            "with a length (or num_batches) to get_scheduler/compute_budget, or steps_per_epoch=; "
-            "an IterableDataset or streaming dataset has no epochs, so give the warmup in steps"
-        )
+        raise ValueError(f"{name}={request!r} is given in epochs, which needs the optimizer steps per epoch: pass a "
+                         "dataloader with a length (or num_batches) to get_scheduler/compute_budget, or "
+                         "steps_per_epoch=; an IterableDataset or streaming dataset has no epochs, so give the warmup "
+                         "in steps")
     spe = check_int("steps_per_epoch", steps_per_epoch, minimum=1)
-    return math.ceil(Fraction(repr(epochs)) * spe)
+    return _ceil_ratio(epochs, spe)
 
 
 def resolve_warmup(request: Any, total: int, optimizer: Any = None, *, steps_per_epoch: int | None = None) -> int:
     """Turn a warmup request into a number of warmup steps for ``total`` training steps.
 
-    ``request`` may be:
-
-    * ``None``: the default ratio :data:`DEFAULT_WARMUP_RATIO` (10%), never the whole run:
-      ``min(ceil(total / 10), total - 1)``;
-    * an ``int`` ``>= 0``: that many steps (an error if it is more than ``total``);
-    * a ``float`` ratio in ``[0, 1)``: ``ceil(ratio * total)`` steps;
-    * a string ``"10%"`` (percent in ``[0, 100)``), ``"1ep"`` / ``"0.5ep"`` (epochs, with
-      ``steps_per_epoch``), ``"auto"``, or a number as text (``"100"`` is steps, ``"0.1"`` a ratio).
+    ``None``: ``min(ceil(total / 10), total - 1)``; an ``int``: steps (at most ``total``); a ratio
+    ``r`` in ``[0, 1)``: ``ceil(r * total)`` on the exact decimal; ``"10%"``; ``"1ep"`` (with
+    ``steps_per_epoch``); ``"auto"``; or a number as text. All of ``total`` warns.
 
     >>> resolve_warmup(100, 1000), resolve_warmup(0.1, 1000), resolve_warmup("5%", 1000)
     (100, 100, 50)
@@ -167,17 +128,12 @@ def resolve_warmup(request: Any, total: int, optimizer: Any = None, *, steps_per
     steps = _resolve_request(request, total, optimizer, steps_per_epoch)
     if steps > total:
         asked = "" if str(request).strip() == str(steps) or is_epoch_request(request) else f" (request {request!r})"
-        raise ValueError(
-            f"warmup of {steps} steps{asked} is longer than the {total} training steps; "
-            f"use at most {total} warmup steps or a ratio in [0, 1)"
-        )
+        raise ValueError(f"warmup of {steps} steps{asked} is longer than the {total} training steps; "
+                         f"use at most {total} warmup steps or a ratio in [0, 1)")
     if steps == total and total > 1:
-        warnings.warn(
-            f"warmup {request!r} covers all {total} training steps: the run never reaches the peak LR "
-            "(and its first step is at the warmup start, 0 by default)",
-            UserWarning,
-            stacklevel=3,
-        )
+        warnings.warn(f"warmup {request!r} covers all {total} training steps: the run never reaches the peak LR "
+                      "(and its first step is at the warmup start, 0 by default)",
+                      UserWarning, stacklevel=3)
     return steps
 
 
@@ -185,10 +141,8 @@ def schedule_warmup(name: str, has_warmup: bool, request: Any, total: int | None
                     steps_per_epoch: int | None = None, ignore: bool = False) -> int:
     """The warmup steps of schedule ``name``: the one place where a warmup request meets a schedule.
 
-    A schedule with a warmup phase gets :func:`resolve_warmup` (``None``: the default 10%).
-    One without (``has_warmup=False``) gets ``0``: a request of more steps is an error, or,
-    with ``ignore=True`` (``get_scheduler``, as transformers), a warning. ``total=None`` is a
-    run without a total: the request must be steps (or epochs, with ``steps_per_epoch``).
+    :func:`resolve_warmup` for a schedule with a warmup phase; ``0`` without one (a request is an
+    error, or with ``ignore=True`` a warning). ``total=None``: the request must be steps or epochs.
 
     >>> schedule_warmup("warmupcosine", True, None, 100), schedule_warmup("constantlr", False, None, 100)
     (10, 0)
@@ -198,25 +152,19 @@ def schedule_warmup(name: str, has_warmup: bool, request: Any, total: int | None
             request = epochs_to_steps(request, steps_per_epoch, name="warmup")
         if has_warmup and (isinstance(request, bool) or not isinstance(request, numbers.Integral)):
             got = "none was given" if request is None else f"got {request!r}"
-            raise ValueError(
-                f"{name!r} without num_training_steps needs num_warmup_steps as a number of steps (int), "
-                f"as in transformers; {got}: a ratio of an unbounded run is undefined"
-            )
+            raise ValueError(f"{name!r} without num_training_steps needs num_warmup_steps as a number of steps (int), "
+                             f"as in transformers; {got}: a ratio of an unbounded run is undefined")
         total = UNBOUNDED_STEPS
     if has_warmup:
         return resolve_warmup(request, total, optimizer, steps_per_epoch=steps_per_epoch)
     steps = 0 if request is None else resolve_warmup(request, total, optimizer, steps_per_epoch=steps_per_epoch)
     if steps and ignore:
-        warnings.warn(
-            f"schedule {name!r} has no warmup phase; ignoring the warmup request {request!r} "
-            "(as transformers does). Use 'warmupconstant' for warmup then a constant LR",
-            stacklevel=3,
-        )
+        warnings.warn(f"schedule {name!r} has no warmup phase; ignoring the warmup request {request!r} "
+                      "(as transformers does). Use 'warmupconstant' for warmup then a constant LR",
+                      stacklevel=3)
     elif steps:
-        raise ValueError(
-            f"schedule {name!r} has no warmup phase, got num_warmup_steps={steps}; "
-            "use 'warmupconstant' for a constant LR after warmup"
-        )
+        raise ValueError(f"schedule {name!r} has no warmup phase, got num_warmup_steps={steps}; "
+                         "use 'warmupconstant' for a constant LR after warmup")
     return 0
 
 
@@ -240,25 +188,19 @@ def _resolve_request(request: Any, total: int, optimizer: Any, steps_per_epoch: 
             try:
                 number = float(text)
             except ValueError:
-                raise ValueError(
-                    f"warmup must be a number of steps (int), a ratio in [0, 1), a percentage like '10%', "
-                    f"epochs like '1ep' or 'auto', got {request!r}"
-                ) from None
+                raise ValueError(f"warmup must be a number of steps (int), a ratio in [0, 1), a percentage like '10%', "
+                                 f"epochs like '1ep' or 'auto', got {request!r}") from None
         return _resolve_request(number, total, optimizer, steps_per_epoch)
     if isinstance(request, bool) or not isinstance(request, numbers.Real):
-        raise TypeError(
-            f"warmup must be an int (steps), a float ratio in [0, 1), a string like '10%', '1ep' or 'auto', "
-            f"got {request!r} ({type(request).__name__})"
-        )
+        raise TypeError("warmup must be an int (steps), a float ratio in [0, 1), a string like '10%', '1ep' or "
+                        f"'auto', got {request!r} ({type(request).__name__})")
     if isinstance(request, numbers.Integral):
         steps = int(request)
         if steps < 0:
             raise ValueError(f"warmup steps must be >= 0, got {steps}")
         return steps
     ratio = float(request)
-    if not math.isfinite(ratio):
-        raise ValueError(f"warmup ratio must be in [0, 1), got {request!r}")
-    if ratio >= 1.0 or ratio < 0.0:
-        hint = " (pass an int for a number of steps)" if ratio >= 1.0 and ratio == int(ratio) else ""
+    if not (math.isfinite(ratio) and 0.0 <= ratio < 1.0):
+        hint = " (pass an int for a number of steps)" if math.isfinite(ratio) and ratio >= 1.0 and ratio == int(ratio) else ""
         raise ValueError(f"warmup ratio must be in [0, 1), got {request!r}{hint}")
     return _ceil_ratio(ratio, total)
