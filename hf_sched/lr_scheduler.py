@@ -253,7 +253,7 @@ class ScheduledLR(LRScheduler):
         return self._count
 
     @property
-    def last_epoch(self) -> int:  # type: ignore[override]
+    def last_epoch(self) -> int:
         """torch's name for the count: optimizer steps taken (or ``step()`` calls per epoch)."""
         return self._count
 
@@ -310,7 +310,7 @@ class ScheduledLR(LRScheduler):
             "planned, or max_steps / num_training_steps differ from the loop's steps", UserWarning, stacklevel=3,
         )
 
-    def step(self, epoch: int | None = None) -> None:  # type: ignore[override]
+    def step(self, epoch: int | None = None) -> None:
         """Take the current step's LRs as :meth:`get_last_lr`'s (``interval="epoch"``: advance one)."""
         if epoch is not None or self._by_calls or not self._count:
             self._step_rarely(epoch)
@@ -357,7 +357,7 @@ class ScheduledLR(LRScheduler):
     def _lrs(self, s: int) -> list[float]:
         return [b * f(s) for b, f in zip(self.base_lrs, self._schedules)]
 
-    _last_lr = property(lambda self: self._lrs(self._last_step))  # type: ignore[assignment]
+    _last_lr = property(lambda self: self._lrs(self._last_step))
 
     def get_last_lr(self) -> list[float]:  # type: ignore[override]
         """LRs last written into the optimizer (those the latest optimizer step used), as floats."""
@@ -416,7 +416,7 @@ class ScheduledLR(LRScheduler):
             raise ValueError(f"state_dict['interval'] must be one of {INTERVALS}, got {interval!r}")
         return int(step), [float(b) for b in bases], list(specs), interval
 
-    def load_state_dict(self, state_dict: dict[str, Any], strict: bool | None = None) -> None:  # type: ignore[override]
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool | None = None) -> None:
         """Restore the step and base LRs and write their LRs; a refused state changes nothing."""
         strict = self.strict if strict is None else _check_strict(strict)
         step, bases, specs, interval = self._validate_state(state_dict)

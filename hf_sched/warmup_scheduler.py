@@ -53,7 +53,7 @@ class WarmupScheduler(LRScheduler):
         self._set_warmup(warmup_steps, warmup_start, warmup_shape)
         self.strict = strict
         self._inner_lrs = [float(g["lr"]) for g in optimizer.param_groups]
-        self.base_lrs = [float(b) for b in getattr(scheduler, "base_lrs", self._inner_lrs)]  # type: ignore[assignment]
+        self.base_lrs = [float(b) for b in getattr(scheduler, "base_lrs", self._inner_lrs)]
         self.last_epoch = 0
         self._step_count = 1
         self._last_lr: list[float] = []  # type: ignore[assignment]
@@ -83,7 +83,7 @@ class WarmupScheduler(LRScheduler):
             _set_lr(group, lr)
         self._last_lr = lrs
 
-    def step(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def step(self, *args: Any, **kwargs: Any) -> None:
         """Put the inner LRs back, step the inner scheduler, then write ``inner_lr * w(s + 1)``."""
         for group, lr in zip(self.optimizer.param_groups, self._inner_lrs):
             _set_lr(group, lr)
@@ -113,7 +113,7 @@ class WarmupScheduler(LRScheduler):
         return {"format": _STATE_FORMAT, **self._settings(), "step": int(self.last_epoch),
                 "inner_lrs": [float(x) for x in self._inner_lrs], "inner": self.scheduler.state_dict()}
 
-    def load_state_dict(self, state_dict: dict[str, Any], strict: bool | None = None) -> None:  # type: ignore[override]
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool | None = None) -> None:
         """Restore the inner scheduler, the inner LRs and the step; write the restored LRs."""
         strict = self.strict if strict is None else strict
         if not isinstance(state_dict, dict) or state_dict.get("format") != _STATE_FORMAT:

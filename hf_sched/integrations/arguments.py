@@ -335,8 +335,11 @@ class SchedArgumentsMixin:
         """
         import torch
 
+        from ..finetune.input_checks import check_positive_number
         from ..lr_scheduler import get_scheduler
 
+        # the peak itself first, in the recipes' words (the schedule's own check would blame the schedule)
+        check_positive_number("--learning_rate", self.learning_rate)  # type: ignore[attr-defined]
         max_steps = getattr(self, "max_steps", -1)
         known = bool(max_steps and max_steps > 0)
         totals = [max_steps] if known else _PROBE_TOTALS
