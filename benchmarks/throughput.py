@@ -146,8 +146,15 @@ def trainer_settings(cfg: dict[str, Any], output_dir: str) -> dict[str, Any]:
     }
     if cfg.get("trainer_optim"):
         settings["optim"] = cfg["trainer_optim"]
-    if cfg.get("group_by_length"):
-        settings["train_sampling_strategy"] = "group_by_length"  # the Trainer's own length-grouped sampler
+    if cfg.get("group_by_length"):  # the Trainer's own length-grouped sampler, in this transformers' words
+        from dataclasses import fields
+
+        from transformers import TrainingArguments
+
+        if "train_sampling_strategy" in {f.name for f in fields(TrainingArguments)}:
+            settings["train_sampling_strategy"] = "group_by_length"
+        else:  # transformers before train_sampling_strategy
+            settings["group_by_length"] = True
     return settings
 
 

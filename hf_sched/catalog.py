@@ -69,7 +69,14 @@ class Named:
         """The schedule (or, for an adaptive row, the torch scheduler of the optimizer in ``args``)."""
         if self.adaptive:
             module, _, cls = self.cls.partition(":")
-            return getattr(importlib.import_module(module), cls)(*args, **{**self.kwargs, **kw})
+            found = getattr(importlib.import_module(module), cls, None)
+            if found is None:  # GreedyLR came in transformers 5.4
+                from importlib.metadata import version
+
+                top = module.partition(".")[0]
+                raise ValueError(f"schedule {self.name!r} needs {module}.{cls}, which {top} {version(top)} does not "
+                                 f"have (GreedyLR came in transformers 5.4): upgrade {top}, or use reduce_lr_on_plateau")
+            return found(*args, **{**self.kwargs, **kw})
         t, w = num_training_steps, num_warmup_steps
         return self.cls(t, w, **(self.convert(kw, lr_init, t, w) if self.convert else kw))
 

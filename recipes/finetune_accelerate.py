@@ -355,8 +355,9 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
         if completed_steps >= total:
             break
         began = time.perf_counter()
-        train_dataloader.set_epoch(epoch)  # this epoch's seeded order, also after a restart
         loader = accelerator.skip_first_batches(train_dataloader, skip) if epoch == start_epoch and skip else train_dataloader
+        # this epoch's seeded order, also after a restart; set on the skipping copy too (accelerate 1.10 starts it at epoch 0)
+        loader.set_epoch(epoch)
         micro_losses: list[Any] = []
         checkpoint_after_eval = False
         for batch in loader:

@@ -286,6 +286,8 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         "num_eval_examples": tokens["validation"].num_rows,
         "torch_threads": threads,
         "train_sampling_strategy": getattr(training_args, "train_sampling_strategy", None),
+        "group_by_length": bool(getattr(training_args, "train_sampling_strategy", None) == "group_by_length"
+                                or getattr(training_args, "group_by_length", False)),  # the Trainer's grouping (4.x and 5.x)
         "padded_token_fraction": tokens_seen.padded_fraction,  # of the batches this train() call trained on
         "train_tokens_per_s": tokens_seen.real / runtime if runtime else None,  # per second of train()
     }

@@ -132,7 +132,9 @@ for epoch in range(2):
     loader.set_epoch(epoch)
     seen[str(epoch)] = [batch.tolist() for batch in loader]
 loader.set_epoch(1)  # a resume in the middle of epoch 1, as the recipe does it
-seen["resumed"] = [batch.tolist() for batch in accelerator.skip_first_batches(loader, {SKIP})]
+skipped = accelerator.skip_first_batches(loader, {SKIP})
+skipped.set_epoch(1)  # the skipping copy too (accelerate 1.10 starts it at epoch 0)
+seen["resumed"] = [batch.tolist() for batch in skipped]
 Path(sys.argv[1], f"rank{{accelerator.process_index}}.json").write_text(json.dumps(seen))
 end_process_group(accelerator)
 '''

@@ -218,15 +218,21 @@ def test_unbounded_run_needs_whole_steps():
 
 
 def test_stock_transformers_gets_it_wrong(tmp_path):
-    """Why: the stock Trainer passes a ratio warmup_steps=0.1 on as 0.1 steps (10x the peak at step 1)."""
+    """Why: the stock Trainer hands the optimizer ``warmup_steps`` unconverted.
+
+    transformers 5.x: a ratio ``warmup_steps=0.1`` arrives as 0.1 steps (10x the peak at step 1);
+    4.x: ``warmup_ratio=0.1`` never reaches the optimizer (no warmup at all: the peak at step 1).
+    """
+    from hf_versions import RATIO_IN_WARMUP_STEPS
     from transformers import Trainer, TrainingArguments
 
-    args = make_args(tmp_path, cls=TrainingArguments, optim="schedule_free_adamw", max_steps=4, warmup_steps=0.1,
-                     lr_scheduler_type="constant")
+    ratio = {"warmup_steps": 0.1} if RATIO_IN_WARMUP_STEPS else {"warmup_ratio": 0.1}
+    args = make_args(tmp_path, cls=TrainingArguments, optim="schedule_free_adamw", max_steps=4,
+                     lr_scheduler_type="constant", **ratio)
     seen = OptimizerLR()
     trainer = make_trainer(args, trainer_cls=Trainer, callbacks=[seen])
     trainer.train()
-    assert seen.lrs[0] == pytest.approx(10 * PEAK)
+    assert seen.lrs[0] == pytest.approx(10 * PEAK if RATIO_IN_WARMUP_STEPS else PEAK)
 
 
 def test_trainer_arguments_refuse_a_decaying_name_before_anything_loads():

@@ -657,7 +657,7 @@ def test_recipe_end_to_end(tmp_path):
     assert len(metrics["lr_curve"]) == 6
     assert (out / "lr_curve.png").read_bytes()[:8] == PNG_SIGNATURE
     # batches grouped by length by default (the Trainer's own sampler), their padding counted
-    assert metrics["train_sampling_strategy"] == "group_by_length"
+    assert metrics["group_by_length"] is True
     assert 0.0 <= metrics["padded_token_fraction"] < 0.5 and metrics["train_tokens_per_s"] > 0
 
 
