@@ -83,9 +83,14 @@ def run_args(tiny_model) -> list[str]:
 
 @pytest.fixture(scope="module")
 def straight_run(tmp_path_factory, run_args) -> Path:
-    """The uninterrupted run: checkpoints step_2, step_4, step_6 and the final model."""
+    """The uninterrupted run: checkpoints step_2, step_4, step_6 and the final model.
+
+    A subprocess with the environment of the interrupted runs (one torch thread): run in the test's
+    own process, another thread count could change the losses in their last bits.
+    """
     output_dir = tmp_path_factory.mktemp("faults") / "straight"
-    recipe_module().main([*run_args, "--output_dir", str(output_dir)])
+    subprocess.run([sys.executable, str(RECIPE), *run_args, "--output_dir", str(output_dir)], env=_env(), cwd=ROOT,
+                   check=True, capture_output=True, timeout=300)
     assert sorted(p.name for p in output_dir.glob("step_*")) == ["step_2", "step_4", "step_6"]
     return output_dir
 
