@@ -259,14 +259,19 @@ def test_metrics_record_the_lr_and_weight_decay_used(straight_run):
 # --------------------------------------------------------------------------- the lock
 
 
-def test_the_lock_refuses_a_second_run_while_the_first_lives(tmp_path):
-    out = tmp_path / "out"
-    holder = subprocess.Popen(
+def _lock_holder(out: Path) -> subprocess.Popen:
+    """Another process that takes the run lock of ``out``, says 'locked' and holds it for a minute."""
+    return subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time; from hf_sched.finetune.run_lock import RunLock; "
          "lock = RunLock(sys.argv[1]); lock.acquire(); print('locked', flush=True); time.sleep(60)", str(out)],
         stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
+
+
+def test_the_lock_refuses_a_second_run_while_the_first_lives(tmp_path):
+    out = tmp_path / "out"
+    holder = _lock_holder(out)
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(RunLockError) as refused:
@@ -364,12 +369,7 @@ def test_a_diverged_run_stops_with_one_line_strict_json_and_a_resumable_checkpoi
 
 def test_the_lock_names_the_process_that_holds_it_not_the_pid_in_the_file(tmp_path):
     out = tmp_path / "out"
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from hf_sched.finetune.run_lock import RunLock; "
-         "lock = RunLock(sys.argv[1]); lock.acquire(); print('locked', flush=True); time.sleep(60)", str(out)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    holder = _lock_holder(out)
     try:
         assert holder.stdout.readline().strip() == "locked"
         (out / LOCK_NAME).write_text(json.dumps({"pid": 1, "host": os.uname().nodename, "started": "then"}))
