@@ -81,6 +81,18 @@ def run_args(tiny_model) -> list[str]:
             "--seed", "3", "--optim", "adamw_torch", "--learning_rate", "5e-5"]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Every run of this module on one torch thread, in this process as in the subprocesses (``_env``):
+    another thread count changes the losses in their last bits, and the resume checks compare exactly."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def straight_run(tmp_path_factory, run_args) -> Path:
     """The uninterrupted run: checkpoints step_2, step_4, step_6 and the final model.
