@@ -81,28 +81,11 @@ def run_args(tiny_model) -> list[str]:
             "--seed", "3", "--optim", "adamw_torch", "--learning_rate", "5e-5"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Every run of this module on one torch thread, in this process as in the subprocesses (``_env``):
-    another thread count changes the losses in their last bits, and the resume checks compare exactly."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def straight_run(tmp_path_factory, run_args) -> Path:
-    """The uninterrupted run: checkpoints step_2, step_4, step_6 and the final model.
-
-    A subprocess with the environment of the interrupted runs (one torch thread): run in the test's
-    own process, another thread count could change the losses in their last bits.
-    """
+    """The uninterrupted run: checkpoints step_2, step_4, step_6 and the final model."""
     output_dir = tmp_path_factory.mktemp("faults") / "straight"
-    subprocess.run([sys.executable, str(RECIPE), *run_args, "--output_dir", str(output_dir)], env=_env(), cwd=ROOT,
-                   check=True, capture_output=True, timeout=300)
+    recipe_module().main([*run_args, "--output_dir", str(output_dir)])
     assert sorted(p.name for p in output_dir.glob("step_*")) == ["step_2", "step_4", "step_6"]
     return output_dir
 
@@ -437,7 +420,7 @@ def _logged_steps(output_dir: Path) -> int:
         return 0
 
 
-def test_ctrl_c_ends_in_one_line_with_the_command_that_continues_it_exactly(straight_run, run_args, tmp_path):
+def test_ctrl_c_ends_in_one_line_with_the_command_that_continues_it_exactly(run_args, tmp_path):
     output_dir = tmp_path / "interrupted"
     process = _start([*run_args, "--output_dir", str(output_dir), "--stall_after_step", "3"])
     _wait_for(lambda: (output_dir / "step_2" / "manifest.json").is_file() and _logged_steps(output_dir) >= 3,
@@ -455,7 +438,12 @@ def test_ctrl_c_ends_in_one_line_with_the_command_that_continues_it_exactly(stra
                              timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resumed from {output_dir / 'step_2'} after 2 optimizer steps" in resumed.stdout
-    ours, straight = (json.loads((d / "metrics.json").read_text())["lr_log"] for d in (output_dir, straight_run))
+    # the uninterrupted reference as a subprocess too: the same environment (one torch thread) as the
+    # interrupted and continued runs, since another thread count changes the losses in their last bits
+    reference = tmp_path / "straight"
+    subprocess.run([sys.executable, str(RECIPE), *run_args, "--output_dir", str(reference)], env=_env(), cwd=ROOT,
+                   check=True, capture_output=True, timeout=300)
+    ours, straight = (json.loads((d / "metrics.json").read_text())["lr_log"] for d in (output_dir, reference))
     assert ours == straight  # the same LRs and losses, step for step
 
 
