@@ -20,7 +20,7 @@ from typing import Any
 from .checks import check_int
 from .warmup import resolve_warmup
 
-__all__ = ["checkpoint_warmup", "handover_warmup", "set_group_lr"]
+__all__ = ["checkpoint_lrs", "checkpoint_warmup", "handover_warmup", "set_group_lr"]
 
 
 def handover_warmup(request: Any, num_training_steps: int | None, optimizer: Any = None, *, owner: str,
@@ -60,6 +60,20 @@ def set_group_lr(group: dict[str, Any], lr: float) -> None:
         cur.fill_(lr)
     else:
         group["lr"] = lr
+
+
+def checkpoint_lrs(state: dict[str, Any], optimizer: Any) -> list[float]:
+    """The inner LRs a checkpoint holds (``state["inner_lrs"]``), one per param group of ``optimizer``.
+
+    >>> import torch
+    >>> checkpoint_lrs({"inner_lrs": [0.5]}, torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0))
+    [0.5]
+    """
+    lrs = [float(x) for x in state["inner_lrs"]]
+    if len(lrs) != len(optimizer.param_groups):
+        raise ValueError(f"the checkpoint has LRs for {len(lrs)} param groups, the optimizer has "
+                         f"{len(optimizer.param_groups)}")
+    return lrs
 
 
 def checkpoint_warmup(state: dict[str, Any], mine: int, strict: bool, *, what: str = "warmup") -> int:

@@ -44,7 +44,7 @@ from typing import Any
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from .checks import check_int
-from .handover import checkpoint_warmup, handover_warmup, set_group_lr
+from .handover import checkpoint_lrs, checkpoint_warmup, handover_warmup, set_group_lr
 from .optimizer_chain import deepest_torch_optimizer
 from .registry import check_schedule_kwargs, get_info
 from .warmup import warmup_factor
@@ -194,10 +194,7 @@ class MetricScheduler(ReduceLROnPlateau):
         if state_dict.get("name") != self.name:
             raise ValueError(f"the checkpoint's scheduler is {state_dict.get('name')!r}, this run's {self.name!r}: "
                              "build the same name to resume")
-        inner_lrs = [float(x) for x in state_dict["inner_lrs"]]
-        if len(inner_lrs) != len(self.optimizer.param_groups):
-            raise ValueError(f"the checkpoint has LRs for {len(inner_lrs)} param groups, the optimizer has "
-                             f"{len(self.optimizer.param_groups)}")
+        inner_lrs = checkpoint_lrs(state_dict, self.optimizer)
         self.num_warmup_steps = checkpoint_warmup(state_dict, self.num_warmup_steps, strict)
         self.scheduler.load_state_dict(state_dict["inner"])
         self._inner_lrs = inner_lrs

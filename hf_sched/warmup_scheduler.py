@@ -14,6 +14,7 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 from .checks import check_choice, check_float, check_int
+from .handover import checkpoint_lrs
 from .handover import set_group_lr as _set_lr
 from .warmup import WARMUP_SHAPES, warmup_factor
 
@@ -120,10 +121,7 @@ class WarmupScheduler(LRScheduler):
             keys = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
             raise ValueError(f"state_dict is not a WarmupScheduler state (format {_STATE_FORMAT!r}); got keys {keys}. "
                              "Was the checkpoint written by another scheduler?")
-        inner_lrs = [float(x) for x in state_dict["inner_lrs"]]
-        if len(inner_lrs) != len(self.optimizer.param_groups):
-            raise ValueError(f"the checkpoint has LRs for {len(inner_lrs)} param groups, the optimizer has "
-                             f"{len(self.optimizer.param_groups)}")
+        inner_lrs = checkpoint_lrs(state_dict, self.optimizer)
         mine = self._settings()
         inner_type = mine.pop("inner_type")
         if state_dict.get("inner_type") != inner_type:
