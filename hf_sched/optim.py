@@ -189,6 +189,8 @@ def find_layers(model: "torch.nn.Module") -> tuple["torch.nn.ModuleList", str]:
     an ``nn.ModuleList`` whose length matches the config's layer count, if the config has
     one), then for the first ``nn.ModuleList`` of length ``config.num_hidden_layers`` (or
     ``n_layers`` / ``num_layers`` / ``n_layer``) in the base model, then in the whole model.
+    A model without a config (a sentence-transformers loss or model wrapping a Hugging Face
+    model) is searched in its first submodule that has one.
     Raises ``ValueError`` naming the model class and what was looked for.
 
     >>> import torch
@@ -220,6 +222,11 @@ def find_layers(model: "torch.nn.Module") -> tuple["torch.nn.ModuleList", str]:
             for path, module in root.named_modules():
                 if isinstance(module, nn.ModuleList) and len(module) == expected:
                     return module, (f"{root_path}.{path}" if root_path and path else (root_path or path))
+    if expected is None:  # a wrapper without a config (a loss module, a SentenceTransformer): the first model inside
+        for path, module in model.named_modules():
+            if module is not model and _num_layers_from_config(module)[0] is not None:
+                inner, inner_path = find_layers(module)
+                return inner, f"{path}.{inner_path}" if inner_path else path
     where = f"model.{base_path}" if base_path else "the model"
     count = f"config.{attr}={expected}" if expected is not None else "no config with num_hidden_layers / n_layers"
     raise ValueError(
