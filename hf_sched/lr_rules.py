@@ -65,6 +65,17 @@ class LRRule:
         """The LR this rule gives a parameter: ``value``, or ``base * value`` for a multiplier."""
         return base * self.value if self.multiplier else self.value
 
+    def spelling(self) -> float | str:
+        """The map value this rule reads back as: the LR, or ``"x<f>"``.
+
+        >>> LRRule("pooler", 2.0, multiplier=True).spelling(), LRRule("classifier", 1e-3).spelling()
+        ('x2', 0.001)
+        """
+        if not self.multiplier:
+            return self.value
+        text = repr(self.value)  # exact, read back as the same float
+        return "x" + (text[:-2] if text.endswith(".0") else text)
+
     def describe(self, base: float) -> str:
         """How the LR this rule gives reads in :func:`hf_sched.optim.describe_param_groups`."""
         return (f"lr {base:g} * " if self.multiplier else "") + f"{self.value:g} (lr_mapping {self.pattern!r})"

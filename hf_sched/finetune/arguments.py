@@ -334,10 +334,9 @@ def parse_args(argv: list[str] | None = None, prog: str = PROG) -> argparse.Name
     from hf_sched.lr_rules import parse_lr_mapping
 
     try:
-        rules = parse_lr_mapping(args.lr_mapping, param="--lr_mapping")
+        args.lr_mapping = {r.pattern: r.spelling() for r in parse_lr_mapping(args.lr_mapping, param="--lr_mapping")} or None
     except ValueError as exc:
         parser.error(f"argument {exc}")
-    args.lr_mapping = {r.pattern: (f"x{r.value:g}" if r.multiplier else r.value) for r in rules} or None
     if args.loraplus_lr_ratio is not None and args.lora_r is None:
         parser.error(f"argument --loraplus_lr_ratio: {args.loraplus_lr_ratio:g} needs LoRA adapters to act on: add "
                      "--lora_r (e.g. --lora_r 8)")

@@ -121,6 +121,12 @@ def _check_warmup_steps(steps: Any) -> Union[int, float, None]:
     return int(float(steps))
 
 
+def _checked_mapping(value: Any, param: str) -> Optional[dict[str, Any]]:
+    """A regex map (dict or JSON string) checked by :func:`hf_sched.lr_rules.parse_lr_mapping`, as a dict or ``None``."""
+    rules = parse_lr_mapping(value, param=param)
+    return {r.pattern: r.spelling() for r in rules} or None
+
+
 def _base_has_warmup_ratio() -> bool:
     """Whether ``transformers.TrainingArguments`` has ``warmup_ratio`` (4.x; removed in 5.0)."""
     import dataclasses
@@ -308,8 +314,7 @@ class SchedArgumentsMixin:
 
     def _check_lr_rules(self) -> None:
         """``lr_mapping`` (dict or JSON) -> a checked dict; ``loraplus_lr_ratio`` -> a float > 0 or None."""
-        rules = parse_lr_mapping(self.lr_mapping)
-        self.lr_mapping = {r.pattern: (f"x{r.value:g}" if r.multiplier else r.value) for r in rules} or None
+        self.lr_mapping = _checked_mapping(self.lr_mapping, "lr_mapping")
         self.loraplus_lr_ratio = check_loraplus_ratio(self.loraplus_lr_ratio)
 
     def _check_lr_mapping_once(self) -> None:
@@ -321,8 +326,8 @@ class SchedArgumentsMixin:
                 f"learning_rate_mapping={theirs!r} are both set; hf_sched reads learning_rate_mapping as lr_mapping "
                 "(same meaning: regex -> LR), so keep one of them"
             )
-        if theirs:
-            parse_lr_mapping(theirs, param="learning_rate_mapping")
+        if theirs:  # a dict from here on (sentence-transformers before 5.1 leaves a JSON string as it is)
+            self.learning_rate_mapping = _checked_mapping(theirs, "learning_rate_mapping")
 
     def param_group_rules(self) -> dict[str, Any]:
         """The LR rules for :func:`hf_sched.optim.param_groups`, or ``{}`` when none is set.
