@@ -284,3 +284,28 @@ def test_rules_need_the_base_lr(kw):
     model = tiny_lora_bert()
     with pytest.raises(ValueError, match=r"^(lr_mapping|loraplus_lr_ratio)=.* needs the base learning rate: pass lr=<float>"):
         param_groups(model, **kw)
+
+
+# -- the docs' example runs as written ----------------------------------------------------
+
+
+def test_docs_loraplus_example_runs(tmp_path):
+    """docs/param_groups.md's plain-loop LoRA+ block, as it stands, on the offline MiniLM."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "param_groups.md").read_text()
+    section = doc.split("### LoRA+ in a plain loop (runnable)", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    table = {line.split()[0]: float(line.split()[3]) for line in lines if line.startswith(("decay", "no_decay", "lora_B", "map["))}
+    assert table == {"decay": 2e-4, "lora_B.decay": 16 * 2e-4, "map[classifier].decay": 1e-4, "map[classifier].no_decay": 1e-4}
+    steps = [line.split() for line in lines if line[:1].isdigit()]
+    assert [int(s[0]) for s in steps] == list(range(6))
+    assert all(math.isfinite(float(s[1])) for s in steps)
