@@ -131,7 +131,7 @@ class SchedTrainerMixin(_TrainerBase):
         groups (GaLore, LOMO, layer-wise, Muon factories) is refused.
         """
         args = self.args
-        rules = args.param_group_rules() if isinstance(args, SchedArgumentsMixin) else {}
+        rules: dict[str, Any] = args.param_group_rules() if isinstance(args, SchedArgumentsMixin) else {}
         if not rules or self.optimizer is not None:
             if _create_optimizer_takes_model(super().create_optimizer):
                 return super().create_optimizer(model)  # type: ignore[call-arg,unused-ignore]  # 5.3+ only
