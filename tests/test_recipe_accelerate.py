@@ -702,6 +702,23 @@ def test_lora_plus_regex_map_and_layer_decay_flags(tiny_model, tmp_path):
     assert torch.equal(saved["bert.encoder.layer.1.output.dense.weight"], start["bert.encoder.layer.1.output.dense.weight"])
 
 
+@pytest.mark.slow
+def test_lora_plus_run_killed_and_resumed_equals_the_uninterrupted_one(tiny_model, tmp_path):
+    """The adapters, the LoRA+ groups and their optimizer state come back from a checkpoint exactly."""
+    require("peft")
+    lora = ["--model", str(tiny_model), "--batch_size", "16", *RUN_ARGS, "--lora_r", "4", "--loraplus_lr_ratio", "16",
+            "--lr_mapping", '{"classifier": "x2"}']
+    full = tmp_path / "full"
+    check_ok(run(one_process(*lora, "--output_dir", str(full))))
+    killed = tmp_path / "killed"
+    _kill_after(one_process(*lora, "--output_dir", str(killed), "--stall_after_step", "9"), killed, "step_8", 9)
+    result = run(one_process(*lora, "--output_dir", str(killed), "--resume_from_checkpoint", "latest"))
+    check_ok(result)
+    assert f"resumed from {killed / 'step_8'} after 8 optimizer steps" in result.stdout
+    assert (killed / "lr_log.jsonl").read_text() == (full / "lr_log.jsonl").read_text()
+    assert_same_weights(killed, full)
+
+
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [
