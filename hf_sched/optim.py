@@ -39,6 +39,7 @@ import re
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from .checks import check_float
+from .lr_rules import LORA_B_NAMES, check_loraplus_ratio, is_lora_b, match_lr_rules, parse_lr_mapping
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -188,6 +189,8 @@ def find_layers(model: "torch.nn.Module") -> tuple["torch.nn.ModuleList", str]:
     an ``nn.ModuleList`` whose length matches the config's layer count, if the config has
     one), then for the first ``nn.ModuleList`` of length ``config.num_hidden_layers`` (or
     ``n_layers`` / ``num_layers`` / ``n_layer``) in the base model, then in the whole model.
+    A model without a config (a sentence-transformers loss or model wrapping a Hugging Face
+    model) is searched in its first submodule that has one.
     Raises ``ValueError`` naming the model class and what was looked for.
 
     >>> import torch
@@ -219,6 +222,11 @@ def find_layers(model: "torch.nn.Module") -> tuple["torch.nn.ModuleList", str]:
             for path, module in root.named_modules():
                 if isinstance(module, nn.ModuleList) and len(module) == expected:
                     return module, (f"{root_path}.{path}" if root_path and path else (root_path or path))
+    if expected is None:  # a wrapper without a config (a loss module, a SentenceTransformer): the first model inside
+        for path, module in model.named_modules():
+            if module is not model and _num_layers_from_config(module)[0] is not None:
+                inner, inner_path = find_layers(module)
+                return inner, f"{path}.{inner_path}" if inner_path else path
     where = f"model.{base_path}" if base_path else "the model"
     count = f"config.{attr}={expected}" if expected is not None else "no config with num_hidden_layers / n_layers"
     raise ValueError(
@@ -287,10 +295,12 @@ def param_groups(
     layer_decay: float | None = None,
     lr: float | None = None,
     *,
+    lr_mapping: "Mapping[str, float | str] | str | None" = None,
+    loraplus_lr_ratio: float | None = None,
     layers: "torch.nn.ModuleList | str | None" = None,
     report: bool | Callable[[str], Any] = False,
 ) -> list[dict[str, Any]]:
-    """Optimizer param groups: no weight decay for norms and biases, optional layer-wise LR decay.
+    """Optimizer param groups: no decay for norms and biases; LRs by layer, regex map and LoRA+.
 
     A trainable parameter is **no-decay** (``weight_decay=0.0``) when it belongs directly to a
     normalization module (:func:`is_norm_module`), is called ``bias`` / ``*_bias``
@@ -307,11 +317,28 @@ def param_groups(
     * ``k = i + 1``, layer ``i`` (0-based, input side first): ``lr * d ** (L - i)``;
     * ``k = L + 1``, the rest (pooler, classifier, final norms): ``lr``.
 
-    Groups come in that order (embeddings, layer_0, ..., head), ``decay`` before
-    ``no_decay``; empty groups are dropped. Each is a dict with ``params``, ``weight_decay``,
-    ``name`` (``"decay"`` / ``"no_decay"``, or ``"layer_3.decay"``, ``"embeddings.no_decay"``,
-    ``"head.decay"`` with layer decay) and, when ``lr`` is given, ``lr``; with layer decay
-    also ``layer_id`` (``k``) and ``lr_scale`` (``d ** (L + 1 - k)``). torch optimizers keep
+    The LR rules compose (:mod:`hf_sched.lr_rules`): a parameter named ``n`` at depth ``k`` gets::
+
+        lr(n) = m(n) * d ** (L + 1 - k) * (loraplus_lr_ratio if n is a LoRA B matrix else 1)
+
+    where ``m(n)`` is the ``lr_mapping`` value of the one regex that matches ``n``
+    (``re.search``; an LR, or ``"x<f>"`` for ``lr * f``), or ``lr`` when none does; the
+    layer factor is 1 without ``layer_decay``; LoRA B matrices are PEFT's ``lora_B`` /
+    ``lora_embedding_B`` (the LoRA+ rule: B at ``ratio`` times A's LR). Weight decay is
+    decided apart, by the no-decay rule. A parameter in a regex's, LoRA+'s or a layer's
+    group never shares a group with one outside it, so each group has one ``lr`` and one
+    ``weight_decay``, and the scheduler (``lr_g(s) = lr_g * f(s)``) keeps every group's own
+    peak under one warmup/decay shape. Refused, in one line each: a regex that matches no
+    trainable parameter, a parameter two regexes match, a LoRA+ ratio on a model without
+    LoRA B matrices, a ratio or map value that is not a finite number ``> 0``.
+
+    Groups come in that order (embeddings, layer_0, ..., head), then by regex (in the map's
+    order, unmatched first), LoRA B after the rest, ``decay`` before ``no_decay``; empty
+    groups are dropped. Each is a dict with ``params``, ``weight_decay``, ``name``
+    (``"decay"`` / ``"no_decay"``; with rules ``"layer_3.decay"``, ``"head.map[classifier].decay"``,
+    ``"layer_0.lora_B.decay"``) and, when ``lr`` is given, ``lr``; with layer decay also
+    ``layer_id`` (``k``) and ``lr_scale`` (``d ** (L + 1 - k)``); with any LR rule ``rules``
+    (how its ``lr`` was made, shown by :func:`describe_param_groups`). torch optimizers keep
     the extra keys.
 
     Args:
@@ -319,8 +346,11 @@ def param_groups(
         weight_decay: decoupled weight decay of the decay groups, ``>= 0``.
         no_decay: name substrings exempt from decay, on top of the module-type rule.
         layer_decay: LR factor per layer in ``(0, 1]``, or ``None`` for no layer decay.
-        lr: peak LR; required with ``layer_decay``; without it groups carry no ``lr`` (the
-            optimizer's default applies).
+        lr: peak (base) LR; required with any LR rule; without it groups carry no ``lr``
+            (the optimizer's default applies).
+        lr_mapping: ``{regex: lr}`` or ``{regex: "x<factor>"}`` (a dict or a JSON object string),
+            as sentence-transformers' ``learning_rate_mapping``.
+        loraplus_lr_ratio: LoRA+ ratio ``> 0`` for PEFT LoRA B matrices (the paper suggests 16).
         layers: the layer stack (``nn.ModuleList`` or dotted path) when it cannot be found.
         report: ``True`` prints :func:`describe_param_groups`; a callable (``logger.info``)
             receives it instead.
@@ -352,6 +382,11 @@ def param_groups(
             f"layer_decay={layer_decay!r} needs the peak learning rate: pass lr=<float> (e.g. lr=2e-5), "
             "the LR of the head; layer i then gets lr * layer_decay ** (L - i)"
         )
+    rules = parse_lr_mapping(lr_mapping)
+    ratio = check_loraplus_ratio(loraplus_lr_ratio)
+    for given, what in ((rules, f"lr_mapping={lr_mapping!r}"), (ratio, f"loraplus_lr_ratio={loraplus_lr_ratio!r}")):
+        if given and lr is None:
+            raise ValueError(f"{what} needs the base learning rate: pass lr=<float> (e.g. lr=2e-5)")
     if not (report is False or report is True or callable(report)):
         raise TypeError(f"report must be True, False or a callable taking a string, got {report!r}")
 
@@ -366,6 +401,20 @@ def param_groups(
         raise ValueError(
             f"{type(model).__name__} has no trainable parameters (all have requires_grad=False): "
             "nothing to put in param groups"
+        )
+    rule_of = match_lr_rules(
+        rules,
+        [n for n, _ in named],
+        frozen=[n for n, p in model.named_parameters() if not p.requires_grad],
+        model_name=type(model).__name__,
+    )
+    rule_index = {rule.pattern: i for i, rule in enumerate(rules)}
+    lora_b = [ratio is not None and is_lora_b(n) for n, _ in named]
+    if ratio is not None and not any(lora_b):
+        raise ValueError(
+            f"loraplus_lr_ratio={loraplus_lr_ratio!r} needs LoRA B matrices (parameters named "
+            f"{' / '.join(LORA_B_NAMES)}, as peft.get_peft_model makes), but {type(model).__name__} has none among "
+            f"its {len(named)} trainable parameters; wrap the model with a peft LoraConfig or leave loraplus_lr_ratio unset"
         )
 
     def is_no_decay(name: str, p: Any) -> bool:
@@ -396,26 +445,41 @@ def param_groups(
             depth[id(p)] = 0 if (before_first_layer or embed) else num_layers + 1
         logger.debug("layer decay over %d layers found at %r", num_layers, stack_path)
 
-    buckets: dict[tuple[int, bool], list[Any]] = {}
-    for name, p in named:
-        k = depth.get(id(p), 0)
-        buckets.setdefault((k, is_no_decay(name, p)), []).append(p)
+    # one bucket per combination of rules: (depth, regex index or -1, LoRA B, no decay)
+    buckets: dict[tuple[int, int, bool, bool], list[Any]] = {}
+    for (name, p), rule, is_b in zip(named, rule_of, lora_b):
+        key = (depth.get(id(p), 0), -1 if rule is None else rule_index[rule.pattern], is_b, is_no_decay(name, p))
+        buckets.setdefault(key, []).append(p)
 
     groups: list[dict[str, Any]] = []
-    for (k, nd) in sorted(buckets):
-        group: dict[str, Any] = {"params": buckets[(k, nd)], "weight_decay": 0.0 if nd else weight_decay}
-        kind = "no_decay" if nd else "decay"
-        if decay_rate is None:
-            group["name"] = kind
-            if lr is not None:
-                group["lr"] = lr
-        else:
+    for key in sorted(buckets):
+        k, r, is_b, nd = key
+        group: dict[str, Any] = {"params": buckets[key], "weight_decay": 0.0 if nd else weight_decay}
+        parts: list[str] = []
+        made: list[str] = []  # how the group's lr is made, for describe_param_groups
+        group_lr = 0.0 if lr is None else (lr if r < 0 else rules[r].lr(lr))
+        if lr is not None:
+            made.append(f"lr {lr:g}" if r < 0 else rules[r].describe(lr))
+        if decay_rate is not None:
             part = "embeddings" if k == 0 else ("head" if k == num_layers + 1 else f"layer_{k - 1}")
             scale = decay_rate ** (num_layers + 1 - k)
-            group["name"] = f"{part}.{kind}"
-            group["lr"] = lr * scale  # type: ignore[operator]
+            parts.append(part)
+            group_lr *= scale
+            made.append(f"{decay_rate:g}^{num_layers + 1 - k} (layer_decay, {part})")
             group["layer_id"] = k
             group["lr_scale"] = scale
+        if r >= 0:
+            parts.append(f"map[{rules[r].pattern}]")
+        if is_b:
+            parts.append("lora_B")
+            group_lr *= ratio  # type: ignore[operator]
+            made.append(f"{ratio:g} (loraplus_lr_ratio, lora_B)")
+        if lr is not None:
+            group["lr"] = group_lr
+        parts.append("no_decay" if nd else "decay")
+        group["name"] = ".".join(parts)
+        if decay_rate is not None or rules or ratio is not None:
+            group["rules"] = " * ".join(made)
         groups.append(group)
 
     if report:
@@ -428,10 +492,12 @@ def param_groups(
 
 
 def describe_param_groups(groups: "Sequence[Mapping[str, Any]] | torch.optim.Optimizer") -> str:
-    """A text table of param groups: name, tensors, parameters (elements), lr, weight decay.
+    """A text table of param groups: name, tensors, parameters (elements), lr, weight decay, rules.
 
     Accepts the list from :func:`param_groups` or an optimizer (its ``param_groups``).
-    A group without ``lr`` shows ``default``; without ``name``, its index.
+    A group without ``lr`` shows ``default``; without ``name``, its index. The ``rules``
+    column (how each ``lr`` was made: base LR or regex, layer factor, LoRA+ ratio) appears
+    when a group has ``rules``, as :func:`param_groups` gives with any LR rule.
 
     >>> import torch
     >>> model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4))
@@ -445,7 +511,7 @@ def describe_param_groups(groups: "Sequence[Mapping[str, Any]] | torch.optim.Opt
         groups = groups.param_groups
     if isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence):
         raise TypeError(f"groups must be a list of param-group dicts or an optimizer, got {type(groups).__name__}")
-    rows = [("group", "tensors", "params", "lr", "weight_decay")]
+    rows = [("group", "tensors", "params", "lr", "weight_decay", "rules")]
     total_t = total_n = 0
     for i, g in enumerate(groups):
         if not isinstance(g, Mapping) or "params" not in g:
@@ -458,12 +524,13 @@ def describe_param_groups(groups: "Sequence[Mapping[str, Any]] | torch.optim.Opt
         lr_s = "default" if lr is None else f"{float(lr):.4g}"
         wd = g.get("weight_decay")
         wd_s = "default" if wd is None else f"{float(wd):.4g}"
-        rows.append((str(g.get("name", i)), str(len(params)), str(numel), lr_s, wd_s))
-    rows.append(("total", str(total_t), str(total_n), "", ""))
-    widths = [max(len(r[c]) for r in rows) for c in range(5)]
-    right = (False, True, True, False, False)
+        rows.append((str(g.get("name", i)), str(len(params)), str(numel), lr_s, wd_s, str(g.get("rules", ""))))
+    rows.append(("total", str(total_t), str(total_n), "", "", ""))
+    columns = 6 if any(r[5] for r in rows[1:]) else 5
+    widths = [max(len(r[c]) for r in rows) for c in range(columns)]
+    right = (False, True, True, False, False, False)
     lines = []
     for r in rows:
-        cells = [r[c].rjust(widths[c]) if right[c] else r[c].ljust(widths[c]) for c in range(5)]
+        cells = [r[c].rjust(widths[c]) if right[c] else r[c].ljust(widths[c]) for c in range(columns)]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)

@@ -73,7 +73,7 @@ TRACKER_PROJECT = "finetune_accelerate"
 SIGNATURE_KEYS = (  # the settings a resumed run must share with the interrupted one
     "model", "dataset", "dataset_config", "encoding", "text_columns", "label_column", "validation_split",
     "max_train_samples", "max_eval_samples", "max_length", "lr_scheduler_type", "warmup", "lr_scheduler_kwargs",
-    "learning_rate", "weight_decay", "layer_decay", "max_grad_norm", "optim", "num_epochs", "max_steps",
+    "learning_rate", "weight_decay", "layer_decay", "lr_mapping", "lora_r", "loraplus_lr_ratio", "max_grad_norm", "optim", "num_epochs", "max_steps",
     "batch_size", "gradient_accumulation_steps", "split_batches", "group_by_length", "seed",
 )
 
@@ -152,7 +152,7 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
     from hf_sched.finetune.length_grouping import LengthGroupedSampler, TokenCount
     from hf_sched.finetune.lr_curve import plot_lr_curve
     from hf_sched.finetune.metrics import compute_metrics
-    from hf_sched.finetune.model import load_model_and_tokenizer
+    from hf_sched.finetune.model import load_model_and_tokenizer, with_lora
     from hf_sched.finetune.strict_json import dumps_strict
     from hf_sched.finetune.threads import use_available_cores
     from hf_sched.optim import param_groups
@@ -170,6 +170,8 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
         )
         set_seed(args.seed)  # the new classification head is the same in every process and every restart
         model, tokenizer = load_model_and_tokenizer(args.model, data.num_labels, label_names=data.label_names)
+        if args.lora_r is not None:
+            model = with_lora(model, args.lora_r)
     except (ValueError, ImportError, OSError) as exc:
         fail(exc)
 
@@ -225,12 +227,13 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
     eval_dataloader = DataLoader(tokens["validation"], batch_size=args.eval_batch_size, collate_fn=collator,
                                  generator=torch.Generator().manual_seed(args.seed))
 
-    # ---- AdamW over BERT param groups (no decay for biases and norms; optional layer-wise LR decay)
+    # ---- AdamW over BERT param groups (no decay for biases and norms; LRs by layer, regex and LoRA+, composed)
+    rules = {"layer_decay": args.layer_decay, "lr_mapping": args.lr_mapping, "loraplus_lr_ratio": args.loraplus_lr_ratio}
     try:
-        groups = param_groups(model, weight_decay=args.weight_decay, layer_decay=args.layer_decay,
-                              lr=args.learning_rate, report=args.layer_decay is not None and is_main_rank())
+        groups = param_groups(model, weight_decay=args.weight_decay, lr=args.learning_rate, **rules,
+                              report=any(v is not None for v in rules.values()) and is_main_rank())
     except (TypeError, ValueError) as exc:
-        fail(f"--layer_decay {args.layer_decay}: {exc}")
+        fail(f"--{exc}" if str(exc).startswith(("lr_mapping", "loraplus")) else f"--layer_decay {args.layer_decay}: {exc}")
     fused = args.optim == "adamw_torch_fused"
     try:
         optimizer = torch.optim.AdamW(groups, lr=args.learning_rate, fused=fused or None)
@@ -414,9 +417,13 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
     accelerator.wait_for_everyone()
     tokens_seen = TokenCount(*accelerator.reduce(torch.tensor([tokens_seen.real, tokens_seen.total],
                                                               device=accelerator.device), reduction="sum").tolist())
-    accelerator.unwrap_model(model).save_pretrained(output_dir, is_main_process=accelerator.is_main_process,
-                                                    save_function=accelerator.save,
-                                                    state_dict=accelerator.get_state_dict(model))
+    if args.lora_r is not None:  # the adapters merged into the model: the output loads like a fully fine-tuned one
+        accelerator.unwrap_model(model).merge_and_unload().save_pretrained(
+            output_dir, is_main_process=accelerator.is_main_process, save_function=accelerator.save)
+    else:
+        accelerator.unwrap_model(model).save_pretrained(output_dir, is_main_process=accelerator.is_main_process,
+                                                        save_function=accelerator.save,
+                                                        state_dict=accelerator.get_state_dict(model))
     metrics: dict[str, Any] = {}
     if accelerator.is_main_process:
         tokenizer.save_pretrained(output_dir)

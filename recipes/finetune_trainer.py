@@ -4,7 +4,8 @@
 Every ``TrainingArguments`` flag works, plus hf_sched's (see ``hf_sched.integrations``):
 ``--lr_scheduler_type`` takes any registry name, ``--warmup_ratio`` (default 0.1),
 ``--warmup_steps`` (transformers 5.x's meaning: >= 1 steps, < 1 a ratio; 0 = no warmup), ``--warmup auto|10%``, ``--lr_scheduler_kwargs``
-as JSON, ``--layer_decay``, ``--lr_scheduler_strict_resume``, ``--save_lr_curve``.
+as JSON, ``--layer_decay``, ``--lr_mapping`` (JSON), ``--loraplus_lr_ratio`` (for a PEFT model),
+``--lr_scheduler_strict_resume``, ``--save_lr_curve``.
 Training batches are grouped by length by default (the Trainer's own ``group_by_length``:
 ``--train_sampling_strategy group_by_length`` in transformers 5.x, ``--group_by_length`` before),
 so little of each batch is padding; ``--train_sampling_strategy random`` turns it off.

@@ -8,6 +8,8 @@ MiniLM tokenizer, + mean pooling) with ``MultipleNegativesRankingLoss`` on made-
 from __future__ import annotations
 
 import inspect
+import re
+
 import pytest
 from optional import require
 import torch
@@ -17,7 +19,7 @@ require("sentence_transformers")
 from datasets import Dataset  # noqa: E402
 from sentence_transformers import InputExample, SentenceTransformer, losses, models  # noqa: E402
 from sentence_transformers.evaluation import EmbeddingSimilarityEvaluator  # noqa: E402
-from transformers import PrinterCallback, ProgressCallback  # noqa: E402
+from transformers import PrinterCallback, ProgressCallback, TrainerCallback  # noqa: E402
 
 import lr_closed_forms as cf  # noqa: E402
 from hf_sched.integrations.sentence_transformers import (  # noqa: E402
@@ -263,3 +265,48 @@ def test_fit_resume_with_a_changed_batch_size_is_refused_in_fits_words(tmp_path,
     said = [r.getMessage() for r in caplog.records if "resuming anyway" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith("resuming anyway (strict_resume=False): the LR schedule of this run")
     assert said[0].endswith("continuing with the checkpoint's schedule from step 12")
+
+
+# ---------------------------------------------------------------------------- LR rules (hf_sched.optim.param_groups)
+
+
+def test_learning_rate_mapping_is_read_as_lr_mapping_and_composes_with_layer_decay(tmp_path, model_dir):
+    """sentence-transformers' own map, hf_sched's layer decay: one rule for both, every group at every step."""
+    d = 0.5
+    args = make_args(tmp_path, lr_scheduler_type="warmupcosine", layer_decay=d,
+                     learning_rate_mapping='{"encoder\\\\.layer\\\\.1\\\\.": 1e-2}')
+    trainer = make_trainer(model_dir, args)
+    seen = []
+    trainer.add_callback(type("GroupLRs", (TrainerCallback,), {
+        "on_step_begin": lambda self, a, s, c, optimizer=None, **kw: seen.append([g["lr"] for g in optimizer.param_groups])
+    })())
+    trainer.train()
+    names = {id(p): n for n, p in trainer.loss.named_parameters()}
+    peaks = []
+    for g in trainer.optimizer.param_groups:
+        depths = set()
+        for p in g["params"]:
+            n = names[id(p)]
+            assert n.startswith("model.0."), n  # the loss module's names, as sentence-transformers'
+            m = re.search(r"\.encoder\.layer\.(\d+)\.", n)
+            depths.add(int(m.group(1)) + 1 if m else 0 if ".embeddings." in n else 3)
+        (k,) = depths
+        peaks.append((1e-2 if k == 2 else PEAK) * d ** (3 - k))
+    assert sorted(set(peaks)) == pytest.approx(sorted({PEAK * d**3, PEAK * d**2, 1e-2 * d, PEAK}))
+    assert [g["lr"] for g in trainer.optimizer.param_groups] == pytest.approx([0.0] * len(peaks), abs=1e-18)  # end of cosine
+    f = cf.warmupcosine(12, cf.default_warmup(12))
+    assert len(seen) == 12
+    for s, lrs in enumerate(seen):
+        assert lrs == pytest.approx([p * f(s) for p in peaks], rel=1e-12, abs=1e-18), s
+
+
+def test_both_maps_are_refused(tmp_path):
+    with pytest.raises(ValueError) as exc:
+        make_args(tmp_path, lr_mapping={"pooler": 1e-2}, learning_rate_mapping={"pooler": 1e-3})
+    assert str(exc.value) == (
+        "give the regex map once: lr_mapping={'pooler': 0.01} and sentence-transformers' learning_rate_mapping="
+        "{'pooler': 0.001} are both set; hf_sched reads learning_rate_mapping as lr_mapping (same meaning: "
+        "regex -> LR), so keep one of them"
+    )
+    with pytest.raises(ValueError, match=r"^learning_rate_mapping\['pooler'\]=0 is invalid: it must be an LR > 0"):
+        make_args(tmp_path, learning_rate_mapping={"pooler": 0})

@@ -414,7 +414,7 @@ def test_describe_param_groups_table(models, capsys):
     table = describe_param_groups(groups)
     assert printed == table
     lines = table.splitlines()
-    assert lines[0].split() == ["group", "tensors", "params", "lr", "weight_decay"]
+    assert lines[0].split() == ["group", "tensors", "params", "lr", "weight_decay", "rules"]
     assert len(lines) == len(groups) + 2
     for g, line in zip(groups, lines[1:]):
         cells = line.split()
@@ -423,6 +423,7 @@ def test_describe_param_groups_table(models, capsys):
         assert int(cells[2]) == sum(p.numel() for p in g["params"])
         assert float(cells[3]) == pytest.approx(g["lr"], rel=1e-3)
         assert float(cells[4]) == g["weight_decay"]
+        assert line.rstrip().endswith(g["rules"]) and f"(layer_decay, {g['name'].split('.')[0]})" in g["rules"]
     total = lines[-1].split()
     assert total[0] == "total" and int(total[2]) == sum(p.numel() for p in model.parameters())
     # a callable receives the table instead of print; an optimizer is accepted too

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pytest
 from launched import launch_port, run_launched
+from optional import require
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "finetune_accelerate.py"
@@ -667,3 +668,79 @@ def test_warmup_in_epochs_uses_the_recipes_steps_per_epoch(tiny_model, tmp_path)
     check_ok(result)
     assert f"total optimizer steps: {TOTAL_STEPS}, warmup steps: 4" in result.stdout
     assert read_metrics(output_dir)["num_warmup_steps"] == 4
+
+
+# --------------------------------------------------------------------------- LR rules: --lr_mapping, --lora_r, --loraplus_lr_ratio
+
+
+def test_lora_plus_regex_map_and_layer_decay_flags(tiny_model, tmp_path):
+    """LoRA rank 4, LoRA+ 16, the head at 2x by regex, layer decay 0.5: the groups, the LR every step, a merged model."""
+    require("peft")
+    output_dir = tmp_path / "run"
+    args = [a for a in RUN_ARGS if a not in ("--checkpointing_steps", "4")]
+    result = run(one_process("--model", str(tiny_model), "--batch_size", "16", *args, "--lora_r", "4",
+                             "--loraplus_lr_ratio", "16", "--lr_mapping", '{"classifier": "x2"}', "--layer_decay", "0.5",
+                             "--output_dir", str(output_dir)))
+    check_ok(result)
+    table = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line.startswith(("layer_", "head."))}
+    peak = {"layer_0.decay": PEAK_LR / 4, "layer_0.lora_B.decay": PEAK_LR / 4 * 16, "layer_1.decay": PEAK_LR / 2,
+            "layer_1.lora_B.decay": PEAK_LR / 2 * 16, "head.map[classifier].decay": PEAK_LR * 2,
+            "head.map[classifier].no_decay": PEAK_LR * 2}
+    assert {k: float(v[3]) for k, v in table.items()} == pytest.approx(peak, rel=1e-3)
+    # the LR log holds the largest group LR of each step: layer 1's B matrices, 16 * d * peak * f(s)
+    f = reference_schedule()
+    log = read_lr_log(output_dir)
+    assert [e["step"] for e in log] == list(range(1, TOTAL_STEPS + 1))
+    assert [e["lr"] for e in log] == pytest.approx([PEAK_LR / 2 * 16 * f(s) for s in range(TOTAL_STEPS)], rel=1e-9, abs=0)
+    # the adapters are merged in: the saved model has the plain model's tensors, and they changed
+    saved, start = load_weights(output_dir), load_weights(tiny_model)
+    assert saved.keys() == start.keys()
+    import torch
+
+    query = "bert.encoder.layer.1.attention.self.query.weight"
+    assert not torch.equal(saved[query], start[query])
+    assert torch.equal(saved["bert.encoder.layer.1.output.dense.weight"], start["bert.encoder.layer.1.output.dense.weight"])
+
+
+@pytest.mark.slow
+def test_lora_plus_run_killed_and_resumed_equals_the_uninterrupted_one(tiny_model, tmp_path):
+    """The adapters, the LoRA+ groups and their optimizer state come back from a checkpoint exactly."""
+    require("peft")
+    lora = ["--model", str(tiny_model), "--batch_size", "16", *RUN_ARGS, "--lora_r", "4", "--loraplus_lr_ratio", "16",
+            "--lr_mapping", '{"classifier": "x2"}']
+    full = tmp_path / "full"
+    check_ok(run(one_process(*lora, "--output_dir", str(full))))
+    killed = tmp_path / "killed"
+    _kill_after(one_process(*lora, "--output_dir", str(killed), "--stall_after_step", "9"), killed, "step_8", 9)
+    result = run(one_process(*lora, "--output_dir", str(killed), "--resume_from_checkpoint", "latest"))
+    check_ok(result)
+    assert f"resumed from {killed / 'step_8'} after 8 optimizer steps" in result.stdout
+    assert (killed / "lr_log.jsonl").read_text() == (full / "lr_log.jsonl").read_text()
+    assert_same_weights(killed, full)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["--lr_mapping", '{"classifier": 1e-3'], "argument --lr_mapping='{\"classifier\": 1e-3' is not valid JSON"),
+        (["--lr_mapping", '{"classifier": 0}'], "argument --lr_mapping['classifier']=0 is invalid: it must be an LR > 0"),
+        (["--loraplus_lr_ratio", "0", "--lora_r", "4"], "argument --loraplus_lr_ratio: got 0; it must be a finite number > 0"),
+        (["--loraplus_lr_ratio", "16"], "argument --loraplus_lr_ratio: 16 needs LoRA adapters to act on: add --lora_r"),
+        (["--lora_r", "0"], "argument --lora_r: got 0; it must be an integer >= 1"),
+    ],
+)
+def test_bad_lr_rule_flags_exit_2_in_one_line(arguments, expected, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        load_recipe().parse_args([*arguments, "--output_dir", str(tmp_path / "out")])
+    assert exited.value.code == 2
+    assert expected in error_line(capsys.readouterr().err)
+
+
+def test_a_regex_that_matches_nothing_exits_2_naming_the_flag(tiny_model, tmp_path, capsys):
+    args = ["--model", str(tiny_model), "--max_train_samples", "32", "--max_eval_samples", "8", "--max_length", "16",
+            "--num_epochs", "1", "--lr_mapping", '{"clasifier": 1e-3}', "--output_dir", str(tmp_path / "out")]
+    with pytest.raises(SystemExit) as exited:
+        load_recipe().main(args)
+    assert exited.value.code == 2
+    assert error_line(capsys.readouterr().err).startswith(
+        "finetune_accelerate.py: error: --lr_mapping regex 'clasifier' matches no trainable parameter")

@@ -175,6 +175,15 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    help="AdamW weight decay (never applied to biases and LayerNorm weights)")
     g.add_argument("--layer_decay", type=_positive_float, default=None,
                    help="layer-wise LR decay in (0, 1]: layer i gets lr * d**(L - i), the head lr")
+    g.add_argument("--lr_mapping", default=None, metavar="JSON",
+                   help='LRs by parameter name: a JSON object of regex -> LR or "x<factor>" of --learning_rate, e.g. '
+                   '\'{"classifier": 1e-3}\'; composes with --layer_decay and --loraplus_lr_ratio '
+                   "(hf_sched.optim.param_groups)")
+    g.add_argument("--lora_r", type=_int_at_least(1), default=None,
+                   help="train LoRA adapters of this rank (peft; lora_alpha = 2 * r, BERT's query and value, the head "
+                   "in full) instead of the whole model; the saved model has them merged in")
+    g.add_argument("--loraplus_lr_ratio", type=_positive_float, default=None,
+                   help="LoRA+: LoRA's B matrices train at this ratio times their LR (e.g. 16); needs --lora_r")
     g.add_argument("--max_grad_norm", type=_non_negative_float, default=1.0, help="clip gradients (0: no clipping)")
     g.add_argument("--optim", choices=OPTIMIZERS, default="adamw_torch_fused",
                    help="torch AdamW with its fused kernel (the Trainer's default; falls back to the foreach one "
@@ -322,6 +331,15 @@ def parse_args(argv: list[str] | None = None, prog: str = PROG) -> argparse.Name
         parser.error(f"argument --lr_scheduler_kwargs: {problem}")
     if args.layer_decay is not None and args.layer_decay > 1:
         parser.error(f"argument --layer_decay: got {args.layer_decay}; it must be in (0, 1] (1 = no decay)")
+    from hf_sched.lr_rules import parse_lr_mapping
+
+    try:
+        args.lr_mapping = {r.pattern: r.spelling() for r in parse_lr_mapping(args.lr_mapping, param="--lr_mapping")} or None
+    except ValueError as exc:
+        parser.error(f"argument {exc}")
+    if args.loraplus_lr_ratio is not None and args.lora_r is None:
+        parser.error(f"argument --loraplus_lr_ratio: {args.loraplus_lr_ratio:g} needs LoRA adapters to act on: add "
+                     "--lora_r (e.g. --lora_r 8)")
     try:  # the checks the Trainer recipe makes too (hf_sched/finetune/input_checks.py)
         check_fraction("--validation_split", args.validation_split)
         check_text_columns("--text_columns", args.text_columns)

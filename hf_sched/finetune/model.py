@@ -30,6 +30,7 @@ __all__ = [
     "load_model_and_tokenizer",
     "tiny_bert",
     "save_tiny_bert",
+    "with_lora",
 ]
 
 #: Vocabulary size of the MiniLM tokenizer (uncased WordPiece), used by :func:`tiny_bert`.
@@ -220,3 +221,22 @@ def save_tiny_bert(path: str | os.PathLike, num_labels: int = 2, seed: int = 0) 
     tiny_bert(num_labels=num_labels, vocab_size=len(tokenizer), seed=seed).save_pretrained(target)
     tokenizer.save_pretrained(target)
     return target
+
+
+def with_lora(model: Any, rank: int) -> Any:
+    """``model`` with LoRA adapters of rank ``rank`` (peft), ``lora_alpha = 2 * rank``, for sequence classification.
+
+    peft's default target modules for the architecture (BERT: ``query`` and ``value``);
+    the classifier head trains in full (peft's ``SEQ_CLS`` task). Everything else is frozen.
+    Needs ``peft`` (``pip install "hf_sched[lora]"``).
+
+    >>> model = with_lora(tiny_bert(), 4)
+    >>> sorted({n.split(".")[-3] for n, p in model.named_parameters() if p.requires_grad and "lora_" in n})
+    ['lora_A', 'lora_B']
+    """
+    try:
+        import peft
+    except ImportError:
+        raise ImportError('--lora_r needs the peft package: pip install "hf_sched[lora]"') from None
+    config = peft.LoraConfig(r=rank, lora_alpha=2 * rank, task_type=peft.TaskType.SEQ_CLS)
+    return peft.get_peft_model(model, config)

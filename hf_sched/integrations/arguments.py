@@ -23,7 +23,14 @@ Fields it adds or redeclares (everything else is the base class's):
 ``lr_scheduler_strict_resume``  ``False``: resume a changed run with the checkpoint's schedule
 ``save_lr_curve``               write ``lr_curve.png`` to ``output_dir`` at the end of training
 ``layer_decay``                 layer-wise LR decay ``d`` in ``(0, 1]`` for the optimizer's groups
+``lr_mapping``                  ``{regex: lr}`` / ``{regex: "x16"}`` (dict or JSON) for the optimizer's groups
+``loraplus_lr_ratio``           LoRA+: PEFT's LoRA B matrices at this ratio times the LR
 ==============================  ==================================================================
+
+The three LR rules compose (:func:`hf_sched.optim.param_groups`): a parameter's peak is
+``(its regex's LR, or learning_rate) * layer factor * (loraplus_lr_ratio for LoRA B)``.
+sentence-transformers' own ``learning_rate_mapping`` has the same meaning and is read as
+``lr_mapping``; setting both is refused.
 
 Warmup, from the first of these that is set: ``warmup_steps``, ``warmup``, ``warmup_ratio``.
 ``constantlr`` has no warmup phase: it ignores the default ratio, and an explicit request warns.
@@ -53,6 +60,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ..checks import check_kwargs
 from ..deepspeed_config import check_trainer_deepspeed  # hf_sched issue 24 hook
+from ..lr_rules import check_loraplus_ratio, parse_lr_mapping
 from ..registry import available_schedules, check_schedule_kwargs, get_info
 from ..schedule_free import check_schedule_free_arguments  # hf_sched issue 24 hook
 from ..warmup import DEFAULT_WARMUP_RATIO, epochs_to_steps, is_epoch_request, resolve_warmup
@@ -113,6 +121,12 @@ def _check_warmup_steps(steps: Any) -> Union[int, float, None]:
     return int(float(steps))
 
 
+def _checked_mapping(value: Any, param: str) -> Optional[dict[str, Any]]:
+    """A regex map (dict or JSON string) checked by :func:`hf_sched.lr_rules.parse_lr_mapping`, as a dict or ``None``."""
+    rules = parse_lr_mapping(value, param=param)
+    return {r.pattern: r.spelling() for r in rules} or None
+
+
 def _base_has_warmup_ratio() -> bool:
     """Whether ``transformers.TrainingArguments`` has ``warmup_ratio`` (4.x; removed in 5.0)."""
     import dataclasses
@@ -163,6 +177,12 @@ class SchedArgumentsMixin:
     * ``layer_decay`` (``float`` in ``(0, 1]``, default ``None``): encoder layer ``i`` of
       ``L`` gets ``learning_rate * d ** (L - i)``, the embeddings ``d ** (L + 1)``, the head
       the full LR (:func:`hf_sched.optim.param_groups`).
+    * ``lr_mapping`` (``dict`` or JSON string, default ``None``): regex on parameter names
+      (``re.search``) -> an LR, or ``"x<f>"`` for ``f * learning_rate``; e.g.
+      ``--lr_mapping '{"classifier": 1e-3}'``. A regex that matches no trainable parameter,
+      or two regexes for one parameter, fail when the optimizer is made.
+    * ``loraplus_lr_ratio`` (``float > 0``, default ``None``): LoRA+, PEFT's ``lora_B`` /
+      ``lora_embedding_B`` at ``ratio * `` their LR (e.g. ``16``).
 
     The warmup is resolved once, by :meth:`get_warmup_steps` (which the trainer mixin and
     transformers' integrations call).
@@ -231,6 +251,22 @@ class SchedArgumentsMixin:
         },
     )
 
+    lr_mapping: Union[dict, str, None] = field(
+        default=None,
+        metadata={
+            "help": 'LRs by parameter name, a JSON object of regex -> LR or "x<factor>" of --learning_rate, e.g. '
+            '\'{"classifier": 1e-3, "pooler": "x2"}\' (re.search; one regex per parameter). Composes with '
+            "--layer_decay and --loraplus_lr_ratio (hf_sched.optim.param_groups)."
+        },
+    )
+    loraplus_lr_ratio: Optional[float] = field(
+        default=None,
+        metadata={
+            "help": "LoRA+: the LR of PEFT's LoRA B matrices (lora_B, lora_embedding_B) is this ratio times their "
+            "LR (e.g. 16). The model must have LoRA parameters (peft.get_peft_model)."
+        },
+    )
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         from transformers import TrainingArguments
@@ -256,6 +292,7 @@ class SchedArgumentsMixin:
                     "e.g. 0.9; 1 = no decay) or None"
                 )
             self.layer_decay = float(d)
+        self._check_lr_rules()
 
         # The base classes' __post_init__ turn lr_scheduler_type into a SchedulerType, compare
         # warmup_steps with 0, and (sentence-transformers) move warmup_ratio into warmup_steps:
@@ -269,10 +306,51 @@ class SchedArgumentsMixin:
         self.warmup_ratio = 0.0 if _base_has_warmup_ratio() else None  # type: ignore[assignment]
         super().__post_init__()  # type: ignore[misc]
         self.lr_scheduler_type, self.warmup_steps, self.warmup_ratio = saved
+        self._check_lr_mapping_once()
 
         self._probe_schedule(info)
 
     # -- validation -------------------------------------------------------------------
+
+    def _check_lr_rules(self) -> None:
+        """``lr_mapping`` (dict or JSON) -> a checked dict; ``loraplus_lr_ratio`` -> a float > 0 or None."""
+        self.lr_mapping = _checked_mapping(self.lr_mapping, "lr_mapping")
+        self.loraplus_lr_ratio = check_loraplus_ratio(self.loraplus_lr_ratio)
+
+    def _check_lr_mapping_once(self) -> None:
+        """sentence-transformers' ``learning_rate_mapping`` (parsed by its own ``__post_init__``) or ours, not both."""
+        theirs = getattr(self, "learning_rate_mapping", None)
+        if theirs and self.lr_mapping:
+            raise ValueError(
+                f"give the regex map once: lr_mapping={self.lr_mapping!r} and sentence-transformers' "
+                f"learning_rate_mapping={theirs!r} are both set; hf_sched reads learning_rate_mapping as lr_mapping "
+                "(same meaning: regex -> LR), so keep one of them"
+            )
+        if theirs:  # a dict from here on (sentence-transformers before 5.1 leaves a JSON string as it is)
+            self.learning_rate_mapping = _checked_mapping(theirs, "learning_rate_mapping")
+
+    def param_group_rules(self) -> dict[str, Any]:
+        """The LR rules for :func:`hf_sched.optim.param_groups`, or ``{}`` when none is set.
+
+        ``lr_mapping`` (or sentence-transformers' ``learning_rate_mapping``),
+        ``loraplus_lr_ratio`` and ``layer_decay``, with ``lr=learning_rate`` and the
+        arguments' ``weight_decay``.
+
+        >>> from hf_sched.integrations.transformers import SchedTrainingArguments
+        >>> args = SchedTrainingArguments(output_dir="/tmp/hf_sched_doc", lr_mapping='{"classifier": 1e-3}')
+        >>> args.param_group_rules()["lr_mapping"], SchedTrainingArguments(output_dir="/tmp/hf_sched_doc").param_group_rules()
+        ({'classifier': 0.001}, {})
+        """
+        mapping = self.lr_mapping or getattr(self, "learning_rate_mapping", None) or None
+        if mapping is None and self.loraplus_lr_ratio is None and self.layer_decay is None:
+            return {}
+        return {
+            "lr": self.learning_rate,  # type: ignore[attr-defined]
+            "weight_decay": self.weight_decay,  # type: ignore[attr-defined]
+            "layer_decay": self.layer_decay,
+            "lr_mapping": mapping,
+            "loraplus_lr_ratio": self.loraplus_lr_ratio,
+        }
 
     def _check_warmup_fields(self, info: Any) -> None:
         self.warmup_steps = _check_warmup_steps(self.warmup_steps)

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+from torch import nn
 
 from .arguments import SchedArgumentsMixin
 from .resume import HintedScheduledLR, hinted_scheduler
@@ -63,7 +65,16 @@ class SchedSentenceTransformerTrainer(SchedTrainerMixin, SentenceTransformerTrai
     Trainer's own total; a resume with a changed schedule is refused unless
     ``--lr_scheduler_strict_resume false``. Use it with
     :class:`SchedSentenceTransformerTrainingArguments`.
+
+    With an LR rule (``lr_mapping`` or sentence-transformers' own ``learning_rate_mapping``,
+    ``layer_decay``, ``loraplus_lr_ratio``) hf_sched builds the param groups, over the loss
+    modules as sentence-transformers does (their parameter names start ``model.``), and
+    the rules compose (:func:`hf_sched.optim.param_groups`).
     """
+
+    def _param_group_model(self, model: Any) -> Any:
+        """The loss module(s), which hold the model: sentence-transformers trains a loss's own weights too."""
+        return nn.Sequential(OrderedDict(self.loss)) if isinstance(self.loss, dict) else self.loss
 
 
 def fit_with_schedule(

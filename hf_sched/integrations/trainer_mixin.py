@@ -9,7 +9,8 @@ TRL's ``SFTTrainer``, ``DPOTrainer``, ...). Paired with arguments built with
   Trainer's own step count ``T``: ``lr_g(k) = base_lr_g * f(k - 1)`` for optimizer step
   ``k`` (1-based, as logged), ``f`` the named schedule over ``T`` steps with the resolved
   warmup. The Trainer steps its scheduler once per optimizer step in any world size;
-* builds layer-wise param groups when ``args.layer_decay`` is set;
+* builds param groups by rule when ``args.layer_decay``, ``args.lr_mapping`` or
+  ``args.loraplus_lr_ratio`` is set (:func:`hf_sched.optim.param_groups`);
 * refuses a resume whose schedule differs from the checkpoint's, naming
   ``--lr_scheduler_strict_resume false``; with that flag it warns and continues with the
   checkpoint's schedule (:mod:`hf_sched.integrations.resume`);
@@ -17,8 +18,8 @@ TRL's ``SFTTrainer``, ``DPOTrainer``, ...). Paired with arguments built with
   :class:`~hf_sched.integrations.lr_curve.LRCurveCallback` (``args.save_lr_curve``).
 
 The trainer's own features (losses, evaluators, collators, packing, model cards, saved
-args) are untouched: only ``create_scheduler``, ``create_optimizer`` (with
-``layer_decay``), ``create_model_card`` and the resume load are wrapped.
+args) are untouched: only ``create_scheduler``, ``create_optimizer`` (with an LR rule),
+``create_model_card`` and the resume load are wrapped.
 
 Any trainer, in two short classes::
 
@@ -117,39 +118,51 @@ class SchedTrainerMixin(_TrainerBase):
     # -- optimizer --------------------------------------------------------------------
 
     def create_optimizer(self, model: Optional[torch.nn.Module] = None) -> torch.optim.Optimizer:
-        """The Trainer's optimizer; with ``args.layer_decay`` set, over layer-wise param groups.
+        """The Trainer's optimizer; with any LR rule set, over hf_sched's param groups.
 
         The optimizer class and its arguments are the Trainer's (``args.optim``, betas,
-        eps, ...); only the param groups change, to
-        ``hf_sched.optim.param_groups(model, args.weight_decay, layer_decay=d, lr=args.learning_rate)``:
-        group LR ``learning_rate * d ** (L + 1 - k)`` at depth ``k`` (0 = embeddings,
-        ``L + 1`` = head), no weight decay for norms and biases.
+        eps, ...); with ``args.layer_decay``, ``args.lr_mapping`` (or sentence-transformers'
+        ``learning_rate_mapping``) or ``args.loraplus_lr_ratio`` set, the param groups are
+        ``hf_sched.optim.param_groups(model, **args.param_group_rules())``: a parameter's
+        peak is ``(its regex's LR, or learning_rate) * layer_decay ** (L + 1 - k) *
+        (loraplus_lr_ratio for LoRA B matrices)``, no weight decay for norms and biases.
+        Groups a trainer hands in ``optimizer_dict`` as a list (sentence-transformers' own
+        decay split and mapping) are replaced by these; an optimizer that builds its own
+        groups (GaLore, LOMO, layer-wise, Muon factories) is refused.
         """
-        layer_decay = getattr(self.args, "layer_decay", None)
-        if layer_decay is None or self.optimizer is not None:
+        args = self.args
+        rules: dict[str, Any] = args.param_group_rules() if isinstance(args, SchedArgumentsMixin) else {}
+        if not rules or self.optimizer is not None:
             if _create_optimizer_takes_model(super().create_optimizer):
                 return super().create_optimizer(model)  # type: ignore[call-arg,unused-ignore]  # 5.3+ only
             return super().create_optimizer()  # transformers < 5.3 optimizes self.model
-        from ..optim import param_groups
+        from ..optim import describe_param_groups, param_groups
 
         opt_model: Any = self.model if model is None else model
         optimizer_cls, optimizer_kwargs = (
             self.optimizer_cls_and_kwargs
             if self.optimizer_cls_and_kwargs is not None
-            else self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+            else self.get_optimizer_cls_and_kwargs(args, opt_model)
         )
+        optimizer_kwargs = dict(optimizer_kwargs)
+        if isinstance(optimizer_kwargs.get("optimizer_dict"), list):  # the trainer's own param groups: ours replace them
+            del optimizer_kwargs["optimizer_dict"]
         special = sorted({"params", "model", "optimizer_dict"} & set(optimizer_kwargs))
         if _is_optimizer_factory(optimizer_cls) or special:
+            given = ", ".join(f"{k}={v!r}" for k, v in rules.items() if k not in ("lr", "weight_decay") and v is not None)
             raise ValueError(
-                f"layer_decay={layer_decay!r} cannot be used with optim={getattr(self.args.optim, 'value', self.args.optim)!r}: "
+                f"{given} cannot be used with optim={getattr(args.optim, 'value', args.optim)!r}: "
                 "that optimizer builds its own parameter groups. Use a plain optimizer (adamw_torch, sgd, "
-                "adafactor, ...) or leave layer_decay unset"
+                "adafactor, ...) or leave these unset"
             )
-        groups = param_groups(
-            opt_model, weight_decay=self.args.weight_decay, layer_decay=layer_decay, lr=self.args.learning_rate
-        )
+        groups = param_groups(self._param_group_model(opt_model), **rules)
+        logger.info("hf_sched param groups:\n" + describe_param_groups(groups))
         self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
         return self.optimizer
+
+    def _param_group_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The module whose parameters the optimizer trains (a trainer with trainable loss modules overrides it)."""
+        return model
 
     # -- scheduler --------------------------------------------------------------------
 
