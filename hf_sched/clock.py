@@ -174,6 +174,7 @@ class Clock:
         self.pending = 0
         self.reported = False
         self.steps = 0
+        self.start = 0  # where the latest step started (it trained at f(start))
 
     def consume(self, tokens: int | None = None, samples: int | None = None) -> None:
         """Report what the coming optimizer step consumed (adds up over calls until the step)."""
@@ -194,7 +195,7 @@ class Clock:
             raise RuntimeError(f"optimizer step {self.steps + 1} was taken with no {self.unit} reported: this schedule "
                                f"runs on a clock in {self.unit}, so call scheduler.consume({self.unit}=n) with what "
                                "each step consumed before optimizer.step()")
-        new, self.pending, self.reported = position + self.pending, 0, False
+        new, self.pending, self.reported, self.start = position + self.pending, 0, False, position
         self.steps += 1
         return new
 

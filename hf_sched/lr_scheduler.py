@@ -326,8 +326,8 @@ class ScheduledLR(LRScheduler):
 
     def _past_the_end(self, step: int) -> None:
         """Say once that the run went past the schedule's total, and what usually causes it."""
-        if self._said_past_the_end:
-            return
+        if self._said_past_the_end or (self._clock is not None and self._clock.start < self._end):
+            return  # on a clock, the step that crosses the total trained inside it: say so from the next one
         self._said_past_the_end = True
         end, final = self._end, [f.final_value() for f in self._schedules]
         what = f"step() was called {step} times" if self._by_calls else f"the optimizer has taken {step} steps"
