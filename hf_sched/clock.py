@@ -142,6 +142,12 @@ def clock_units(name: str, values: dict[str, Any]) -> tuple[str | None, dict[str
         if isinstance(w, str) and w.strip().lower() == "auto" or isinstance(w, str) and w.strip().lower().endswith("ep"):
             raise ValueError(f"{key}={w!r} counts optimizer steps or epochs, but {name!r} runs on a clock in {a.unit}: "
                              f"give the warmup in {a.unit} (e.g. '5M {a.unit[:3]}'), as a ratio or as a percentage")
+    total_key = next((k for k in ("num_training_steps", "max_steps") if k in found), None)
+    warmup_key = next((k for k in ("num_warmup_steps", "warmup") if k in found), None)
+    if total_key and warmup_key and found[warmup_key].value > found[total_key].value:
+        raise ValueError(f"{warmup_key}={values[warmup_key]!r} ({found[warmup_key].value:,} {a.unit}) is longer than "
+                         f"{total_key}={values[total_key]!r} ({found[total_key].value:,} {a.unit}): warmup must be at "
+                         "most the total, or a ratio in [0, 1)")
     return a.unit, out
 
 
