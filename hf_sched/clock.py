@@ -34,6 +34,7 @@ __all__ = ["CLOCK_UNITS", "Amount", "Clock", "clock_units", "is_amount", "parse_
 CLOCK_UNITS = ("tokens", "samples")
 _UNIT_NAMES = {"tok": "tokens", "toks": "tokens", "token": "tokens", "tokens": "tokens",
                "sample": "samples", "samples": "samples", "smp": "samples"}
+_SHORT = {"tokens": "tok", "samples": "samples"}  # how examples in messages spell each unit
 _SCALES = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
 _NUMBER = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?(?:e[0-9]+)?)\s*([kmbgt]?)\s*$", re.IGNORECASE)
 _UNIT_AT_END = re.compile(r"(%s)\s*$" % "|".join(sorted(_UNIT_NAMES, key=len, reverse=True)))
@@ -93,11 +94,12 @@ def is_amount(value: Any) -> bool:
     return isinstance(value, str) and _unit_word(value) is not None
 
 
-def clock_units(name: str, values: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+def clock_units(name: str, values: dict[str, Any], totals: tuple[str, ...] = ("num_training_steps", "max_steps"),
+                warmups: tuple[str, ...] = ("num_warmup_steps", "warmup")) -> tuple[str | None, dict[str, Any]]:
     """The clock unit of a run's arguments and the arguments in that unit (amounts as ints).
 
     ``values`` maps argument names to what the caller gave (totals, warmup, schedule arguments;
-    lists are looked into). ``None`` as the unit: no amount anywhere, a run in optimizer steps.
+    lists are looked into; ``totals`` and ``warmups`` name the run's total and its warmup). ``None`` as the unit: no amount anywhere, a run in optimizer steps.
     Two units, or an amount beside a total in steps, is an error naming both arguments.
 
     >>> clock_units("warmupcosine", {"num_training_steps": "200M tok", "warmup": "5M tok"})
@@ -126,24 +128,26 @@ def clock_units(name: str, values: dict[str, Any]) -> tuple[str | None, dict[str
         if b.unit != a.unit:
             raise ValueError(f"{key}={values.get(key, b.value)!r} is in {b.unit} but {first} is in {a.unit}: a run "
                              "has one clock; give every amount in the same unit")
-    for key in ("num_training_steps", "max_steps"):
+    for key in totals:
         total = values.get(key)
         if total is not None and key not in found and total != -1:
             what = next(k for k in found)
             raise ValueError(f"{what}={values[what]!r} is in {a.unit} but {key}={total!r} counts optimizer steps: give "
-                             f"both in {a.unit} (e.g. {key}='200M {a.unit[:3]}') or both in steps; a ratio or '10%' "
+                             f"both in {a.unit} (e.g. {key}='200M {_SHORT[a.unit]}') or both in steps; a ratio or '10%' "
                              "warmup works on either clock")
-    for key in ("num_warmup_steps", "warmup"):
+    for key in warmups:
         w = out.get(key)
-        if key not in found and w is not None and not isinstance(w, str) and isinstance(w, numbers.Integral) and w:
+        if isinstance(w, str) and re.fullmatch(r"\s*[0-9]+\s*", w):  # steps as text (a command line)
+            w = int(w)
+        if key not in found and isinstance(w, numbers.Integral) and not isinstance(w, bool) and w:
             raise ValueError(f"{key}={w!r} is a number of optimizer steps, but {name!r} runs on a clock in {a.unit} "
-                             f"({first}={values[first]!r}): give the warmup in {a.unit} (e.g. '5M {a.unit[:3]}'), as a "
+                             f"({first}={values[first]!r}): give the warmup in {a.unit} (e.g. '5M {_SHORT[a.unit]}'), as a "
                              "ratio (0.05) or as a percentage ('5%')")
         if isinstance(w, str) and w.strip().lower() == "auto" or isinstance(w, str) and w.strip().lower().endswith("ep"):
             raise ValueError(f"{key}={w!r} counts optimizer steps or epochs, but {name!r} runs on a clock in {a.unit}: "
-                             f"give the warmup in {a.unit} (e.g. '5M {a.unit[:3]}'), as a ratio or as a percentage")
-    total_key = next((k for k in ("num_training_steps", "max_steps") if k in found), None)
-    warmup_key = next((k for k in ("num_warmup_steps", "warmup") if k in found), None)
+                             f"give the warmup in {a.unit} (e.g. '5M {_SHORT[a.unit]}'), as a ratio or as a percentage")
+    total_key = next((k for k in totals if k in found), None)
+    warmup_key = next((k for k in warmups if k in found), None)
     if total_key and warmup_key and found[warmup_key].value > found[total_key].value:
         raise ValueError(f"{warmup_key}={values[warmup_key]!r} ({found[warmup_key].value:,} {a.unit}) is longer than "
                          f"{total_key}={values[total_key]!r} ({found[total_key].value:,} {a.unit}): warmup must be at "

@@ -583,7 +583,7 @@ def _check_clock_run(info: Any, optimizer: Any, unit: str, interval: str, **coun
     for key, value in counts.items():
         if value is not None:
             raise ValueError(f"{key}={value!r} counts optimizer steps or epochs, but this run's clock counts {unit}: "
-                             f"give num_training_steps in {unit} (e.g. '200M {unit[:3]}') instead")
+                             f"give num_training_steps in {unit} (e.g. '200M {'tok' if unit == 'tokens' else unit}') instead")
     if interval != "step":
         raise ValueError(f"interval={interval!r}: a clock in {unit} advances at each optimizer step by what it "
                          "consumed; use interval='step'")
