@@ -188,6 +188,12 @@ class Clock:
 
     def consume(self, tokens: int | None = None, samples: int | None = None) -> None:
         """Report what the coming optimizer step consumed (adds up over calls until the step)."""
+        value = tokens if samples is None else samples
+        if type(value) is int and value >= 0 and (tokens is None) != (samples is None) and \
+                (samples is None) == (self.unit == "tokens"):  # the common case, every step
+            self.pending += value
+            self.reported = True
+            return
         given = {k: v for k, v in (("tokens", tokens), ("samples", samples)) if v is not None}
         if len(given) != 1:
             raise ValueError(f"consume() takes one of tokens= or samples= (this clock counts {self.unit}), got "

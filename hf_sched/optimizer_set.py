@@ -97,15 +97,18 @@ class OptimizerSet(Optimizer):
 
     def _hook_members(self) -> None:
         """Watch each member's steps (on the torch optimizer that really steps, below any wrapper)."""
-        self._stepped: set[int] = set()
+        self._stepped = 0  # bit i: member i has stepped since the set's last step
+        self._all = (1 << len(self.members)) - 1
         self._member_handles = [deepest_torch_optimizer(m).register_step_post_hook(self._member_post_hook(i))
                                 for i, m in enumerate(self.members)]
 
     def _member_post_hook(self, i: int) -> Callable[[Any, Any, Any], None]:
+        bit = 1 << i
+
         def stepped(optimizer: Any, args: Any, kwargs: Any) -> None:
-            self._stepped.add(i)
-            if len(self._stepped) == len(self.members):  # every member has stepped: one step of the set
-                self._stepped.clear()
+            self._stepped |= bit
+            if self._stepped == self._all:  # every member has stepped: one step of the set
+                self._stepped = 0
                 for hook in list(self._optimizer_step_post_hooks.values()):
                     hook(self, (), {})
 
