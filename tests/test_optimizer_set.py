@@ -178,3 +178,73 @@ def test_bad_states_and_group_additions_are_refused():
         opt.load_state_dict(opt.members[0].state_dict())
     with pytest.raises(TypeError, match=r"call set.members\[i\].add_param_group\(group\)"):
         opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))]})
+
+
+def test_gradscaler_steps_or_skips_the_set_as_one():
+    model, _, _, sched = build()
+    scaler = torch.amp.GradScaler("cpu", init_scale=16.0)
+    counts = []
+    for k in range(5):
+        loss = model(torch.ones(2, 6)).sum() * (float("inf") if k == 2 else 1.0)
+        scaler.scale(loss).backward()
+        scaler.step(sched.optimizer)  # one inf check over both members' gradients
+        scaler.update()
+        sched.optimizer.zero_grad()
+        counts.append(sched.optimizer_step)
+    assert counts == [1, 2, 2, 3, 4]  # the skipped step is no step of the schedule
+
+
+# ---------------------------------------------------------------------------- the Trainer
+
+
+def _muon_trainer(output_dir, **overrides):
+    """A SchedTrainer whose create_optimizer returns Muon (encoder matrices) + AdamW (the rest) as one set."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from hf_sched import SchedTrainer, SchedTrainingArguments
+
+    class MuonTrainer(SchedTrainer):
+        def create_optimizer(self, model=None):
+            if self.optimizer is None:
+                named = list((model or self.model).named_parameters())
+                matrix = [p for n, p in named if p.ndim == 2 and "embeddings" not in n and "classifier" not in n]
+                ids = {id(p) for p in matrix}
+                self.optimizer = OptimizerSet([
+                    torch.optim.Muon(matrix, lr=MUON_LR, weight_decay=0.01),
+                    torch.optim.AdamW([p for _, p in named if id(p) not in ids], lr=self.args.learning_rate)])
+            return self.optimizer
+
+    config = BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                        max_position_embeddings=32)
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(config)
+    g = torch.Generator().manual_seed(1)
+    data = [{"input_ids": torch.randint(1, 64, (8,), generator=g), "labels": i % 2} for i in range(48)]
+    kw = dict(output_dir=str(output_dir), lr_scheduler_type="warmupcosine", learning_rate=ADAMW_LR,
+              per_device_train_batch_size=4, num_train_epochs=1, logging_steps=1, report_to=[], use_cpu=True,
+              seed=0, save_strategy="steps", save_steps=6, save_lr_curve=False, disable_tqdm=True)
+    kw.update(overrides)
+    return MuonTrainer(model=model, args=SchedTrainingArguments(**kw), train_dataset=data)
+
+
+@pytest.mark.usefixtures("frozen_gc")
+def test_trainer_with_muon_and_adamw_resumes_exactly(tmp_path):
+    full = _muon_trainer(tmp_path / "full")
+    full.train()
+    f = full.lr_scheduler.schedules[0]
+    logs = [h for h in full.state.log_history if "learning_rate" in h]
+    assert full.lr_scheduler.optimizer_step == 12 and len(logs) == 12
+    assert [h["learning_rate"] for h in logs] == pytest.approx([MUON_LR * f(k) for k in range(12)], rel=1e-12)
+    state = torch.load(tmp_path / "full" / "checkpoint-6" / "optimizer.pt", weights_only=True)
+    assert state["format"] == "hf_sched.OptimizerSet/1" and len(state["members"]) == 2
+
+    resumed = _muon_trainer(tmp_path / "resumed")
+    resumed.train(resume_from_checkpoint=str(tmp_path / "full" / "checkpoint-6"))
+    again = [h for h in resumed.state.log_history if "learning_rate" in h]
+    assert [(h["step"], h["learning_rate"], h["loss"]) for h in again[6:]] == \
+        [(h["step"], h["learning_rate"], h["loss"]) for h in logs[6:]]
+    assert resumed.lr_scheduler.optimizer_step == 12
+    weights = full.model.state_dict()
+    for name, value in resumed.model.state_dict().items():
+        assert torch.allclose(value, weights[name], rtol=1e-6, atol=1e-7), name
