@@ -66,7 +66,7 @@ def parse_amount(value: Any, name: str = "amount") -> Amount | None:
     >>> parse_amount("2.5 tok", "warmup")
     Traceback (most recent call last):
     ...
-    ValueError: warmup='2.5 tok' is not a whole number of tokens (2.5): give an amount like '200M tok', '5M tokens', '1.5B tok' or '100k samples' (k=1e3, M=1e6, B=1e9, T=1e12; units: sample, samples, smp, tok, token, tokens, toks)
+    ValueError: warmup='2.5 tok' is not a whole number of tokens (2.5): give an amount like '200M tok', ...
     """
     if not isinstance(value, str):
         return None
@@ -99,7 +99,8 @@ def clock_units(name: str, values: dict[str, Any], totals: tuple[str, ...] = ("n
     """The clock unit of a run's arguments and the arguments in that unit (amounts as ints).
 
     ``values`` maps argument names to what the caller gave (totals, warmup, schedule arguments;
-    lists are looked into; ``totals`` and ``warmups`` name the run's total and its warmup). ``None`` as the unit: no amount anywhere, a run in optimizer steps.
+    lists are looked into; ``totals`` and ``warmups`` name the run's total and its warmup). ``None``
+    as the unit: no amount anywhere, a run in optimizer steps.
     Two units, or an amount beside a total in steps, is an error naming both arguments.
 
     >>> clock_units("warmupcosine", {"num_training_steps": "200M tok", "warmup": "5M tok"})
@@ -107,7 +108,7 @@ def clock_units(name: str, values: dict[str, Any], totals: tuple[str, ...] = ("n
     >>> clock_units("warmupcosine", {"num_training_steps": 1000, "warmup": "5M tok"})
     Traceback (most recent call last):
     ...
-    ValueError: warmup='5M tok' is in tokens but num_training_steps=1000 counts optimizer steps: give both in tokens (e.g. num_training_steps='200M tok') or both in steps; a ratio or '10%' warmup works on either clock
+    ValueError: warmup='5M tok' is in tokens but num_training_steps=1000 counts optimizer steps: give both in tokens ...
     """
     found: dict[str, Amount] = {}
     out: dict[str, Any] = {}

@@ -123,7 +123,9 @@ class ScheduledLR(LRScheduler):
     :meth:`step` calls (``interval="epoch"``). ``schedule``: one Schedule or one per group;
     ``strict``: refuse a checkpoint with other schedules (``False``: warn, take the checkpoint's);
     ``last_epoch=k >= 0`` starts after ``k`` steps. A second ``ScheduledLR`` on an optimizer
-    detaches the first.
+    detaches the first. A list of optimizers is one :class:`~hf_sched.optimizer_set.OptimizerSet`
+    (``s`` counts steps of the set); with a ``clock`` (:mod:`hf_sched.clock`) ``s`` is the tokens or
+    samples the steps consumed, reported with :meth:`consume`.
 
     >>> import torch
     >>> from hf_sched.schedules import Linear
@@ -147,8 +149,9 @@ class ScheduledLR(LRScheduler):
     _said_past_the_end = False
     _clock: Clock | None = None
 
-    def __init__(self, optimizer: Optimizer, schedule: Schedule | Sequence[Schedule], *, interval: str = "step",
-                 strict: bool = True, last_epoch: int = -1, clock: Clock | None = None) -> None:
+    def __init__(self, optimizer: Optimizer | Sequence[Optimizer], schedule: Schedule | Sequence[Schedule], *,
+                 interval: str = "step", strict: bool = True, last_epoch: int = -1,
+                 clock: Clock | None = None) -> None:
         optimizer = as_optimizer(optimizer)  # several optimizers: one OptimizerSet, one step count
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
@@ -508,7 +511,8 @@ class ScheduledLR(LRScheduler):
 
 
 def get_scheduler(
-    name: str, optimizer: Optimizer, num_warmup_steps: Any = None, num_training_steps: int | None = None,
+    name: str, optimizer: Optimizer | Sequence[Optimizer], num_warmup_steps: Any = None,
+    num_training_steps: int | str | None = None,
     scheduler_specific_kwargs: dict[str, Any] | str | None = None, *, warmup: Any = None, dataloader: Any = None,
     num_batches: int | None = None, num_epochs: float | None = None, gradient_accumulation_steps: int = 1,
     max_steps: int | None = None, num_processes: int | None = None, split_batches: bool | None = None,
@@ -522,6 +526,9 @@ def get_scheduler(
     ``num_warmup_steps`` / ``warmup`` is any warmup request (default 10%); ``num_training_steps``
     may come from ``dataloader``/``num_batches`` with ``num_epochs``, or ``max_steps``
     (:func:`hf_sched.budget.compute_budget`); names that need no total run unbounded without one.
+    ``optimizer`` may be a list (``[muon, adamw]``: one :class:`~hf_sched.optimizer_set.OptimizerSet`);
+    a total or warmup given as an amount (``"200M tok"``) runs the schedule on a clock in that unit
+    (:mod:`hf_sched.clock`, :meth:`ScheduledLR.consume`).
 
     >>> import torch
     >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)

@@ -124,7 +124,7 @@ class OptimizerSet(Optimizer):
         """Every member's per-parameter state (read-only view: a new dict)."""
         return {p: s for m in self.members for p, s in m.state.items()}
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Step every member once; a ``closure`` is evaluated once (with grad) and its loss returned."""
         loss = None
         if closure is not None:
@@ -146,11 +146,11 @@ class OptimizerSet(Optimizer):
         raise TypeError("OptimizerSet.add_param_group: a set cannot tell which member should take the group; call "
                         "set.members[i].add_param_group(group) on the member that should train it")
 
-    def state_dict(self) -> dict[str, Any]:  # type: ignore[override]
+    def state_dict(self) -> dict[str, Any]:
         """``{"format", "members": [m.state_dict() for m in members]}``: one state for the whole set."""
         return {"format": _STATE_FORMAT, "members": [m.state_dict() for m in self.members]}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # type: ignore[override]
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load each member's state; then the set's load hooks run (a scheduler learns the new group dicts)."""
         if not isinstance(state_dict, dict) or state_dict.get("format") != _STATE_FORMAT:
             keys = sorted(map(str, state_dict)) if isinstance(state_dict, dict) else type(state_dict).__name__

@@ -6,8 +6,8 @@ import json
 import math
 
 import pytest
-
 from cli_runner import run_cli, run_script
+
 from hf_sched.schedules import Cosine
 
 

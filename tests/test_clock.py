@@ -195,7 +195,8 @@ def test_amounts(text, value, unit):
     ({"max_steps": "1M tok", "num_epochs": 2}, "num_epochs=2 counts optimizer steps or epochs, but this run's clock "
                                               "counts tokens"),
     ({"num_training_steps": "1M tok", "interval": "epoch"}, "interval='epoch': a clock in tokens advances at each"),
-    ({"num_training_steps": "2k tok", "warmup": "5k tok"}, "warmup='5k tok' (5,000 tokens) is longer than num_training_steps='2k tok' (2,000 tokens)"),
+    ({"num_training_steps": "2k tok", "warmup": "5k tok"},
+     "warmup='5k tok' (5,000 tokens) is longer than num_training_steps='2k tok' (2,000 tokens)"),
 ])
 def test_bad_clock_arguments_get_one_line(kwargs, message):
     opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)

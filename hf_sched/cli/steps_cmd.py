@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-
 from typing import Any
 
 from ..clock import Amount, parse_amount
