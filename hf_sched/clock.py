@@ -169,7 +169,8 @@ class Clock:
     :meth:`consume` adds to the current step's amount (call it for every micro-batch or once per
     step); :meth:`tick` (run by the scheduler when the optimizer steps) returns ``c + amount``.
     A step with nothing reported is an error: the schedule cannot know where it is. ``steps``
-    counts the optimizer steps taken.
+    counts the optimizer steps taken. A step ``GradScaler`` skips is no step, but its batch was
+    read: what it reported is added to the next step taken.
 
     >>> c = Clock("samples")
     >>> c.consume(tokens=5)

@@ -244,3 +244,33 @@ def test_clock_units_reads_schedule_arguments_in_the_unit():
     unit, given = clock_units("warmup_stable_decay", {"num_training_steps": "1M tok", "warmup": "10k tok",
                                                       "num_stable_steps": "800k tok", "milestones": ["1k tok", 5]})
     assert unit == "tokens" and given["num_stable_steps"] == 800_000 and given["milestones"] == [1000, 5]
+
+
+def test_a_step_gradscaler_skips_carries_its_tokens_to_the_next_step_taken():
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    sched = get_scheduler("warmuplinear", opt, num_training_steps="1k tok", warmup="100 tok")
+    scaler = torch.amp.GradScaler("cpu", init_scale=16.0)
+    for tokens, scale in [(40, 1.0), (30, float("inf")), (20, 1.0)]:
+        scaler.scale(model(torch.ones(1, 2)).sum() * scale).backward()
+        sched.consume(tokens=tokens)
+        scaler.step(opt)
+        scaler.update()
+        opt.zero_grad()
+    # the skipped step is no step, but its batch was read: the clock is at 40 + 30 + 20 after 2 steps
+    assert (sched.optimizer_step, sched.last_epoch) == (2, 90)
+    assert opt.param_groups[0]["lr"] == pytest.approx(90 / 100)
+
+
+def test_a_pickled_scheduler_keeps_its_clock():
+    import pickle
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = get_scheduler("warmuplinear", opt, num_training_steps="1k tok", warmup="100 tok")
+    sched.consume(tokens=30)
+    opt.step()
+    sched.consume(tokens=5)  # reported for a step not yet taken: kept too
+    opt2, again = pickle.loads(pickle.dumps((opt, sched)))
+    assert (again.last_epoch, again.optimizer_step, again.clock.pending) == (30, 1, 5)
+    opt2.step()
+    assert again.last_epoch == 35 and opt2.param_groups[0]["lr"] == pytest.approx(0.35)
