@@ -582,7 +582,7 @@ def get_scheduler(
     lr_init = optimizer.defaults.get("lr") if hasattr(optimizer, "defaults") else None
     schedule = build_resolved(info, total, w, None if lr_init is None else float(lr_init),
                               check_schedule_kwargs(info.name, spec_kwargs))
-    return ScheduledLR(optimizer, schedule, interval=interval, strict=strict, clock=unit and Clock(unit))
+    return ScheduledLR(optimizer, schedule, interval=interval, strict=strict, clock=Clock(unit) if unit else None)
 
 
 def _check_clock_run(info: Any, optimizer: Any, unit: str, interval: str, **counts: Any) -> None:
