@@ -80,3 +80,13 @@ def test_mixed_or_bad_units_exit_2_with_one_line(capsys, argv, expected):
 def test_the_console_script_speaks_tokens():
     done = run_script("show", "warmuplinear", "--steps", "1k tok", "--warmup", "100 tok", "--csv")
     assert done.returncode == 0 and done.stdout.splitlines()[:3] == ["tokens,lr", "0,0.0", "1,0.01"]
+
+
+def test_plot_and_the_terminal_curve_label_the_unit(capsys, tmp_path):
+    out = tmp_path / "tokens.png"
+    code, printed, _ = run_cli(capsys, "plot", "warmupcosine", "--steps", "200M tok", "--warmup", "5M tok",
+                               "--out", str(out))
+    assert code == 0 and "2 schedules" not in printed and "over 200,000,000 tokens in" in printed
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, printed, _ = run_cli(capsys, "show", "warmupcosine", "--steps", "200M tok", "--warmup", "5M tok")
+    assert "end of warmup: tokens 5,000,000" in printed and "even grid of tokens" in printed

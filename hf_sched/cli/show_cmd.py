@@ -145,10 +145,10 @@ def run_show(args: argparse.Namespace) -> int:
         lines.append(f"  {r[0]:>{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip())
     lines.append("")
     ascii_only = args.ascii or not _can_encode("▁█┴└│┤")
-    chart = terminal_plot(s, lr=args.lr, width=args.width, height=args.height, ascii_only=ascii_only)
+    chart = terminal_plot(s, lr=args.lr, width=args.width, height=args.height, ascii_only=ascii_only, unit=args.unit)
     lines.extend("  " + row for row in chart.splitlines())
     if numbers["sampled"]:
-        lines.append("  (a run this long is evaluated on an even grid of steps, not every step)")
+        lines.append(f"  (a run this long is evaluated on an even grid of {args.unit or 'steps'}, not every one)")
     print("\n".join(lines))
     return EXIT_OK
 
