@@ -274,3 +274,35 @@ def test_a_pickled_scheduler_keeps_its_clock():
     assert (again.last_epoch, again.optimizer_step, again.clock.pending) == (30, 1, 5)
     opt2.step()
     assert again.last_epoch == 35 and opt2.param_groups[0]["lr"] == pytest.approx(0.35)
+
+
+def test_muon_and_adamw_on_a_token_clock_under_accelerate_on_one_and_two_processes(tmp_path):
+    """The same data on 1 and 2 processes (accumulation 2): every rank keeps the same clock (the step's
+    tokens are gathered), each LR is the closed form at the clock, and both runs end at the same token."""
+    import json
+    import os
+    import sys
+    from pathlib import Path
+
+    from launched import run_launched, two_process_command
+
+    script = Path(__file__).parent / "scripts" / "set_and_tokens_accelerate.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    runs = {}
+    for n, command in [(1, [sys.executable, str(script)]), (2, two_process_command(script))]:
+        out = tmp_path / f"p{n}"
+        out.mkdir()
+        done = run_launched([*command, str(out)], timeout=300, env=env, cwd=Path(__file__).parents[1])
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs[n] = [json.loads((out / f"rank{r}.json").read_text()) for r in range(n)]
+    one, (rank0, rank1) = runs[1][0], runs[2]
+    assert rank0["records"] == rank1["records"] and rank0["state"] == rank1["state"]
+    assert (one["optimizer_step"], rank0["optimizer_step"]) == (36, 18)  # 96 examples, batch 4, accumulation 2
+    assert one["position"] == rank0["position"] > 8_000  # the same tokens, in half the steps
+    assert rank0["state"]["clock"]["steps"] == 18 and rank0["state"]["step"] == rank0["position"]
+    for run in (one, rank0):
+        positions = [r["position"] for r in run["records"]]
+        assert positions == sorted(positions) and len(set(positions)) == len(positions)
+        for r in run["records"]:
+            f = closed_form(r["position"], total=9000, warmup=900)
+            assert r["lrs"] == pytest.approx([0.02 * f, 1e-3 * f], rel=1e-12, abs=1e-18)
