@@ -36,7 +36,7 @@ def main(out_dir: str) -> None:
     loader = torch.utils.data.DataLoader(data, batch_size=BATCH)
     model, optimizer, loader, prepared = acc.prepare(model, scheduler.optimizer, loader, scheduler)
     records = []
-    for epoch in range(3):
+    for _epoch in range(3):
         for x, lengths in loader:
             with acc.accumulate(model):
                 step_tokens = int(acc.gather(lengths.sum().reshape(1)).sum())  # the step's tokens, all processes
