@@ -156,10 +156,10 @@ def clock_units(name: str, values: dict[str, Any], totals: tuple[str, ...] = ("n
     return a.unit, out
 
 
-def _check_count(name: str, value: Any) -> int:
+def _check_count(name: str, value: Any, what: str = " (what this step consumed)") -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
         got = f"{value!r} ({type(value).__name__})"
-        raise ValueError(f"{name} must be a whole number >= 0 (what this step consumed), got {got}")
+        raise ValueError(f"{name} must be a whole number >= 0{what}, got {got}")
     return int(value)
 
 
@@ -232,8 +232,8 @@ class Clock:
         if state["unit"] != self.unit:
             raise ValueError(f"the checkpoint's clock counts {state['unit']!r}, this scheduler's counts {self.unit!r}: "
                              "build the schedule with the same unit to resume")
-        steps = _check_count("state_dict['clock']['steps']", state["steps"])
-        pending = _check_count("state_dict['clock']['pending']", state["pending"])
+        steps = _check_count("state_dict['clock']['steps']", state["steps"], "")
+        pending = _check_count("state_dict['clock']['pending']", state["pending"], "")
         return steps, pending, bool(state["reported"])
 
     def load_state_dict(self, state: Any) -> None:
