@@ -23,8 +23,8 @@ def run_block(index: int) -> tuple[str, dict]:
     return out.getvalue(), namespace
 
 
-def test_the_doc_has_its_three_examples():
-    assert len(BLOCKS) == 3
+def test_the_doc_has_its_four_examples():
+    assert len(BLOCKS) == 4
 
 
 def test_muon_and_adamw_in_a_loop():
@@ -50,3 +50,13 @@ def test_tokens_clock_in_a_loop():
     printed, _ = run_block(2)
     m = re.fullmatch(r"(\d+) steps, clock at ([\d,]+) tokens\n", printed)
     assert m and int(m.group(2).replace(",", "")) >= 100_000 and 50 <= int(m.group(1)) <= 200, printed
+
+
+def test_tokens_with_the_trainer(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    printed, ns = run_block(3)
+    seen = ns["trainer"].state.num_input_tokens_seen
+    assert f"{seen} real tokens in 12 steps; the clock is at {seen}" in printed, printed
+    logs = [h for h in ns["trainer"].state.log_history if "learning_rate" in h]
+    f = ns["scheduler"].schedules[0]
+    assert (f.num_training_steps, f.num_warmup_steps) == (700, 70) and logs
