@@ -16,7 +16,11 @@ scheduling part of a step is each row minus that one:
   timm wheel without the package ``__init__``; the row is skipped if that fails);
 * torch ``SequentialLR(LinearLR, CosineAnnealingLR)``;
 * a bare loop: the optimizer step, then the same cosine computed and written into
-  ``group["lr"]`` by hand.
+  ``group["lr"]`` by hand;
+* ``ScheduledLR`` on a token clock: ``consume(tokens=n)`` of a varying ``n``, the step, ``step()``;
+* the same two groups in two optimizers (Muon + AdamW's shape): one ``ScheduledLR`` over their
+  ``OptimizerSet`` against one ``ScheduledLR`` per optimizer; these rows subtract both
+  optimizers' steps alone.
 
 It also times ``Schedule.values()`` over 1,000,000 steps against a Python loop over
 transformers' lambda. Targets: ScheduledLR <= 0.2x transformers and <= 1.3x the bare loop;
@@ -45,6 +49,12 @@ import torch
 
 RESULTS = Path(__file__).parent / "results"
 OPTIMIZER_ONLY = "optimizer.step() alone (no schedule)"
+TWO_ONLY = "2 optimizers' step() alone (no schedule)"
+TWO_SET = "hf_sched ScheduledLR over 2 optimizers (OptimizerSet)"
+TWO_EACH = "hf_sched ScheduledLR per optimizer (2 schedulers)"
+TOKEN_CLOCK = "hf_sched ScheduledLR, token clock (consume + step)"
+#: the rows timed on two optimizers (one group each) take their optimizer part from TWO_ONLY
+ON_TWO = (TWO_SET, TWO_EACH)
 TIMM_DIR = Path(__file__).parent / ".timm"
 
 
@@ -99,6 +109,11 @@ def _hooks_only_step(opt: torch.optim.Optimizer) -> None:
     opt._opt_called = True  # what torch's LRScheduler wrapper of opt.step records (no order warning)
     for post in opt._optimizer_step_post_hooks.values():
         post(opt, (), {})
+
+
+def _two_opts() -> list[torch.optim.Optimizer]:
+    """The same two groups as :func:`_opt`, one per optimizer (Muon + AdamW's shape, without their arithmetic)."""
+    return [_NoOpOptimizer([{"params": [torch.nn.Parameter(torch.zeros(4))], "lr": lr}]) for lr in (1e-3, 2e-3)]
 
 
 def _opt() -> torch.optim.Optimizer:
@@ -159,8 +174,47 @@ def make_runners(total: int, warmup: int) -> dict[str, Callable[[int], None]]:
             for g, b in zip(groups, bases):
                 g["lr"] = b * f
 
+    def two_only_run(n: int) -> None:
+        a, b = _two_opts()
+        for _ in range(n):
+            _hooks_only_step(a)
+            _hooks_only_step(b)
+
+    def two_set_run(n: int) -> None:
+        a, b = _two_opts()
+        s = get_scheduler("warmupcosine", [a, b], num_training_steps=total, num_warmup_steps=warmup)
+        step = s.step
+        for _ in range(n):
+            _hooks_only_step(a)  # what OptimizerSet.step() does: each member steps; the set counts one step
+            _hooks_only_step(b)
+            step()
+
+    def two_each_run(n: int) -> None:
+        a, b = _two_opts()
+        sa = get_scheduler("warmupcosine", a, num_training_steps=total, num_warmup_steps=warmup)
+        sb = get_scheduler("warmupcosine", b, num_training_steps=total, num_warmup_steps=warmup)
+        for _ in range(n):
+            _hooks_only_step(a)
+            _hooks_only_step(b)
+            sa.step()
+            sb.step()
+
+    def token_clock_run(n: int) -> None:
+        opt = _opt()
+        s = get_scheduler("warmupcosine", opt, num_training_steps=f"{total * 1000} tok",
+                          warmup=f"{warmup * 1000} tok")
+        opt_step, step, consume = partial(_hooks_only_step, opt), s.step, s.consume
+        for i in range(n):
+            consume(tokens=500 + i % 1000)  # varying batches, about 1,000 tokens a step
+            opt_step()
+            step()
+
     runners = {
         "hf_sched ScheduledLR": hf_sched_run,
+        TOKEN_CLOCK: token_clock_run,
+        TWO_SET: two_set_run,
+        TWO_EACH: two_each_run,
+        TWO_ONLY: two_only_run,
         "transformers LambdaLR": transformers_run,
         "torch SequentialLR": sequential_run,
         "bare loop": bare_run,
@@ -237,18 +291,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     samples = time_steps(runners, args.steps, args.rounds)
     med = {k: statistics.median(v) for k, v in samples.items()}
     base = med[OPTIMIZER_ONLY]
-    cost = {k: v - base for k, v in med.items() if k != OPTIMIZER_ONLY}  # the scheduling part of a step
+    # the scheduling part of a step: the row minus its optimizers' steps alone
+    cost = {k: v - (med[TWO_ONLY] if k in ON_TWO else base) for k, v in med.items() if k not in (OPTIMIZER_ONLY, TWO_ONLY)}
     ours, tf, bare = cost["hf_sched ScheduledLR"], cost["transformers LambdaLR"], cost["bare loop"]
     vals = time_values(1_000_000 if not args.quick else 100_000, 3 if not args.quick else 1)
 
-    print(f"\n{'scheduler':<38}{'us/step':>10}{'scheduling us':>15}{'vs ScheduledLR':>16}")
-    print(f"{OPTIMIZER_ONLY:<38}{base:>10.2f}{0.0:>15.2f}{'':>16}")
+    print(f"\n{'scheduler':<52}{'us/step':>10}{'scheduling us':>15}{'vs ScheduledLR':>16}")
+    print(f"{OPTIMIZER_ONLY:<52}{base:>10.2f}{0.0:>15.2f}{'':>16}")
+    print(f"{TWO_ONLY:<52}{med[TWO_ONLY]:>10.2f}{0.0:>15.2f}{'':>16}")
     for name, us in sorted(cost.items(), key=lambda kv: kv[1]):
-        print(f"{name:<38}{med[name]:>10.2f}{us:>15.2f}{us / ours:>15.2f}x")
+        print(f"{name:<52}{med[name]:>10.2f}{us:>15.2f}{us / ours:>15.2f}x")
     r_tf, r_bare = ours / tf, ours / bare
     whole_tf, whole_bare = med["hf_sched ScheduledLR"] / med["transformers LambdaLR"], med["hf_sched ScheduledLR"] / med["bare loop"]
     speedup = vals["python_loop_s"] / vals["values_s"]
-    print("\nscheduling us = the row's time per step minus optimizer.step() alone (the same no-op optimizer)")
+    print("\nscheduling us = the row's time per step minus optimizer.step() alone (the same no-op optimizer; the "
+          "rows over 2 optimizers minus both optimizers' steps)")
+    print(f"2 optimizers: one ScheduledLR over the set = {cost[TWO_SET] / cost[TWO_EACH]:.2f}x the cost of one "
+          f"scheduler per optimizer; token clock = {cost[TOKEN_CLOCK] / ours:.2f}x the step clock")
     print(f"ScheduledLR / transformers = {r_tf:.2f}x scheduling cost, {whole_tf:.2f}x whole step "
           f"(target <= 0.2x): {'PASS' if r_tf <= 0.2 else 'MISS'}")
     print(f"ScheduledLR / bare loop    = {r_bare:.2f}x scheduling cost, {whole_bare:.2f}x whole step "
@@ -265,6 +324,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "us_per_step_samples": samples,
         "scheduling_us_per_step": cost,
         "ratios": {"scheduledlr_vs_transformers": r_tf, "scheduledlr_vs_bare": r_bare,
+                   "optimizer_set_vs_scheduler_per_optimizer": cost[TWO_SET] / cost[TWO_EACH],
+                   "token_clock_vs_step_clock": cost[TOKEN_CLOCK] / ours,
                    "whole_step_vs_transformers": whole_tf, "whole_step_vs_bare": whole_bare},
         "what_a_step_is": "optimizer.step() of a no-op torch Optimizer subclass (hooks run) + the scheduler update",
         "targets_met": {"vs_transformers_le_0.2": r_tf <= 0.2, "vs_bare_le_1.3": r_bare <= 1.3,

@@ -36,10 +36,12 @@ from torch.optim.lr_scheduler import LRScheduler
 from . import group_steps
 from .budget import kwargs_in_steps, run_steps, total_without_one
 from .checks import check_kwargs, check_lr
+from .clock import Clock, clock_units
 from .compose import Join, Product
 from .group_steps import WHOLE, GroupStepCounter
 from .handover import set_group_lr
 from .metric_schedulers import metric_scheduler
+from .optimizer_set import as_optimizer
 from .registry import build_resolved, check_schedule_kwargs, get_info
 from .schedule_free import is_schedule_free, schedule_free_scheduler
 from .schedules import Schedule, schedule_from_dict
@@ -48,7 +50,7 @@ from .warmup import epochs_to_steps, is_epoch_request, schedule_warmup
 __all__ = ["INTERVALS", "ScheduledLR", "describe_spec_change", "get_scheduler"]
 
 _STATE_FORMAT = "hf_sched.ScheduledLR/1"
-_STATE_KEYS = {"format", "step", "base_lrs", "schedules", "interval"}
+_STATE_KEYS = {"format", "step", "base_lrs", "schedules", "interval", "clock"}
 INTERVALS = ("step", "epoch")
 # step() calls with no optimizer step seen before we say the optimizer's steps are invisible
 _SILENT_CALLS = 50
@@ -56,7 +58,7 @@ _OWNER_ATTR = "_hf_sched_scheduler"
 _PROBING = "probing"  # the first step looked whole; the second tells whether a group is stepped in parts
 # what a pickled ScheduledLR holds (the hooks, the stepping protocol and the fast path are re-derived)
 _PICKLED = ("optimizer", "_schedules", "base_lrs", "interval", "strict", "_count", "_last_step", "_step_count",
-            "_calls_without_steps")
+            "_calls_without_steps", "_clock")
 
 
 def describe_spec_change(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -121,7 +123,9 @@ class ScheduledLR(LRScheduler):
     :meth:`step` calls (``interval="epoch"``). ``schedule``: one Schedule or one per group;
     ``strict``: refuse a checkpoint with other schedules (``False``: warn, take the checkpoint's);
     ``last_epoch=k >= 0`` starts after ``k`` steps. A second ``ScheduledLR`` on an optimizer
-    detaches the first.
+    detaches the first. A list of optimizers is one :class:`~hf_sched.optimizer_set.OptimizerSet`
+    (``s`` counts steps of the set); with a ``clock`` (:mod:`hf_sched.clock`) ``s`` is the tokens or
+    samples the steps consumed, reported with :meth:`consume`.
 
     >>> import torch
     >>> from hf_sched.schedules import Linear
@@ -143,9 +147,12 @@ class ScheduledLR(LRScheduler):
     _probe: tuple[int, ...] | None
     _one: tuple[int, int, Any, Any] | None  # the fast path of _apply, from the schedules setter
     _said_past_the_end = False
+    _clock: Clock | None = None
 
-    def __init__(self, optimizer: Optimizer, schedule: Schedule | Sequence[Schedule], *, interval: str = "step",
-                 strict: bool = True, last_epoch: int = -1) -> None:
+    def __init__(self, optimizer: Optimizer | Sequence[Optimizer], schedule: Schedule | Sequence[Schedule], *,
+                 interval: str = "step", strict: bool = True, last_epoch: int = -1,
+                 clock: Clock | None = None) -> None:
+        optimizer = as_optimizer(optimizer)  # several optimizers: one OptimizerSet, one step count
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
         groups = optimizer.param_groups
@@ -171,6 +178,10 @@ class ScheduledLR(LRScheduler):
             key = "initial_lr" if "initial_lr" in group else "lr"
             check_lr(f"param_groups[{i}][{key!r}]", group[key])
         _check_strict(strict)
+        if clock is not None and (not isinstance(clock, Clock) or interval != "step"):
+            raise ValueError(f"clock must be an hf_sched.clock.Clock with interval='step', got clock={clock!r}, "
+                             f"interval={interval!r}")
+        self._clock = clock
         self.optimizer = optimizer
         self.interval = interval
         self._by_calls = interval == "epoch"
@@ -250,7 +261,24 @@ class ScheduledLR(LRScheduler):
     @property
     def optimizer_step(self) -> int:
         """Optimizer steps taken so far (``s``); with ``interval="epoch"``, ``step()`` calls."""
-        return self._count
+        return self._count if self._clock is None else self._clock.steps
+
+    @property
+    def clock(self) -> Clock | None:
+        """The clock in tokens or samples (its position is :attr:`last_epoch`), or None: optimizer steps."""
+        return self._clock
+
+    def consume(self, tokens: int | None = None, *, samples: int | None = None) -> None:
+        """Report what the coming optimizer step consumes, on a clock in tokens or samples (before ``step()``).
+
+        The step then advances the position ``c`` by the amount, and the next step trains at
+        ``base_lr_g * f_g(c)`` (:mod:`hf_sched.clock`).
+        """
+        if self._clock is None:
+            raise ValueError(f"consume(tokens={tokens!r}, samples={samples!r}): this scheduler counts optimizer steps; "
+                             "build it with the total or the warmup in tokens or samples (e.g. "
+                             "num_training_steps='200M tok') to follow what each step consumed")
+        self._clock.consume(tokens=tokens, samples=samples)
 
     @property
     def last_epoch(self) -> int:
@@ -273,9 +301,12 @@ class ScheduledLR(LRScheduler):
         The one write path: the post-step hook (``step`` None: one more than the count), or a set step.
         """
         if step is None:  # the hook: the optimizer took a step
-            if self._protocol is not WHOLE and self._group_step(optimizer.param_groups):
+            if self._clock is not None:  # a clock in tokens/samples: what this step consumed
+                step = self._clock.tick(self._count)
+            elif self._protocol is not WHOLE and self._group_step(optimizer.param_groups):
                 return
-            step = self._count + 1
+            else:
+                step = self._count + 1
         self._count = step
         one = self._one
         if one is not None and stepped is None:  # one schedule, float LRs: the common case, every step
@@ -298,16 +329,18 @@ class ScheduledLR(LRScheduler):
 
     def _past_the_end(self, step: int) -> None:
         """Say once that the run went past the schedule's total, and what usually causes it."""
-        if self._said_past_the_end:
-            return
+        if self._said_past_the_end or (self._clock is not None and self._clock.start < self._end):
+            return  # on a clock, the step that crosses the total trained inside it: say so from the next one
         self._said_past_the_end = True
         end, final = self._end, [f.final_value() for f in self._schedules]
         what = f"step() was called {step} times" if self._by_calls else f"the optimizer has taken {step} steps"
+        why = ("Likely causes: get_scheduler was given a dataloader without num_epochs (it assumes one epoch), the "
+               "dataloader is longer than planned, or max_steps / num_training_steps differ from the loop's steps")
+        if self._clock is not None:
+            what, why = self._clock.past_the_end(step), f"(the total is in {self._clock.unit})"
         warnings.warn(
             f"{what}, past the schedule's total of {end} (num_training_steps): it trains at the final LR "
-            f"multiplier ({final[0] if len(set(final)) == 1 else final}) from here. Likely causes: get_scheduler "
-            "was given a dataloader without num_epochs (it assumes one epoch), the dataloader is longer than "
-            "planned, or max_steps / num_training_steps differ from the loop's steps", UserWarning, stacklevel=3,
+            f"multiplier ({final[0] if len(set(final)) == 1 else final}) from here. {why}", UserWarning, stacklevel=3,
         )
 
     def step(self, epoch: int | None = None) -> None:
@@ -380,8 +413,11 @@ class ScheduledLR(LRScheduler):
 
     def state_dict(self) -> dict[str, Any]:
         """Plain-typed state: format, step, base LRs, interval and every group's schedule spec."""
-        return {"format": _STATE_FORMAT, "step": int(self._count), "base_lrs": [float(b) for b in self.base_lrs],
-                "schedules": [s.to_dict() for s in self.schedules], "interval": self.interval}
+        state = {"format": _STATE_FORMAT, "step": int(self._count), "base_lrs": [float(b) for b in self.base_lrs],
+                 "schedules": [s.to_dict() for s in self.schedules], "interval": self.interval}
+        if self._clock is not None:  # "step" is the clock's position, in its unit
+            state["clock"] = self._clock.state_dict()
+        return state
 
     def _validate_state(self, state_dict: Any) -> tuple[int, list[float], list[dict[str, Any]], str]:
         """Check every field of a state dict; change nothing. Returns the parsed fields."""
@@ -423,6 +459,7 @@ class ScheduledLR(LRScheduler):
         if interval != self.interval:
             raise ValueError(f"the checkpoint counts interval={interval!r}, this scheduler interval={self.interval!r}: "
                              "build the scheduler with the same interval to resume")
+        clock_state = self._check_clock_state(state_dict.get("clock"))
         mine = [s.to_dict() for s in self.schedules]
         changed = [(i, describe_spec_change(old, new)) for i, (old, new) in enumerate(zip(specs, mine)) if old != new]
         changed += [(i, f"peak LR (base_lrs): {old!r} -> {new!r}")
@@ -454,8 +491,19 @@ class ScheduledLR(LRScheduler):
             else:
                 group["initial_lr"] = base
         self._forget_protocol()
+        if self._clock is not None and clock_state is not None:
+            self._clock.steps, self._clock.pending, self._clock.reported = clock_state
         self._apply(step=step)
         self._last_step = step
+
+    def _check_clock_state(self, state: Any) -> tuple[int, int, bool] | None:
+        """The checkpoint's clock, checked against this scheduler's (both in steps, or both in one unit)."""
+        mine = "optimizer steps" if self._clock is None else self._clock.unit
+        theirs = "optimizer steps" if state is None else state.get("unit") if isinstance(state, dict) else repr(state)
+        if mine != theirs:
+            raise ValueError(f"the checkpoint's schedule runs on a clock in {theirs}, this one in {mine}: build the "
+                             "schedule with its total and warmup in the same unit to resume")
+        return None if self._clock is None else self._clock.check_state(state)
 
     def __repr__(self) -> str:
         sched = self.schedules[0] if all(s is self.schedules[0] for s in self.schedules) else self.schedules
@@ -463,7 +511,8 @@ class ScheduledLR(LRScheduler):
 
 
 def get_scheduler(
-    name: str, optimizer: Optimizer, num_warmup_steps: Any = None, num_training_steps: int | None = None,
+    name: str, optimizer: Optimizer | Sequence[Optimizer], num_warmup_steps: Any = None,
+    num_training_steps: int | str | None = None,
     scheduler_specific_kwargs: dict[str, Any] | str | None = None, *, warmup: Any = None, dataloader: Any = None,
     num_batches: int | None = None, num_epochs: float | None = None, gradient_accumulation_steps: int = 1,
     max_steps: int | None = None, num_processes: int | None = None, split_batches: bool | None = None,
@@ -477,6 +526,9 @@ def get_scheduler(
     ``num_warmup_steps`` / ``warmup`` is any warmup request (default 10%); ``num_training_steps``
     may come from ``dataloader``/``num_batches`` with ``num_epochs``, or ``max_steps``
     (:func:`hf_sched.budget.compute_budget`); names that need no total run unbounded without one.
+    ``optimizer`` may be a list (``[muon, adamw]``: one :class:`~hf_sched.optimizer_set.OptimizerSet`);
+    a total or warmup given as an amount (``"200M tok"``) runs the schedule on a clock in that unit
+    (:mod:`hf_sched.clock`, :meth:`ScheduledLR.consume`).
 
     >>> import torch
     >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
@@ -490,12 +542,23 @@ def get_scheduler(
     [1.0]
     """
     info = get_info(name)
+    optimizer = as_optimizer(optimizer)  # [muon, adamw]: one OptimizerSet, stepped and scheduled as one
     spec_kwargs = check_kwargs("scheduler_specific_kwargs", scheduler_specific_kwargs)
     overlap = sorted(set(spec_kwargs) & set(kwargs))
     if overlap:
         raise ValueError(f"schedule argument(s) {overlap} given both in scheduler_specific_kwargs and as keywords")
     spec_kwargs.update(kwargs)
     request = _warmup_request(num_warmup_steps, warmup)
+    # 0. the clock: optimizer steps, or tokens/samples when an amount like "200M tok" is given (clock.py)
+    unit, given = clock_units(info.name, {"num_training_steps": num_training_steps, "max_steps": max_steps,
+                                          "num_warmup_steps" if num_warmup_steps is not None else "warmup": request,
+                                          **spec_kwargs})
+    if unit is not None:
+        _check_clock_run(info, optimizer, unit, interval, dataloader=dataloader, num_batches=num_batches,
+                         num_epochs=num_epochs, steps_per_epoch=steps_per_epoch)
+        num_training_steps, max_steps = given.pop("num_training_steps"), given.pop("max_steps")
+        request = given.pop("num_warmup_steps" if num_warmup_steps is not None else "warmup")
+        spec_kwargs = given
     # 1. the budget: the run's optimizer steps (None: a run without a total) and steps per epoch
     total, spe = run_steps(
         info.name, info.needs_total, num_training_steps, dataloader=dataloader, num_batches=num_batches,
@@ -519,7 +582,21 @@ def get_scheduler(
     lr_init = optimizer.defaults.get("lr") if hasattr(optimizer, "defaults") else None
     schedule = build_resolved(info, total, w, None if lr_init is None else float(lr_init),
                               check_schedule_kwargs(info.name, spec_kwargs))
-    return ScheduledLR(optimizer, schedule, interval=interval, strict=strict)
+    return ScheduledLR(optimizer, schedule, interval=interval, strict=strict, clock=Clock(unit) if unit else None)
+
+
+def _check_clock_run(info: Any, optimizer: Any, unit: str, interval: str, **counts: Any) -> None:
+    """A run on a clock in tokens/samples: no step counts of the data, a pure schedule, counted per step."""
+    for key, value in counts.items():
+        if value is not None:
+            raise ValueError(f"{key}={value!r} counts optimizer steps or epochs, but this run's clock counts {unit}: "
+                             f"give num_training_steps in {unit} (e.g. '200M {'tok' if unit == 'tokens' else unit}') instead")
+    if interval != "step":
+        raise ValueError(f"interval={interval!r}: a clock in {unit} advances at each optimizer step by what it "
+                         "consumed; use interval='step'")
+    if info.adaptive or is_schedule_free(optimizer):
+        what = "a schedule-free optimizer" if is_schedule_free(optimizer) else f"the metric-driven {info.name!r}"
+        raise ValueError(f"{what} cannot run on a clock in {unit}: give its warmup and total in optimizer steps")
 
 
 def _warmup_request(num_warmup_steps: Any, warmup: Any) -> Any:

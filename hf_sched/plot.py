@@ -227,6 +227,7 @@ def plot_schedules(
     size: tuple[int, int] = DEFAULT_SIZE,
     dpi: int = DEFAULT_DPI,
     max_points: int = MAX_POINTS,
+    unit: str | None = None,
 ) -> "Figure":
     """One figure with every schedule overlaid: ``lr * f(s)`` against the optimizer step.
 
@@ -244,6 +245,7 @@ def plot_schedules(
         size: ``(width, height)`` in pixels.
         dpi: dots per inch (font size in pixels scales with it).
         max_points: at most about this many points drawn per schedule.
+        unit: the x axis' unit on a clock in tokens or samples (``"tokens"``); None: optimizer steps.
 
     The end of warmup (``s = W``) is marked by a dashed vertical line and a shaded
     warmup span; each curve is drawn from the exact values at ``0``, ``W`` and ``T``.
@@ -314,7 +316,7 @@ def plot_schedules(
 
     for w in sorted(warmups):
         ax.axvline(w, color="0.3", linestyle=(0, (4, 3)), linewidth=1.0, zorder=1.5)
-        text = f"end of warmup\nstep {w:,}" if shared_warmup is not None else f"W={w:,}"
+        text = f"end of warmup\n{unit or 'step'} {w:,}" if shared_warmup is not None else f"W={w:,}"
         ax.annotate(
             text,
             xy=(w, 0.0),
@@ -329,7 +331,7 @@ def plot_schedules(
     if shared_warmup is not None:
         pct = 100.0 * shared_warmup / total
         ax.axvspan(0, shared_warmup, color="0.5", alpha=0.12, linewidth=0, zorder=0,
-                   label=f"warmup: {shared_warmup:,} steps ({pct:.3g}%)")
+                   label=f"warmup: {shared_warmup:,} {unit or 'steps'} ({pct:.3g}%)")
 
     ax.set_xlim(0, total)
     if log_y:
@@ -337,7 +339,7 @@ def plot_schedules(
     else:
         ax.set_ylim(0, ymax * 1.06 if ymax > 0 else 1.0)
     ax.xaxis.set_major_formatter(_step_formatter(total))
-    ax.set_xlabel("optimizer step  s  (LR used by step s+1)")
+    ax.set_xlabel(f"{unit} consumed  c  (LR of the next step)" if unit else "optimizer step  s  (LR used by step s+1)")
     normalised = all(getattr(s, "normalised", True) for s in scheds.values())
     if lr != 1.0:
         ax.set_ylabel(f"learning rate  (peak lr = {lr:g})")
@@ -347,9 +349,9 @@ def plot_schedules(
         ax.set_ylabel("LR multiplier / absolute rate")
     ax.grid(True, alpha=0.3, which="major")
     if title is None:
-        title = f"LR schedules over {total:,} optimizer steps"
+        title = f"LR schedules over {total:,} {unit or 'optimizer steps'}"
         if shared_warmup is not None:
-            title += f", warmup {shared_warmup:,} steps ({100.0 * shared_warmup / total:.3g}%)"
+            title += f", warmup {shared_warmup:,} {unit or 'steps'} ({100.0 * shared_warmup / total:.3g}%)"
     ax.set_title(title, loc="left")
     legend = ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False)
     _fit_margins(fig, legend, log_y=log_y)
@@ -387,6 +389,7 @@ def terminal_plot(
     width: int = 60,
     height: int = 12,
     ascii_only: bool = False,
+    unit: str | None = None,
 ) -> str:
     """A block-character area chart of ``lr * schedule(s)`` for ``s = 0..steps``.
 
@@ -460,7 +463,7 @@ def terminal_plot(
     pad = " " * (margin + 2)
     rows.append(pad + "".join(xlabels).rstrip())
     if wcol is not None:
-        rows.append(pad + f"{tick} end of warmup: step {w:,}")
+        rows.append(pad + f"{tick} end of warmup: {unit or 'step'} {w:,}")
     return "\n".join(rows)
 
 

@@ -468,8 +468,11 @@ def test_step_overhead_quick_writes_json(tmp_path: Path) -> None:
     data = _strict_json(out)
     assert data["benchmark"] == "step_overhead" and data["settings"]["quick"] is True
     assert "hf_sched ScheduledLR" in data["us_per_step_median"]
-    assert {"scheduledlr_vs_transformers", "scheduledlr_vs_bare"} <= set(data["ratios"])
-    assert "ScheduledLR / transformers" in proc.stdout
+    assert {"scheduledlr_vs_transformers", "scheduledlr_vs_bare", "optimizer_set_vs_scheduler_per_optimizer",
+            "token_clock_vs_step_clock"} <= set(data["ratios"])
+    assert {"hf_sched ScheduledLR over 2 optimizers (OptimizerSet)", "hf_sched ScheduledLR per optimizer (2 schedulers)",
+            "hf_sched ScheduledLR, token clock (consume + step)"} <= set(data["scheduling_us_per_step"])
+    assert "ScheduledLR / transformers" in proc.stdout and "2 optimizers: one ScheduledLR over the set" in proc.stdout
 
 
 # --------------------------------------------------------------------------- main_job_defaults

@@ -71,7 +71,8 @@ def test_a_dead_weakref_proxy_is_passed_over_and_a_live_ddp_reducer_still_releas
 
 
 @pytest.mark.parametrize("path", ["recipes/finetune_accelerate.py", "recipes/finetune_trainer.py",
-                                  "tests/scripts/budget_loop.py", "tests/scripts/trainer_ddp.py"])
+                                  "tests/scripts/budget_loop.py", "tests/scripts/trainer_ddp.py",
+                                  "tests/scripts/set_and_tokens_accelerate.py"])
 def test_every_multi_process_script_ends_through_end_process_group(path):
     text = (Path(__file__).parents[1] / path).read_text()
     assert "end_process_group(" in text and ".end_training()" not in text and "destroy_process_group()" not in text

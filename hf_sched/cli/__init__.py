@@ -89,6 +89,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "hf-sched") -> int:
         args = parser.parse_args(None if argv is None else list(argv))
     except SystemExit as exc:  # argparse: --help, --version (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else EXIT_USAGE)
+    _split_amount(args)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning(f"{prog} {args.command}")
@@ -107,6 +108,14 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "hf-sched") -> int:
         print(f"{prog} {args.command}: error: cannot write the output to stdout: {why} (errno {exc.errno}); "
               "write it to a device with space, or to a file", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _split_amount(args: argparse.Namespace) -> None:
+    """``--steps '200M tok'`` as ``args.steps = 200000000`` and ``args.unit = 'tokens'`` (``None``: steps)."""
+    steps = getattr(args, "steps", None)
+    args.unit = getattr(steps, "unit", None)
+    if args.unit is not None:
+        args.steps = steps.value
 
 
 def _silence_stdout() -> None:

@@ -37,7 +37,9 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from typing import Callable
+from typing import Callable, Union
+
+from ..clock import Amount, parse_amount
 
 __all__ = [
     "MAX_COUNT",
@@ -52,6 +54,7 @@ __all__ = [
     "TERMINAL_WIDTH",
     "TERMINAL_HEIGHT",
     "count",
+    "count_or_amount",
     "bounded_int",
     "positive_float",
     "epochs",
@@ -133,6 +136,24 @@ def count(text: str) -> int:
 
 
 _count = bounded_int(1, MAX_COUNT)
+
+
+def count_or_amount(text: str) -> Union[int, Amount]:
+    """A count of optimizer steps, or an amount in a clock's unit (``"200M tok"``, ``"1M samples"``).
+
+    >>> count_or_amount("500"), count_or_amount("200M tok")
+    (500, Amount(value=200000000, unit='tokens'))
+    """
+    try:
+        amount = parse_amount(text, "value")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("value=", "", 1)) from None
+    if amount is None:
+        return _count(text)
+    if not 1 <= amount.value <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be an amount of at least 1 and below {_CAP_TEXT} {amount.unit}, "
+                                         f"got {text!r}")
+    return amount
 
 
 def positive_float(text: str) -> float:

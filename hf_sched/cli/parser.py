@@ -23,6 +23,7 @@ from .arguments import (
     beta2,
     bounded_int,
     count,
+    count_or_amount,
     epochs,
     pixels,
     positive_float,
@@ -80,6 +81,7 @@ examples:
   hf-sched show noam --steps 20000 --warmup auto --beta2 0.98
   hf-sched show warmuplinear --steps 500 --csv > lr.csv
   hf-sched show warmupcosine --steps 3000 --steps-per-epoch 1000 --warmup 0.5ep
+  hf-sched show warmupcosine --steps "200M tok" --warmup "5M tok"
 
 --warmup: steps (100), a ratio in [0, 1) (0.06), a percentage (6%), epochs (1ep, 0.5ep:
 ceil(e x --steps-per-epoch) steps), or auto (2 / (1 - beta2) steps, Ma & Yarats 2019,
@@ -108,6 +110,7 @@ examples:
   hf-sched steps --examples 10000 --batch-size 32 --max-steps 500 --warmup 50
   hf-sched steps --examples 10000 --batch-size 32 --epochs 3 --warmup 0.5ep
   hf-sched steps --examples 10000 --batch-size 64 --processes 4 --split-batches --json
+  hf-sched steps --batch-size 16 --processes 8 --max-steps "200M tok" --warmup "5M tok" --tokens-per-example 512
 
 --batch-size is the per-device batch size (the Trainer's per_device_train_batch_size);
 with --split-batches it is the global batch that Accelerate splits across processes.
@@ -115,8 +118,9 @@ with --split-batches it is the global batch that Accelerate splits across proces
 
 
 def _add_schedule_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--steps", type=count, default=1000, metavar="N",
-                   help="optimizer steps of the run, T, below 2**53 (default 1000)")
+    p.add_argument("--steps", type=count_or_amount, default=1000, metavar="N",
+                   help="optimizer steps of the run, T, below 2**53 (default 1000); or an amount on a clock in tokens "
+                   "or samples ('200M tok', '1M samples'), with --warmup in the same unit or as a ratio")
     p.add_argument("--warmup", default=None, metavar="W",
                    help="warmup: steps (100), ratio (0.1), percent (10%%), epochs (1ep, with --steps-per-epoch) "
                    "or auto (default 10%%)")
@@ -197,8 +201,12 @@ def build_parser(prog: str = "hf-sched") -> argparse.ArgumentParser:
                    help="gradient accumulation steps (default 1)")
     p.add_argument("--processes", type=count, default=1, metavar="P",
                    help="data-parallel processes / GPUs (default 1)")
-    p.add_argument("--max-steps", type=count, default=None, metavar="M",
-                   help="stop after M optimizer steps (overrides --epochs)")
+    p.add_argument("--max-steps", type=count_or_amount, default=None, metavar="M",
+                   help="stop after M optimizer steps (overrides --epochs); or after an amount ('200M tok', "
+                   "'1M samples'): its steps at the tokens (--tokens-per-example) or samples of each step")
+    p.add_argument("--tokens-per-example", type=count, default=None, metavar="K",
+                   help="mean real tokens per example: shows the run in tokens, and turns amounts in tokens "
+                   "(--max-steps, --warmup) into steps")
     p.add_argument("--warmup", default=None, metavar="W",
                    help="warmup: steps (100), ratio (0.1), percent (10%%), epochs (1ep, 0.5ep) or auto (default 10%%)")
     p.add_argument("--beta2", type=beta2, default=ADAM_BETA2,

@@ -87,7 +87,7 @@ def run_plot(args: argparse.Namespace) -> int:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         plot_schedules(schedules, steps=args.steps, lr=args.lr, log_y=args.log_y, out=out,
-                       title=args.title, size=size, dpi=dpi)
+                       title=args.title, size=size, dpi=dpi, unit=args.unit)
     except ValueError as exc:  # matplotlib cannot parse the title as mathtext ("$x^$")
         if args.title and "$" in args.title:
             raise UsageError(
@@ -103,5 +103,5 @@ def run_plot(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started - import_s
     pixels = f"{size[0]}x{size[1]} px, " if fmt == "png" else ""
     print(f"wrote {out} ({pixels}{len(schedules)} schedule{'s' if len(schedules) > 1 else ''} "
-          f"over {args.steps:,} steps in {elapsed:.2f} s, plus {import_s:.2f} s to import matplotlib)")
+          f"over {args.steps:,} {args.unit or 'steps'} in {elapsed:.2f} s, plus {import_s:.2f} s to import matplotlib)")
     return EXIT_OK

@@ -53,12 +53,13 @@ def _show_numbers(built: Built, args: argparse.Namespace) -> dict[str, Any]:
         marks.setdefault(step, []).append(what)
 
     mark(0, "first optimizer step")
+    unit = getattr(args, "unit", None)
     if w > 0:
         mark(w, "end of warmup")
     mark(peak_step, "peak")
     for q in (1, 2, 3):
         mark(t * q // 4, "")
-    if t > 1:
+    if t > 1 and unit is None:
         mark(t - 1, "last optimizer step")
     mark(t, "final (held after the run)")
     points = []
@@ -74,6 +75,7 @@ def _show_numbers(built: Built, args: argparse.Namespace) -> dict[str, Any]:
         "kwargs": built.kwargs,
         "schedule": s.to_dict(),
         "lr": lr,
+        "clock": unit or "optimizer steps",
         "num_training_steps": t,
         "num_warmup_steps": w,
         "peak": {"step": peak_step, "lr": peak},
@@ -84,12 +86,12 @@ def _show_numbers(built: Built, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _print_csv(schedule: Any, lr: float) -> None:
+def _print_csv(schedule: Any, lr: float, unit: str | None = None) -> None:
     import numpy as np
 
     t = schedule.num_training_steps
     write = sys.stdout.write
-    write("step,lr\n")
+    write(f"{unit or 'step'},lr\n")
     chunk = 200_000
     for a in range(0, t + 1, chunk):
         steps = np.arange(a, min(t + 1, a + chunk), dtype=np.int64)
@@ -109,7 +111,7 @@ def run_show(args: argparse.Namespace) -> int:
     built = build(args.name, args, "show")
     s, info = built.schedule, built.info
     if args.csv:
-        _print_csv(s, args.lr)
+        _print_csv(s, args.lr, args.unit)
         return EXIT_OK
     numbers = _show_numbers(built, args)
     if args.json:
@@ -123,26 +125,30 @@ def run_show(args: argparse.Namespace) -> int:
     lines.append(f"  {info.description}")
     lines.append(f"  {_signature(info.name, info.kwargs, built.kwargs)}")
     lines.append("")
-    lines.append(f"  training steps  {t:,}")
-    lines.append(f"  warmup steps    {_describe_warmup(args.warmup, w, t, info, args.beta2, args.steps_per_epoch)}")
+    unit = args.unit  # None: optimizer steps; "tokens"/"samples": a clock in that unit
+    what, at = (unit, f"{unit} seen") if unit else ("steps", "step")
+    lines.append(f"  training {what:<7}{t:,}")
+    lines.append(f"  warmup {what:<9}{_describe_warmup(args.warmup, w, t, info, args.beta2, args.steps_per_epoch)}")
     peak = numbers["peak"]
-    lines.append(f"  peak LR         {_fmt(peak['lr'])} at step {peak['step']:,}")
-    lines.append(f"  mean LR         {_fmt(numbers['mean_lr'])} over the {t:,} optimizer steps")
-    lines.append(f"  final LR        {_fmt(numbers['final_lr'])} (step {t:,} and after)")
+    lines.append(f"  peak LR         {_fmt(peak['lr'])} at {at} {peak['step']:,}")
+    lines.append(f"  mean LR         {_fmt(numbers['mean_lr'])} over the {t:,} {unit or 'optimizer steps'}")
+    lines.append(f"  final LR        {_fmt(numbers['final_lr'])} ({at} {t:,} and after)")
+    if unit:
+        lines.append(f"  each step trains at the LR of the {unit} the steps before it consumed (scheduler.consume)")
     lines.append(f"  {_values_note(s, args.lr)}")
     lines.append("")
     rows = [(f"{p['step']:,}", _percent(p["step"], t), _fmt(p["lr"]), p["what"]) for p in numbers["points"]]
-    heads = ("step", "of run", "LR", "")
+    heads = (unit or "step", "of run", "LR", "")
     widths = [max(len(r[i]) for r in [*rows, heads]) for i in range(3)]
     lines.append(f"  {heads[0]:>{widths[0]}}  {heads[1]:>{widths[1]}}  {heads[2]}")
     for r in rows:
         lines.append(f"  {r[0]:>{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip())
     lines.append("")
     ascii_only = args.ascii or not _can_encode("▁█┴└│┤")
-    chart = terminal_plot(s, lr=args.lr, width=args.width, height=args.height, ascii_only=ascii_only)
+    chart = terminal_plot(s, lr=args.lr, width=args.width, height=args.height, ascii_only=ascii_only, unit=args.unit)
     lines.extend("  " + row for row in chart.splitlines())
     if numbers["sampled"]:
-        lines.append("  (a run this long is evaluated on an even grid of steps, not every step)")
+        lines.append(f"  (a run this long is evaluated on an even grid of {args.unit or 'steps'}, not every one)")
     print("\n".join(lines))
     return EXIT_OK
 

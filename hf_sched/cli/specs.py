@@ -141,6 +141,23 @@ def resolve_epoch_warmup(args: argparse.Namespace, name: str) -> Any:
         raise as_usage_error(exc, args.warmup, name) from None
 
 
+def _warmup_on_the_clock(args: argparse.Namespace, name: str) -> Any:
+    """``--warmup`` for ``build``: in ``--steps``' unit when the run is in tokens/samples, else as
+    :func:`resolve_epoch_warmup` gives it. Mixing a clock with steps is a UsageError naming both flags."""
+    from ..clock import clock_units, is_amount
+
+    unit = getattr(args, "unit", None)
+    if unit is None and not is_amount(args.warmup):
+        return resolve_epoch_warmup(args, name)
+    total = f"{args.steps:,} {unit}" if unit else args.steps
+    try:
+        _, given = clock_units(name, {"--steps": total, "--warmup": args.warmup}, totals=("--steps",),
+                               warmups=("--warmup",))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return given["--warmup"]
+
+
 def about_warmup(message: str) -> bool:
     """Whether an error message is about the warmup request (not warmup_start/_shape)."""
     return bool(re.search(r"num_warmup_steps|\bwarmup\b(?!_)", message))
@@ -207,7 +224,7 @@ def build(spec: str, args: argparse.Namespace, command: str) -> Built:
         accepted = ", ".join(f"{k}={v!r}" for k, v in info.kwargs.items()) or "none"
         raise UsageError(f"schedule {info.name!r} has no argument {', '.join(hints)}; it accepts: {accepted}")
     check_warmup_text(args.warmup)
-    warmup = resolve_epoch_warmup(args, info.name)
+    warmup = _warmup_on_the_clock(args, info.name)
     try:
         schedule = build_schedule(
             info.name,

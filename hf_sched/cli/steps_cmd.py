@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
+from ..clock import Amount, parse_amount
 from ..warmup import is_epoch_request
 from .arguments import MAX_COUNT
 from .errors import EXIT_OK, UsageError
@@ -49,12 +51,15 @@ def run_steps(args: argparse.Namespace) -> int:
             "(Accelerate splits every batch evenly across the processes)"
         )
     check_warmup_text(args.warmup)
+    eff = b * g if args.split_batches and p > 1 else b * p * g
+    given_max, given_warmup = _shown(args.max_steps), args.warmup  # as typed, for --json
+    clock_lines, clock = _in_steps(args, eff)
     if n is None and is_epoch_request(args.warmup):
         raise UsageError(
             f"--warmup {args.warmup!r} is given in epochs, which needs the steps per epoch: "
             "give --examples (and --batch-size), or the warmup in steps"
         )
-    lines: list[str] = []
+    lines: list[str] = list(clock_lines)
     num_batches = None
     if n is not None:
         if args.drop_last:
@@ -88,7 +93,6 @@ def run_steps(args: argparse.Namespace) -> int:
         raise as_usage_error(exc, args.warmup) from None
     t, w = budget.num_training_steps, budget.num_warmup_steps
     ticks = 1 if (args.split_batches or p == 1) else p
-    eff = b * g if args.split_batches and p > 1 else b * p * g
     _check_counts(args, t, ticks, eff, budget.steps_per_epoch)
     explained = budget.explanation.splitlines()
     if args.max_steps is not None and num_batches is not None:
@@ -113,6 +117,11 @@ def run_steps(args: argparse.Namespace) -> int:
         lines.append(f"examples per optimizer step = {b} (split: {per_proc} per process) x {g} grad accum = {eff:,}")
     else:
         lines.append(f"examples per optimizer step = {b} batch size x {p} processes x {g} grad accum = {eff:,}")
+    if clock is not None:
+        unit, per = clock["unit"], clock["per_step"]
+        clock.update(num_training=t * per, num_warmup=w * per)
+        lines.append(f"training {unit} = {t:,} steps x {per:,} {unit} per step = {t * per:,}; warmup {unit} = "
+                     f"{w:,} x {per:,} = {w * per:,}")
     accel = {
         "num_training_steps": t,
         "num_warmup_steps": w,
@@ -123,12 +132,14 @@ def run_steps(args: argparse.Namespace) -> int:
         out = {
             "inputs": {
                 "examples": n, "batch_size": b, "epochs": args.epochs, "grad_accum": g, "processes": p,
-                "max_steps": args.max_steps, "warmup": args.warmup, "drop_last": args.drop_last,
+                "max_steps": given_max, "warmup": given_warmup, "drop_last": args.drop_last,
+                "tokens_per_example": args.tokens_per_example,
                 "split_batches": args.split_batches,
             },
             "num_batches": num_batches,
             **budget.to_dict(),
             "examples_per_optimizer_step": eff,
+            "clock": clock,
             "trainer": {"num_training_steps": t, "num_warmup_steps": w},
             "accelerate": accel,
         }
@@ -148,6 +159,49 @@ def run_steps(args: argparse.Namespace) -> int:
         why = "split_batches" if args.split_batches and p > 1 else "one process"
         print(f"                 (AcceleratedScheduler steps the scheduler once per optimizer step: {why})")
     return EXIT_OK
+
+
+def _shown(value: Any) -> Any:
+    """A count as JSON: an amount as ``"200000000 tokens"``."""
+    return f"{value.value} {value.unit}" if isinstance(value, Amount) else value
+
+
+def _in_steps(args: argparse.Namespace, eff: int) -> tuple[list[str], dict[str, Any] | None]:
+    """Amounts in tokens/samples (``--max-steps``, ``--warmup``) as optimizer steps, in place on ``args``.
+
+    A step takes ``eff`` examples, ``eff * --tokens-per-example`` tokens. Returns the arithmetic's
+    lines and the clock (``None`` when neither flag is an amount and no ``--tokens-per-example``).
+    """
+    amounts = {flag: a for flag, a in (("--max-steps", args.max_steps),
+                                       ("--warmup", parse_amount(args.warmup, "--warmup"))) if a is not None}
+    amounts = {k: a for k, a in amounts.items() if isinstance(a, Amount)}
+    units = {a.unit for a in amounts.values()}
+    if len(units) > 1:
+        raise UsageError(f"--max-steps {_shown(args.max_steps)!r} and --warmup {args.warmup!r} are in different units: "
+                         "a run has one clock")
+    tpe = args.tokens_per_example
+    unit = units.pop() if units else ("tokens" if tpe is not None else None)
+    if unit is None:
+        return [], None
+    if unit == "tokens" and tpe is None:
+        flag, a = next(iter(amounts.items()))
+        raise UsageError(f"{flag} '{a.value:,} tokens' is in tokens: give --tokens-per-example K (the mean real tokens "
+                         "of an example) to count the optimizer steps it takes")
+    per = eff * tpe if unit == "tokens" else eff
+    how = f"{tpe:,} tokens per example x {eff:,} examples" if unit == "tokens" else f"{eff:,} examples"
+    lines = [f"{unit} per optimizer step = {how} = {per:,}"]
+    if per > MAX_COUNT:
+        raise UsageError(f"--tokens-per-example {tpe:,} x {eff:,} examples per step = {per:.4g} tokens per step, at or "
+                         "above 2**53: give smaller counts")
+    for flag, a in amounts.items():
+        steps = -(-a.value // per)
+        lines.append(f"{flag} {a.value:,} {unit} = ceil({a.value:,} / {per:,}) = {steps:,} optimizer steps"
+                     + (" (a clock in tokens follows what the steps really hold)" if unit == "tokens" else ""))
+        if flag == "--max-steps":
+            args.max_steps = steps
+        else:
+            args.warmup = str(steps)
+    return lines, {"unit": unit, "per_step": per}
 
 
 def _check_counts(args: argparse.Namespace, t: int, ticks: int, eff: int, spe: int | None) -> None:

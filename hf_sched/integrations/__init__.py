@@ -13,6 +13,7 @@ any ``Trainer`` subclass. Ready classes, one module per tool:
 ``lr_curve``             ``LRCurveCallback``, ``save_lr_curve``, ``lr_curve_from_log_history``
 ``resume``               the one resume rule and its messages
 ``divergence_callback``  ``StopOnDivergence``: stop at the first non-finite loss or gradient
+``token_clock``          ``TokenClockCallback``: a schedule in tokens follows the Trainer's token count
 =======================  =====================================================================
 
 Importing this package imports none of them (nor torch); each name loads its module on
@@ -51,6 +52,7 @@ _LAZY = {
     "lr_curve_from_log_history": "lr_curve",
     "save_lr_curve": "lr_curve",
     "StopOnDivergence": "divergence_callback",
+    "TokenClockCallback": "token_clock",
 }
 
 __all__ = sorted(_LAZY)
