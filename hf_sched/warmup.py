@@ -57,6 +57,10 @@ def _ceil_ratio(ratio: float, total: int) -> int:
 def auto_warmup_steps(optimizer: Any, total: int | None = None) -> int:
     """``round(2 / (1 - beta2))`` steps for an Adam-family optimizer, capped at ``total`` (Ma & Yarats 2019).
 
+    Every param group with ``betas`` counts and the largest ``beta2`` (the slowest second-moment
+    estimate) sets the warmup, so a set such as Muon + AdamW (``hf_sched.OptimizerSet``) warms up for
+    its Adam part; groups without betas (Muon, SGD) share the warmup.
+
     >>> import torch
     >>> opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], betas=(0.9, 0.999))
     >>> auto_warmup_steps(opt), auto_warmup_steps(opt, total=500)
@@ -66,14 +70,14 @@ def auto_warmup_steps(optimizer: Any, total: int | None = None) -> int:
         raise ValueError("warmup='auto' needs the optimizer (it reads beta2 from an Adam-family optimizer); "
                          "pass optimizer= or use a ratio such as 0.1 or a number of steps")
     groups = getattr(optimizer, "param_groups", None) or [getattr(optimizer, "defaults", {})]
-    betas = groups[0].get("betas") if groups else None
-    if betas is None:
+    beta2s = [float(g["betas"][1]) for g in groups if g.get("betas") is not None]
+    if not beta2s:
         raise ValueError(f"warmup='auto' needs an Adam-family optimizer with betas; {type(optimizer).__name__} has "
-                         "none. Use a ratio such as 0.1 or a number of steps")
-    beta2 = float(betas[1])
-    if not 0.0 <= beta2 < 1.0:
-        raise ValueError(f"warmup='auto' needs beta2 in [0, 1), the optimizer has beta2={beta2!r}")
-    steps = round(2.0 / (1.0 - beta2))
+                         "none in any param group. Use a ratio such as 0.1 or a number of steps")
+    for beta2 in beta2s:
+        if not 0.0 <= beta2 < 1.0:
+            raise ValueError(f"warmup='auto' needs beta2 in [0, 1), the optimizer has beta2={beta2!r}")
+    steps = round(2.0 / (1.0 - max(beta2s)))
     return min(steps, total) if total is not None else steps
 
 

@@ -38,6 +38,22 @@ def test_auto():
     assert resolve_warmup("auto", 700, torch.optim.AdamW(p)) == 700
 
 
+def test_auto_on_a_set_reads_its_adam_part():
+    """Muon + AdamW (an OptimizerSet): Muon's groups have no betas, AdamW's beta2 sets the warmup."""
+    from hf_sched import OptimizerSet, get_scheduler
+
+    matrix, bias = torch.nn.Parameter(torch.zeros(4, 4)), torch.nn.Parameter(torch.zeros(4))
+    muon = torch.optim.Muon([matrix], lr=0.02)
+    adamw = torch.optim.AdamW([bias], lr=1e-3, betas=(0.9, 0.98))
+    assert auto_warmup_steps(OptimizerSet([muon, adamw])) == 100
+    sched = get_scheduler("warmuplinear", [muon, adamw], num_training_steps=1000, warmup="auto")
+    assert sched.schedules[0].num_warmup_steps == 100
+    two = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], betas=(0.9, 0.999))
+    assert auto_warmup_steps(OptimizerSet([torch.optim.AdamW([matrix], betas=(0.9, 0.98)), two])) == 2000  # slowest
+    with pytest.raises(ValueError, match="needs an Adam-family optimizer with betas; OptimizerSet has none"):
+        auto_warmup_steps(OptimizerSet([torch.optim.Muon([matrix], lr=0.02)]))
+
+
 @pytest.mark.parametrize("shape", WARMUP_SHAPES)
 def test_shapes_scalar_equals_vector_and_bounds(shape):
     w = 20
