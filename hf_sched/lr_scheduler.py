@@ -143,6 +143,8 @@ class ScheduledLR(LRScheduler):
     resume_note: str | None = None
     #: how a user of the owning tool types a mode, for the strict refusal
     resume_hint: str = 'resume="{mode}" (--lr_scheduler_resume {mode})'
+    #: print :attr:`resume_note` on rank 0 when a resume makes one (an owner that says it itself turns this off)
+    announce_resume: bool = True
     examples_per_step: int | None
     #: steps or a ratio of what is left: the checkpoint's stable phase decays from the resumed step
     decay_from_here: Any
@@ -278,6 +280,11 @@ class ScheduledLR(LRScheduler):
     @strict.setter
     def strict(self, value: bool) -> None:
         self.resume_mode = resolve_mode(value, None)
+
+    @property
+    def planned_weight_decays(self) -> tuple[float | None, ...]:
+        """Each group's weight decay as this run built it (what ``replan`` writes; strict compares)."""
+        return self._weight_decays
 
     @property
     def examples_seen(self) -> int | None:
@@ -527,7 +534,7 @@ class ScheduledLR(LRScheduler):
         self._last_step = plan.step
         self._examples_ref = None if seen is None else (plan.step, int(seen))
         self.resume_note = plan.note
-        if plan.note is not None and _is_main_process():
+        if plan.note is not None and self.announce_resume and _is_main_process():
             print(f"hf_sched: {plan.note}", file=sys.stderr)
 
     def __repr__(self) -> str:

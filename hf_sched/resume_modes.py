@@ -342,9 +342,12 @@ def plan_resume(mode: str, ckpt: Checkpointed, run: Planned, *, at_step: int | N
     s0 = min(ckpt.step, t_old)
     warped = tuple(rescaled(o, from_step=min(s0, o.num_training_steps), at_step=s1,
                             num_training_steps=n.num_training_steps) for o, n in zip(old, run.schedules))
-    where = f"{ckpt.examples_seen} examples seen" if ckpt.examples_seen is not None and at_step is None and \
-        run.examples_per_step is not None else "the same fraction of the steps" if at_step is None else \
-        f"step {at_step} (the caller's)"
+    if at_step is not None:
+        where = "where the caller resumes"
+    elif ckpt.examples_seen is not None and run.examples_per_step is not None:
+        where = f"{ckpt.examples_seen} examples seen"
+    else:
+        where = "the same fraction of the steps"
     note = (f"resume='rescale': the checkpoint's schedule (step {ckpt.step} of {t_old}) continues over this run's "
             f"{t_new} steps from step {s1} ({where}); LR {ckpt.base_lrs[0] * old[0](ckpt.step):.3g} stays continuous")
     if all(w is o for w, o in zip(warped, old)):

@@ -100,8 +100,8 @@ def test_a_changed_batch_size_is_refused_in_lightnings_terms(tmp_path, uninterru
     msg = str(err.value)
     assert msg.startswith(f"cannot resume: the LR schedule of this run differs from the one in ckpt_path={str(ckpt)!r}")
     assert "num_training_steps: 24 -> 12" in msg and "trainer.estimated_stepping_batches" in msg
-    assert "pass strict_resume=False to lr_scheduler_config() in configure_optimizers" in msg
-    assert "continue with the checkpoint's schedule" in msg
+    assert 'resume="rescale" in lr_scheduler_config() (' in msg and 'resume="checkpoint" in lr_scheduler_config()' in msg
+    assert "the checkpoint's schedule and peak LR from its step" in msg
 
 
 def test_strict_resume_false_continues_with_the_checkpoints_schedule(tmp_path, uninterrupted, caplog):

@@ -154,7 +154,7 @@ def test_a_changed_batch_size_is_refused_with_the_trainer_flag(tmp_path, model_d
     assert msg.startswith("cannot resume: the LR schedule of this run differs from the one in")
     assert "num_training_steps: 12 -> 6" in msg
     assert "per_device_train_batch_size" in msg
-    assert "--lr_scheduler_strict_resume false" in msg and "continue with the checkpoint's schedule" in msg
+    assert "--lr_scheduler_resume checkpoint (the checkpoint's schedule" in msg and "--lr_scheduler_resume rescale" in msg
 
 
 def test_stock_arguments_refuse_the_name_ours_take_it():
@@ -251,7 +251,7 @@ def test_fit_resume_with_a_changed_batch_size_is_refused_in_fits_words(tmp_path,
                           show_progress_bar=False)
     msg = str(err.value)
     assert "num_training_steps: 12 -> 6" in msg and f"checkpoint_path={str(ckpt)!r}" in msg
-    assert "pass strict_resume=False to fit_with_schedule()" in msg
+    assert 'resume="rescale" in fit_with_schedule() (' in msg and 'resume="checkpoint" in fit_with_schedule()' in msg
     assert "_get_scheduler" not in vars(model)
     # opted out: the checkpoint's schedule continues (T = 12), with one warning in fit's words
     with caplog.at_level("WARNING", logger="hf_sched"):

@@ -245,7 +245,7 @@ def test_rescale_at_the_callers_step():
     sched = _sched(opt, processes=2)
     sched.load_state_dict(state, resume="rescale", at_step=12)  # a Trainer keeps its global_step
     f, s0 = sched.schedules[0], 12
-    assert sched.optimizer_step == 12 and "from step 12 (step 12 (the caller's))" in sched.resume_note
+    assert sched.optimizer_step == 12 and "from step 12 (where the caller resumes)" in sched.resume_note
     assert f(12) == old.schedules[0](12) and f(16) == old.schedules[0].final_value()
     assert f(14) == pytest.approx(old.schedules[0](s0 + 2 * (32 - 12) / 4), abs=1e-15)
 
