@@ -323,9 +323,10 @@ def plan_resume(mode: str, ckpt: Checkpointed, run: Planned, *, at_step: int | N
             old_lr = ckpt.base_lrs[0] * ckpt.schedules()[0](ckpt.step)
         except ValueError:
             pass  # an old spec this version cannot rebuild: the jump's start is unknown
-        new_lr = run.base_lrs[0] * run.schedules[0](ckpt.step)
-        note = lr_jump_line(old_lr, new_lr, ckpt.step)
-        if len(run.schedules) > 1:
+        jumps = {(b * f(ckpt.step)) / (ckpt.base_lrs[i] or 1.0) for i, (b, f) in enumerate(zip(run.base_lrs,
+                                                                                             run.schedules))}
+        note = lr_jump_line(old_lr, run.base_lrs[0] * run.schedules[0](ckpt.step), ckpt.step)
+        if len(jumps) > 1:  # the groups do not all move alike: the line is group 0's
             note += f" (param group 0 of {len(run.schedules)})"
         return ResumePlan(run.schedules, run.base_lrs, run.weight_decays, ckpt.step, note)
     if what is None and mode != "rescale":

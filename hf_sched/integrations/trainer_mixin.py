@@ -320,9 +320,7 @@ class SchedTrainerMixin(_TrainerBase):
                 how = "SchedTrainingArguments(lr_scheduler_resume='{mode}')"
             raise ValueError(resume_refusal(checkpoint, what, total=total, how=how))
         if sched.resume_mode == "checkpoint":
-            flag = ("lr_scheduler_strict_resume=False" if getattr(self.args, "lr_scheduler_strict_resume", None) is False
-                    else "lr_scheduler_resume=checkpoint")
-            msg = resume_warning(checkpoint, what, flag=flag, step=int(state.get("step", 0)))
+            msg = resume_warning(checkpoint, what, flag="lr_scheduler_resume=checkpoint", step=int(state.get("step", 0)))
             msg += _data_position(state, sched, self.state.global_step)
             warnings.warn(msg, UserWarning, stacklevel=4)
             logger.warning(f"hf_sched: {msg}")
