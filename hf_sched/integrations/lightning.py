@@ -25,8 +25,9 @@ scheduler's state. A checkpoint whose schedule differs (a changed batch size,
 ``max_epochs``, devices, peak LR, ...) follows ``resume=`` (:mod:`hf_sched.resume_modes`):
 ``"strict"`` refuses with a message that names the ``ckpt_path`` and the other modes;
 ``"checkpoint"`` (or the older ``strict_resume=False``) continues the checkpoint's schedule
-from its step; ``"rescale"`` continues the checkpoint's plan over this run's steps from
-Lightning's own ``global_step``; ``"replan"`` takes this run's schedule and peak LR from there.
+from its step; ``"rescale"`` continues the checkpoint's plan over this run's steps at the same
+fraction of training (the scheduler counts its own steps, so it ends at the final value on the
+last step Lightning takes); ``"replan"`` takes this run's schedule and peak LR from the step.
 """
 
 from __future__ import annotations
@@ -137,7 +138,6 @@ def lr_scheduler_config(
         total=_LIGHTNING_TOTAL,
         flag=f"resume={mode!r}" if strict_resume is None else "strict_resume=False",
         where=where,
-        at_step=lambda: int(lightning_trainer.global_step),  # Lightning's own step count, restored first
         decay_from_here=decay_from_here,
     )
     return {"scheduler": sched, "interval": "step", "frequency": frequency}

@@ -110,8 +110,10 @@ class HintedScheduledLR(ScheduledLR):
     Only :meth:`load_state_dict` differs: in the strict mode a changed schedule is refused with
     :func:`resume_refusal` (``where()`` names the checkpoint, ``total`` says where this tool's
     total comes from, ``how`` formats a mode as this tool's user types it); in the checkpoint
-    mode it is warned about with :func:`resume_warning` (``flag`` names the setting). ``at_step()``
-    is where the tool resumes its own step count (for ``rescale``), ``None``: as a plain loop.
+    mode it is warned about with :func:`resume_warning` (``flag`` names the setting).
+    ``at_step(state)`` is the step a rescaled run resumes at when the tool's loop resumes its
+    own step count there (a Trainer: the checkpoint's step); ``None``: as a plain loop (examples
+    seen, else the fraction of steps).
 
     >>> import torch
     >>> from hf_sched.schedules import Linear
@@ -131,7 +133,7 @@ class HintedScheduledLR(ScheduledLR):
         total: str,
         flag: str = "strict=False",
         where: Optional[Callable[[], str]] = None,
-        at_step: Optional[Callable[[], Optional[int]]] = None,
+        at_step: Optional[Callable[[dict[str, Any]], Optional[int]]] = None,
         **kwargs: Any,
     ) -> None:
         self.resume_hint = how
@@ -163,7 +165,7 @@ class HintedScheduledLR(ScheduledLR):
                 warnings.warn(msg, UserWarning, stacklevel=2)
                 logger.warning(msg)
         if at_step is None and mode == "rescale" and self._resume_at_step is not None:
-            at_step = self._resume_at_step()
+            at_step = self._resume_at_step(state_dict)
         with warnings.catch_warnings():
             # ScheduledLR's own warning: said above, in this tool's words
             warnings.filterwarnings("ignore", message="the schedule differs from the checkpoint's", category=UserWarning)
@@ -182,7 +184,7 @@ def hinted_scheduler(
     total: str,
     flag: str,
     where: Optional[Callable[[], str]] = None,
-    at_step: Optional[Callable[[], Optional[int]]] = None,
+    at_step: Optional[Callable[[dict[str, Any]], Optional[int]]] = None,
     param: str = "name",
     **options: Any,
 ) -> HintedScheduledLR:

@@ -94,7 +94,8 @@ def fit_with_schedule(
     checkpoint whose schedule differs follows ``resume=`` (:mod:`hf_sched.resume_modes`):
     ``"strict"`` (the default) refuses, ``"checkpoint"`` (or the older ``strict_resume=False``)
     continues the checkpoint's schedule from its step, ``"rescale"`` the checkpoint's plan over
-    this run's steps (from fit's restored step count), ``"replan"`` this run's schedule and peak.
+    this run's steps (from the step fit's Trainer resumes at), ``"replan"`` this run's schedule
+    and peak.
 
     For this one call the model gets an instance attribute ``_get_scheduler`` (the hook
     ``fit`` calls); it is removed before this function returns or raises, so the model
@@ -154,6 +155,8 @@ def fit_with_schedule(
             how='resume="{mode}" in fit_with_schedule()',
             total=_FIT_TOTAL,
             flag=f"resume={mode!r}" if strict_resume is None else "strict_resume=False",
+            # fit's Trainer resumes its global_step at the checkpoint's step and runs to its own total
+            at_step=lambda state: int(state["step"]),
             where=lambda: f"the latest checkpoint in checkpoint_path={checkpoint_path!r}",
             param="scheduler",
         )
