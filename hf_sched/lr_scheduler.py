@@ -142,7 +142,7 @@ class ScheduledLR(LRScheduler):
     #: the line the last resume printed (rescale, replan), else None
     resume_note: str | None = None
     #: how a user of the owning tool types a mode, for the strict refusal
-    resume_hint: str = 'resume="{mode}" (--lr_scheduler_resume {mode})'
+    resume_hint: str = 'resume="{mode}" / --lr_scheduler_resume {mode}'
     #: print :attr:`resume_note` on rank 0 when a resume makes one (an owner that says it itself turns this off)
     announce_resume: bool = True
     examples_per_step: int | None

@@ -151,8 +151,8 @@ def test_strict_refuses_each_change_naming_it_and_the_three_other_modes():
         sched.load_state_dict(state)
     msg = str(err.value)
     for part in ("num_training_steps: 32 -> 16", "num_warmup_steps: 4 -> 2", "peak LR (base_lrs): 0.01 -> 0.02",
-                 "weight decay: 0.01 -> 0.1", 'resume="checkpoint" (--lr_scheduler_resume checkpoint)',
-                 'resume="rescale" (--lr_scheduler_resume rescale)', 'resume="replan" (--lr_scheduler_resume replan)'):
+                 "weight decay: 0.01 -> 0.1", 'resume="checkpoint" / --lr_scheduler_resume checkpoint (',
+                 'resume="rescale" / --lr_scheduler_resume rescale (', 'resume="replan" / --lr_scheduler_resume replan ('):
         assert part in msg, part
     assert "\n" not in msg
     assert sched.optimizer_step == 0 and sched.base_lrs == [2e-2]  # a refused state changes nothing
