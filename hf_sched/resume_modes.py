@@ -356,6 +356,11 @@ def plan_resume(mode: str, ckpt: Checkpointed, run: Planned, *, at_step: int | N
         if what is None:
             return ResumePlan(old, ckpt.base_lrs, ckpt.weight_decays, s1)
         note = f"resume='rescale': the budget is unchanged; the checkpoint's schedule continues from step {s1}"
+    budget = ("num_training_steps", "num_warmup_steps")
+    shape = describe_spec_change({k: v for k, v in ckpt.specs[0].items() if k not in budget},
+                                 {k: v for k, v in run.schedules[0].to_dict().items() if k not in budget})
+    if shape != "nothing" and ckpt.specs[0].get("kind") != Rescaled.kind:
+        note += f"; the checkpoint's shape is kept (checkpoint -> this run: {shape}; applied only by resume='replan')"
     if run.base_lrs != ckpt.base_lrs:
         note += (f"; the peak LR stays the checkpoint's {list(ckpt.base_lrs)} (this run's {list(run.base_lrs)} "
                  "applies only with resume='replan')")

@@ -239,6 +239,15 @@ def test_the_rescaled_runs_own_checkpoint_resumes_exactly():
         _sched(_model_and_opt()[1], processes=2).load_state_dict(state2)
 
 
+def test_rescale_says_that_this_runs_other_shape_is_not_applied():
+    _, state, old = _checkpoint(processes=1)
+    sched = _sched(_model_and_opt()[1], processes=2, name="warmuplinear", resume="rescale")
+    sched.load_state_dict(state)
+    assert sched.schedules[0].schedules[0] == old.schedules[0]  # the checkpoint's cosine, warped
+    assert sched.resume_note.endswith("; the checkpoint's shape is kept (checkpoint -> this run: kind: cosine -> "
+                                      "linear, num_cycles: 0.5 -> <unset>; applied only by resume='replan')")
+
+
 def test_rescale_at_the_callers_step():
     _, state, old = _checkpoint(processes=1)
     _, opt = _model_and_opt()
