@@ -128,6 +128,20 @@ def test_state_records_examples_seen_and_the_global_batch():
     assert "examples_seen" not in bare.state_dict() and bare.examples_per_step is None
 
 
+def test_a_scheduler_pickled_before_the_modes_unpickles_with_its_strict_as_the_mode():
+    _, opt = _model_and_opt()
+    sched = get_scheduler("warmupcosine", opt, num_training_steps=10, strict=False)
+    state = sched.__getstate__()
+    old = {k: v for k, v in state.items() if k not in ("resume_mode", "examples_per_step", "_examples_ref",
+                                                       "_weight_decays", "decay_from_here", "resume_note",
+                                                       "resume_hint")}
+    old["strict"] = False
+    revived = ScheduledLR.__new__(ScheduledLR)
+    revived.__setstate__(old)
+    assert (revived.resume_mode, revived.strict, revived.examples_seen) == ("checkpoint", False, None)
+    assert revived.state_dict()["weight_decays"] == [0.01]
+
+
 def test_old_states_without_the_new_records_load_in_strict_checkpoint_and_replan():
     opt_state, state, _ = _checkpoint()
     for key in ("examples_seen", "examples_per_step", "weight_decays"):
