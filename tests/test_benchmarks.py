@@ -507,3 +507,16 @@ def test_teardown_hangs_one_launch_per_ending_writes_the_table(tmp_path: Path) -
     assert all(r["launches"] == 1 and r["failed"] == 0 for r in data["results"].values())
     assert data["results"]["ours"]["hung"] == 0   # the bare ending may hang (that is what it measures)
     assert "| ours | 1 | 0 | 0 |" in proc.stdout
+
+
+def test_resume_modes_quick_writes_its_table_json_and_figure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The resume-modes benchmark on a small run: rescale follows the 1-process curve exactly, the others do not."""
+    assert _load("resume_modes").main(["--quick", "--out", str(tmp_path)]) == 0
+    result = _strict_json(tmp_path / "resume_modes.json")
+    rows = {row["mode"]: row for row in result["rows"]}
+    assert rows["strict"]["said"].startswith("ValueError: the schedule differs from the checkpoint's")
+    assert rows["rescale"]["max_gap_to_1_process_curve"] <= 1e-12 and rows["rescale"]["last_lr_written"] == 0.0
+    assert rows["checkpoint"]["max_gap_to_1_process_curve"] > 1e-5 and rows["checkpoint"]["last_lr_written"] > 1e-5
+    assert rows["replan"]["said"].startswith("hf_sched: LR ")
+    assert (tmp_path / "resume_modes.png").read_bytes()[:8] == PNG_SIGNATURE
+    assert "| rescale " in capsys.readouterr().out

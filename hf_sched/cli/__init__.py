@@ -114,7 +114,7 @@ def _split_amount(args: argparse.Namespace) -> None:
     """``--steps '200M tok'`` as ``args.steps = 200000000`` and ``args.unit = 'tokens'`` (``None``: steps)."""
     steps = getattr(args, "steps", None)
     args.unit = getattr(steps, "unit", None)
-    if args.unit is not None:
+    if steps is not None and args.unit is not None:
         args.steps = steps.value
 
 
