@@ -556,6 +556,8 @@ class ScheduledLR(LRScheduler):
                             None if seen is None else int(seen))
         run = Planned(self.schedules, tuple(self.base_lrs), self._weight_decays, self.examples_per_step,
                       self.decay_from_here)
+        if at_step is None and self._clock is not None:  # a clock knows its place in the data: the same tokens
+            at_step = step
         plan = plan_resume(mode, ckpt, run, at_step=at_step, how=self.resume_hint)
         _check_largest_lrs(plan.base_lrs, plan.schedules)
         # everything checked: apply

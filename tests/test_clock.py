@@ -147,6 +147,29 @@ def test_a_resume_with_a_doubled_batch_keeps_the_token_position():
     assert 1.5 < per_step_big / per_step_small < 2.5
 
 
+def test_rescale_on_a_clock_keeps_the_token_position_and_stretches_what_is_left():
+    """A token run resumed over a doubled token total with resume='rescale': the clock stays at the tokens it
+    consumed (it knows its place exactly), the LR is continuous there and reaches the final value at the new total."""
+    def build(total):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        return opt, get_scheduler("warmuplinear", opt, num_training_steps=total, warmup="10%")
+
+    opt, sched = build("1000 tok")
+    for _ in range(5):
+        sched.consume(tokens=100)
+        opt.step()
+    before, state = opt.param_groups[0]["lr"], sched.state_dict()
+    opt, sched = build("2000 tok")
+    sched.load_state_dict(state, resume="rescale")
+    assert sched.state_dict()["step"] == 500 and opt.param_groups[0]["lr"] == pytest.approx(before, rel=1e-12)
+    lrs = []
+    for _ in range(15):
+        sched.consume(tokens=100)
+        opt.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == pytest.approx([before * (1500 - 100 * k) / 1500 for k in range(1, 16)], abs=1e-12)
+
+
 def test_a_samples_clock_follows_a_batch_size_ramp():
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     sched = get_scheduler("warmuplinear", opt, num_training_steps="1k samples", warmup="100 samples")
