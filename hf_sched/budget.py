@@ -19,8 +19,8 @@ from .checks import check_float, check_int
 from .warmup import UNBOUNDED_STEPS, epochs_to_steps, is_epoch_request, resolve_warmup
 
 __all__ = [
-    "StepBudget", "batches_per_process", "compute_budget", "has_len", "is_prepared_dataloader", "kwargs_in_steps",
-    "run_steps", "steps_per_epoch", "total_without_one", "training_steps"
+    "StepBudget", "batches_per_process", "compute_budget", "examples_per_step", "has_len", "is_prepared_dataloader",
+    "kwargs_in_steps", "run_steps", "steps_per_epoch", "total_without_one", "training_steps"
 ]
 
 
@@ -246,3 +246,31 @@ def total_without_one(name: str, warmup: int, kwargs: dict[str, Any]) -> int:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
             raise ValueError(f"warmup_stable_decay without num_training_steps needs {key} as an integer >= 0, got {value!r}")
     return warmup + int(stable) + int(decay)
+
+
+def examples_per_step(dataloader: Any, *, gradient_accumulation_steps: int = 1, num_processes: int | None = None,
+                      split_batches: bool | None = None, accelerator: Any = None) -> int | None:
+    """The global batch in examples of one optimizer step, or ``None`` when the loader does not say.
+
+    ``b * N * G``: ``b`` the loader's ``batch_size`` (``b * N`` is Accelerate's ``total_batch_size``
+    of a prepared loader), ``N`` the processes (1 with ``split_batches``), ``G`` the accumulation.
+
+    >>> import torch
+    >>> examples_per_step(torch.utils.data.DataLoader(range(100), batch_size=8), gradient_accumulation_steps=2,
+    ...                   num_processes=2)
+    32
+    """
+    g = check_int("gradient_accumulation_steps", gradient_accumulation_steps, minimum=1)
+    total = getattr(dataloader, "total_batch_size", None) if is_prepared_dataloader(dataloader) else None
+    if isinstance(total, numbers.Integral) and not isinstance(total, bool) and int(total) > 0:
+        return int(total) * g
+    if accelerator is not None:
+        num_processes = getattr(accelerator, "num_processes", 1) if num_processes is None else num_processes
+        split_batches = bool(getattr(accelerator, "split_batches", False)) if split_batches is None else split_batches
+    b = getattr(dataloader, "batch_size", None)
+    if b is None:
+        b = getattr(getattr(dataloader, "batch_sampler", None), "batch_size", None)
+    if isinstance(b, bool) or not isinstance(b, numbers.Integral) or int(b) < 1:
+        return None
+    n = 1 if split_batches or num_processes is None else check_int("num_processes", num_processes, minimum=1)
+    return int(b) * n * g

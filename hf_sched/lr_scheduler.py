@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import sys
 import warnings
 import weakref
 from collections.abc import Sequence
@@ -34,13 +36,16 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from . import group_steps
+from .budget import examples_per_step as batch_examples
 from .budget import kwargs_in_steps, run_steps, total_without_one
-from .checks import check_kwargs, check_lr
+from .checks import check_int, check_kwargs, check_lr
 from .compose import Join, Product
 from .group_steps import WHOLE, GroupStepCounter
 from .handover import set_group_lr
+from .horizon import with_horizon
 from .metric_schedulers import metric_scheduler
 from .registry import build_resolved, check_schedule_kwargs, get_info
+from .resume_modes import Checkpointed, Planned, describe_spec_change, plan_resume, resolve_mode
 from .schedule_free import is_schedule_free, schedule_free_scheduler
 from .schedules import Schedule, schedule_from_dict
 from .warmup import epochs_to_steps, is_epoch_request, schedule_warmup
@@ -48,26 +53,17 @@ from .warmup import epochs_to_steps, is_epoch_request, schedule_warmup
 __all__ = ["INTERVALS", "ScheduledLR", "describe_spec_change", "get_scheduler"]
 
 _STATE_FORMAT = "hf_sched.ScheduledLR/1"
-_STATE_KEYS = {"format", "step", "base_lrs", "schedules", "interval"}
+_STATE_KEYS = {"format", "step", "base_lrs", "schedules", "interval", "examples_seen", "examples_per_step",
+               "weight_decays"}
 INTERVALS = ("step", "epoch")
 # step() calls with no optimizer step seen before we say the optimizer's steps are invisible
 _SILENT_CALLS = 50
 _OWNER_ATTR = "_hf_sched_scheduler"
 _PROBING = "probing"  # the first step looked whole; the second tells whether a group is stepped in parts
 # what a pickled ScheduledLR holds (the hooks, the stepping protocol and the fast path are re-derived)
-_PICKLED = ("optimizer", "_schedules", "base_lrs", "interval", "strict", "_count", "_last_step", "_step_count",
+_PICKLED = ("optimizer", "_schedules", "base_lrs", "interval", "resume_mode", "examples_per_step", "_examples_ref",
+            "_weight_decays", "resume_note", "resume_hint", "_count", "_last_step", "_step_count",
             "_calls_without_steps")
-
-
-def describe_spec_change(old: dict[str, Any], new: dict[str, Any]) -> str:
-    """``"num_training_steps: 100 -> 200"`` style list of what differs between two specs.
-
-    >>> describe_spec_change({"kind": "linear", "num_training_steps": 100}, {"kind": "linear", "num_training_steps": 200})
-    'num_training_steps: 100 -> 200'
-    """
-    keys = list(dict.fromkeys([*old, *new]))
-    parts = [f"{k}: {old.get(k, '<unset>')!r} -> {new.get(k, '<unset>')!r}" for k in keys if old.get(k) != new.get(k)]
-    return ", ".join(parts).replace("'", "") if parts else "nothing"
 
 
 def _innermost_optimizer(optimizer: Optimizer) -> Optimizer:
@@ -86,10 +82,16 @@ def _innermost_optimizer(optimizer: Optimizer) -> Optimizer:
 _apply_outside_graphs = torch._dynamo.disable(lambda sched, optimizer: sched._apply(optimizer))
 
 
-def _check_strict(strict: Any) -> bool:
-    if not isinstance(strict, bool):
-        raise TypeError(f"strict must be True or False, got {strict!r} ({type(strict).__name__})")
-    return strict
+def _weight_decays(groups: Sequence[dict[str, Any]]) -> tuple[float | None, ...]:
+    """Each group's ``weight_decay`` as a float (``None`` where it has none)."""
+    return tuple(float(g["weight_decay"]) if isinstance(g.get("weight_decay"), (int, float)) else None for g in groups)
+
+
+def _is_main_process() -> bool:
+    """Rank 0 of a torch.distributed group (or the ``RANK`` variable), or a run without one."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return bool(torch.distributed.get_rank() == 0)
+    return os.environ.get("RANK", "0") in ("", "0")
 
 
 def _largest_multiplier(schedule: Schedule) -> float:
@@ -119,9 +121,11 @@ class ScheduledLR(LRScheduler):
     ``lr_g(s) = base_lr_g * f_g(s)`` (each group's ``lr`` is its peak), ``s`` the optimizer steps
     taken, counted by a post-step hook on the innermost optimizer (``interval="step"``), or the
     :meth:`step` calls (``interval="epoch"``). ``schedule``: one Schedule or one per group;
-    ``strict``: refuse a checkpoint with other schedules (``False``: warn, take the checkpoint's);
-    ``last_epoch=k >= 0`` starts after ``k`` steps. A second ``ScheduledLR`` on an optimizer
-    detaches the first.
+    ``resume``: what :meth:`load_state_dict` does with a checkpoint whose schedule differs, one
+    of :data:`hf_sched.resume_modes.RESUME_MODES` (default from ``strict``: ``True`` refuses,
+    ``False`` is ``"checkpoint"``); ``examples_per_step``: the global batch in examples (for
+    ``"rescale"``; ``None``: unknown); ``last_epoch=k >= 0`` starts after ``k`` steps. A second
+    ``ScheduledLR`` on an optimizer detaches the first.
 
     >>> import torch
     >>> from hf_sched.schedules import Linear
@@ -133,7 +137,14 @@ class ScheduledLR(LRScheduler):
 
     base_lrs: list[float]  # type: ignore[assignment]
     interval: str
-    strict: bool
+    resume_mode: str
+    #: the line the last resume printed (rescale, replan), else None
+    resume_note: str | None = None
+    #: how a user of the owning tool types a mode, for the strict refusal
+    resume_hint: str = 'resume="{mode}" (--lr_scheduler_resume {mode})'
+    examples_per_step: int | None
+    _examples_ref: tuple[int, int] | None
+    _weight_decays: tuple[float | None, ...]
     _by_calls: bool
     _calls_without_steps: int
     _count: int
@@ -145,7 +156,8 @@ class ScheduledLR(LRScheduler):
     _said_past_the_end = False
 
     def __init__(self, optimizer: Optimizer, schedule: Schedule | Sequence[Schedule], *, interval: str = "step",
-                 strict: bool = True, last_epoch: int = -1) -> None:
+                 strict: bool | None = None, resume: str | None = None, examples_per_step: int | None = None,
+                 last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
         groups = optimizer.param_groups
@@ -170,11 +182,16 @@ class ScheduledLR(LRScheduler):
         for i, group in enumerate(groups):  # every LR that reaches the optimizer is finite and >= 0
             key = "initial_lr" if "initial_lr" in group else "lr"
             check_lr(f"param_groups[{i}][{key!r}]", group[key])
-        _check_strict(strict)
+        mode = resolve_mode(strict, resume)
+        if examples_per_step is not None:
+            examples_per_step = check_int("examples_per_step", examples_per_step, minimum=1)
         self.optimizer = optimizer
         self.interval = interval
         self._by_calls = interval == "epoch"
-        self.strict = strict
+        self.resume_mode = mode
+        self.examples_per_step = examples_per_step
+        self._examples_ref = None
+        self._weight_decays = _weight_decays(groups)
         for i, group in enumerate(groups):
             lr = group["lr"]
             if last_epoch == -1:
@@ -246,6 +263,33 @@ class ScheduledLR(LRScheduler):
         stepped = counter.step(groups)
         self._apply(step=counter.count, stepped=[(g, i, counter.counts[i]) for i, g in stepped])
         return True
+
+    @property
+    def strict(self) -> bool:
+        """True iff :attr:`resume_mode` is ``"strict"``; setting ``False`` means ``"checkpoint"``."""
+        return self.resume_mode == "strict"
+
+    @strict.setter
+    def strict(self, value: bool) -> None:
+        self.resume_mode = resolve_mode(value, None)
+
+    @property
+    def examples_seen(self) -> int | None:
+        """Examples the run consumed up to :attr:`optimizer_step` (``None``: unknown).
+
+        ``step * examples_per_step``, or counted on from the last exact count the owner set
+        (``sched.examples_seen = n``) or a checkpoint recorded.
+        """
+        eps, ref = self.examples_per_step, self._examples_ref
+        if ref is None:
+            return None if eps is None else self._count * eps
+        if eps is None:
+            return ref[1] if self._count == ref[0] else None
+        return ref[1] + (self._count - ref[0]) * eps
+
+    @examples_seen.setter
+    def examples_seen(self, value: int) -> None:
+        self._examples_ref = (self._count, check_int("examples_seen", value, minimum=0))
 
     @property
     def optimizer_step(self) -> int:
@@ -368,7 +412,7 @@ class ScheduledLR(LRScheduler):
         return self._lrs(self._count)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: self.__dict__[k] for k in _PICKLED}
+        return {k: getattr(self, k) for k in _PICKLED}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -379,9 +423,19 @@ class ScheduledLR(LRScheduler):
             self._attach()
 
     def state_dict(self) -> dict[str, Any]:
-        """Plain-typed state: format, step, base LRs, interval and every group's schedule spec."""
-        return {"format": _STATE_FORMAT, "step": int(self._count), "base_lrs": [float(b) for b in self.base_lrs],
-                "schedules": [s.to_dict() for s in self.schedules], "interval": self.interval}
+        """Plain-typed state: format, step, base LRs, interval, every group's schedule spec, and when known
+        the examples seen, the global batch (``examples_per_step``) and the groups' weight decays."""
+        state = {"format": _STATE_FORMAT, "step": int(self._count), "base_lrs": [float(b) for b in self.base_lrs],
+                 "schedules": [s.to_dict() for s in self.schedules], "interval": self.interval}
+        seen = self.examples_seen
+        if seen is not None:
+            state["examples_seen"] = int(seen)
+        if self.examples_per_step is not None:
+            state["examples_per_step"] = int(self.examples_per_step)
+        decays = _weight_decays(self.optimizer.param_groups)
+        if any(d is not None for d in decays):
+            state["weight_decays"] = list(decays)
+        return state
 
     def _validate_state(self, state_dict: Any) -> tuple[int, list[float], list[dict[str, Any]], str]:
         """Check every field of a state dict; change nothing. Returns the parsed fields."""
@@ -414,48 +468,60 @@ class ScheduledLR(LRScheduler):
         interval = state_dict.get("interval", "step")
         if interval not in INTERVALS:
             raise ValueError(f"state_dict['interval'] must be one of {INTERVALS}, got {interval!r}")
+        for key, low in (("examples_seen", 0), ("examples_per_step", 1)):
+            if key in state_dict:
+                check_int(f"state_dict[{key!r}]", state_dict[key], minimum=low)
+        decays = state_dict.get("weight_decays")
+        if decays is not None and (not isinstance(decays, (list, tuple)) or len(decays) != n or not all(
+                d is None or (isinstance(d, numbers.Real) and not isinstance(d, bool) and math.isfinite(d))
+                for d in decays)):
+            raise ValueError(f"state_dict['weight_decays'] must be a list with one weight decay (a finite number or "
+                             f"None) per param group ({n}), got {decays!r}")
         return int(step), [float(b) for b in bases], list(specs), interval
 
-    def load_state_dict(self, state_dict: dict[str, Any], strict: bool | None = None) -> None:
-        """Restore the step and base LRs and write their LRs; a refused state changes nothing."""
-        strict = self.strict if strict is None else _check_strict(strict)
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool | None = None, *, resume: str | None = None,
+                        at_step: int | None = None) -> None:
+        """Restore the step and base LRs and write their LRs; a refused state changes nothing.
+
+        ``resume`` (or ``strict``; default this scheduler's :attr:`resume_mode`) says what a
+        changed schedule does (:mod:`hf_sched.resume_modes`); ``at_step`` is where a rescaled
+        run resumes (the Trainer's ``global_step``). Load the optimizer's state first: the
+        weight decays written here would otherwise be overwritten by it.
+        """
+        mode = self.resume_mode if strict is None and resume is None else resolve_mode(strict, resume)
         step, bases, specs, interval = self._validate_state(state_dict)
         if interval != self.interval:
             raise ValueError(f"the checkpoint counts interval={interval!r}, this scheduler interval={self.interval!r}: "
                              "build the scheduler with the same interval to resume")
-        mine = [s.to_dict() for s in self.schedules]
-        changed = [(i, describe_spec_change(old, new)) for i, (old, new) in enumerate(zip(specs, mine)) if old != new]
-        changed += [(i, f"peak LR (base_lrs): {old!r} -> {new!r}")
-                    for i, (old, new) in enumerate(zip(bases, self.base_lrs)) if old != new]
-        loaded: tuple[Schedule, ...] | None = None
-        if changed:
-            what = "; ".join(f"group {i}: {d}" for i, d in sorted(changed))
-            msg = f"the schedule differs from the checkpoint's (checkpoint -> now): {what}"
-            if strict:
-                raise ValueError(msg + ". Resuming would silently change the LR curve; rebuild the same schedule (same "
-                                 "steps, warmup, peak LR, batch size, epochs), or load with strict=False to continue "
-                                 "with the checkpoint's schedule")
-            try:
-                loaded = tuple(schedule_from_dict(d) for d in specs)
-            except (ValueError, TypeError, KeyError) as exc:
-                raise ValueError(f"the checkpoint's schedule spec cannot be rebuilt: {exc}") from None
-            warnings.warn(msg + "; continuing with the checkpoint's schedule (strict=False)", stacklevel=2)
-            if all(s == loaded[0] for s in loaded):
-                loaded = (loaded[0],) * len(loaded)
-        _check_largest_lrs(bases, loaded or self.schedules)
+        decays = state_dict.get("weight_decays")
+        seen = state_dict.get("examples_seen")
+        ckpt = Checkpointed(step, tuple(specs), tuple(bases), schedule_from_dict,
+                            None if decays is None else tuple(None if d is None else float(d) for d in decays),
+                            None if seen is None else int(seen))
+        run = Planned(self.schedules, tuple(self.base_lrs), self._weight_decays, self.examples_per_step)
+        plan = plan_resume(mode, ckpt, run, at_step=at_step, how=self.resume_hint)
+        _check_largest_lrs(plan.base_lrs, plan.schedules)
         # everything checked: apply
-        if loaded is not None:
-            self.schedules = loaded
-        self.base_lrs = bases
+        if plan.warning is not None:
+            warnings.warn(plan.warning, stacklevel=2)
+        self.schedules = plan.schedules
+        self.base_lrs = list(plan.base_lrs)
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             init = group.get("initial_lr")
             if isinstance(init, torch.Tensor):
                 init.fill_(base)
             else:
                 group["initial_lr"] = base
+        for group, decay in zip(self.optimizer.param_groups, plan.weight_decays or ()):
+            if decay is not None and "weight_decay" in group:
+                group["weight_decay"] = decay
         self._forget_protocol()
-        self._apply(step=step)
-        self._last_step = step
+        self._apply(step=plan.step)
+        self._last_step = plan.step
+        self._examples_ref = None if seen is None else (plan.step, int(seen))
+        self.resume_note = plan.note
+        if plan.note is not None and _is_main_process():
+            print(f"hf_sched: {plan.note}", file=sys.stderr)
 
     def __repr__(self) -> str:
         sched = self.schedules[0] if all(s is self.schedules[0] for s in self.schedules) else self.schedules
@@ -468,7 +534,8 @@ def get_scheduler(
     num_batches: int | None = None, num_epochs: float | None = None, gradient_accumulation_steps: int = 1,
     max_steps: int | None = None, num_processes: int | None = None, split_batches: bool | None = None,
     dataloader_prepared: bool | None = None, steps_per_epoch: int | None = None, accelerator: Any = None,
-    interval: str = "step", strict: bool = True, **kwargs: Any,
+    interval: str = "step", strict: bool | None = None, resume: str | None = None, horizon: int | None = None,
+    examples_per_step: int | None = None, **kwargs: Any,
 ) -> Any:
     """Build a scheduler from any registry name: a drop-in for ``transformers.get_scheduler``.
 
@@ -477,6 +544,10 @@ def get_scheduler(
     ``num_warmup_steps`` / ``warmup`` is any warmup request (default 10%); ``num_training_steps``
     may come from ``dataloader``/``num_batches`` with ``num_epochs``, or ``max_steps``
     (:func:`hf_sched.budget.compute_budget`); names that need no total run unbounded without one.
+    ``resume`` is what a checkpoint whose schedule differs does (``"strict"`` by default, or
+    ``strict=False`` for ``"checkpoint"``; :mod:`hf_sched.resume_modes`); ``examples_per_step``
+    (the global batch) is read from ``dataloader`` when not given. ``horizon``: the schedule's
+    own total when it is not the run's length (e.g. a short debug run on the full run's curve).
 
     >>> import torch
     >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
@@ -490,6 +561,7 @@ def get_scheduler(
     [1.0]
     """
     info = get_info(name)
+    mode = resolve_mode(strict, resume)
     spec_kwargs = check_kwargs("scheduler_specific_kwargs", scheduler_specific_kwargs)
     overlap = sorted(set(spec_kwargs) & set(kwargs))
     if overlap:
@@ -510,7 +582,12 @@ def get_scheduler(
         if is_epoch_request(request):
             request = epochs_to_steps(request, spe, name="warmup")
         handover = schedule_free_scheduler if is_schedule_free(optimizer) else metric_scheduler
-        return handover(info.name, optimizer, request, total, spec_kwargs, strict=strict)
+        if mode not in ("strict", "checkpoint"):
+            what = "a schedule-free optimizer" if is_schedule_free(optimizer) else f"the metric-driven {info.name!r}"
+            raise ValueError(f"resume={mode!r} is not available with {what} (it keeps no schedule to rescale or "
+                             "replan); use resume='strict' or resume='checkpoint'")
+        return handover(info.name, optimizer, request, total, spec_kwargs, strict=mode == "strict")
+    total = with_horizon(horizon, total)
     # 2. the warmup, resolved here and nowhere else
     w = schedule_warmup(info.name, info.has_warmup, request, total, optimizer, steps_per_epoch=spe, ignore=True)
     if total is None:
@@ -519,7 +596,11 @@ def get_scheduler(
     lr_init = optimizer.defaults.get("lr") if hasattr(optimizer, "defaults") else None
     schedule = build_resolved(info, total, w, None if lr_init is None else float(lr_init),
                               check_schedule_kwargs(info.name, spec_kwargs))
-    return ScheduledLR(optimizer, schedule, interval=interval, strict=strict)
+    if examples_per_step is None and dataloader is not None:
+        examples_per_step = batch_examples(dataloader, gradient_accumulation_steps=gradient_accumulation_steps,
+                                           num_processes=num_processes, split_batches=split_batches,
+                                           accelerator=accelerator)
+    return ScheduledLR(optimizer, schedule, interval=interval, resume=mode, examples_per_step=examples_per_step)
 
 
 def _warmup_request(num_warmup_steps: Any, warmup: Any) -> Any:

@@ -16,11 +16,13 @@ from .compose import Join, Product, WarmupStableDecay
 from .cycles import CosineHardRestarts, CosineRestarts, OneCycle
 from .decays import Bert, Constant, Cosine, CosineWarmupMinLR, Linear, Polynomial
 from .inverse_sqrt import InverseSqrt, Noam, SquareRoot
+from .resume_modes import Rescaled
 from .schedule import SCHEDULE_KINDS, Schedule, schedule_from_dict
 from .step_decays import Factor, MultiStep
 
 __all__ = [
     "SCHEDULE_KINDS", "Bert", "Constant", "Cosine", "CosineHardRestarts", "CosineRestarts", "CosineWarmupMinLR",
-    "Factor", "InverseSqrt", "Join", "Linear", "MultiStep", "Noam", "OneCycle", "Polynomial", "Product", "Schedule",
+    "Factor", "InverseSqrt", "Join", "Linear", "MultiStep", "Noam", "OneCycle", "Polynomial", "Product", "Rescaled",
+    "Schedule",
     "SquareRoot", "WarmupStableDecay", "schedule_from_dict"
 ]

@@ -111,7 +111,7 @@ def test_every_built_in_kind_is_known_after_importing_hf_sched_schedules_alone()
     kinds = set(__import__("json").loads(out[0]))
     assert kinds == {"constant", "linear", "cosine", "cosine_hard_restarts", "polynomial", "inverse_sqrt", "noam",
                      "cosine_warmup_min_lr", "warmup_stable_decay", "squareroot", "factor", "multistep", "bert",
-                     "onecycle", "cosine_restarts", "join", "product"}
+                     "onecycle", "cosine_restarts", "join", "product", "rescaled"}
     assert float(out[1]) == pytest.approx(0.1 * (1 / 25 / 1e4))
 
 

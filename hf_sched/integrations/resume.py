@@ -29,6 +29,7 @@ import warnings
 from typing import Any, Callable, Optional, Sequence
 
 from ..lr_scheduler import ScheduledLR, describe_spec_change
+from ..resume_modes import resolve_mode
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +107,10 @@ class HintedScheduledLR(ScheduledLR):
         state["_resume_where"] = None  # a closure over the tool's trainer: not pickled ("the checkpoint")
         return state
 
-    def load_state_dict(self, state_dict: dict[str, Any], strict: Optional[bool] = None) -> None:
-        strict = self.strict if strict is None else strict
+    def load_state_dict(self, state_dict: dict[str, Any], strict: Optional[bool] = None, *,
+                        resume: Optional[str] = None, at_step: Optional[int] = None) -> None:
+        mode = self.resume_mode if strict is None and resume is None else resolve_mode(strict, resume)
+        strict = mode == "strict"
         specs = state_dict.get("schedules") if isinstance(state_dict, dict) else None
         what = None
         if isinstance(specs, list):
@@ -117,14 +120,15 @@ class HintedScheduledLR(ScheduledLR):
             if strict:
                 total = f"{self.resume_total} (now T={self.schedules[0].num_training_steps})"
                 raise ValueError(resume_refusal(where, what, total=total, opt_out=self.resume_opt_out))
-            msg = resume_warning(where, what, flag=self.resume_flag, step=int(state_dict.get("step", 0)))
-            # Logged as well: transformers' Trainer swallows UserWarnings raised while it loads a scheduler.
-            warnings.warn(msg, UserWarning, stacklevel=2)
-            logger.warning(msg)
+            if mode == "checkpoint":
+                msg = resume_warning(where, what, flag=self.resume_flag, step=int(state_dict.get("step", 0)))
+                # Logged as well: transformers' Trainer swallows UserWarnings raised while it loads a scheduler.
+                warnings.warn(msg, UserWarning, stacklevel=2)
+                logger.warning(msg)
         with warnings.catch_warnings():
             # ScheduledLR's own warning: said above, in this tool's words
             warnings.filterwarnings("ignore", message="the schedule differs from the checkpoint's", category=UserWarning)
-            super().load_state_dict(state_dict, strict=strict)
+            super().load_state_dict(state_dict, resume=mode, at_step=at_step)
 
 
 def hinted_scheduler(
