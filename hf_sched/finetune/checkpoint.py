@@ -260,11 +260,6 @@ def signature_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[st
     return [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
 
 
-#: What each mode other than strict does, as the refusal of a changed run lists them.
-MODE_CHOICES = ("checkpoint (the checkpoint's LR schedule from its step), rescale (the same plan over this run's "
-                "budget, at the same examples seen) or replan (this run's schedule and peak LR from here)")
-
-
 def resume_changes(folder: str | os.PathLike, saved: dict[str, Any], current: dict[str, Any], *,
                    resume: str = "strict", budget_keys: Iterable[str] = (), plan_keys: Iterable[str] = ()) -> list[str]:
     """The setting changes a resume in mode ``resume`` accepts (``"key: saved -> now"``); refuses the rest.
@@ -284,6 +279,8 @@ def resume_changes(folder: str | os.PathLike, saved: dict[str, Any], current: di
         ...                budget_keys=["batch_size"])
         ['batch_size: 16 -> 8']
     """
+    from hf_sched.resume_modes import other_modes
+
     where = f"cannot resume from {str(folder)!r}"
     changes = signature_changes(saved, current)
     if not changes:
@@ -291,8 +288,9 @@ def resume_changes(folder: str | os.PathLike, saved: dict[str, Any], current: di
     if resume == "strict":
         raise CheckpointError(
             f"{where}: it was written with other settings ({', '.join(changes)}), so the run would not continue the "
-            "same curve; resume with the checkpoint's settings, choose how the run continues with "
-            f"--lr_scheduler_resume {MODE_CHOICES}, or start a fresh run (--overwrite_output_dir or another --output_dir)"
+            "same curve; resume with the checkpoint's settings, choose how the run continues: "
+            f"{other_modes('strict', '--lr_scheduler_resume {mode}')}; or start a fresh run (--overwrite_output_dir "
+            "or another --output_dir)"
         )
     budget, plan = set(budget_keys), set(plan_keys)
     keys = [k for k in list(current) + [k for k in saved if k not in current] if saved.get(k) != current.get(k)]
@@ -392,7 +390,9 @@ def read_checkpoint(folder: str | os.PathLike, signature: dict[str, Any], *, res
     """The recipe's state of a whole checkpoint and the setting changes ``resume`` accepts.
 
     Refuses (``CheckpointError``) a manifest that does not read, settings the mode does not
-    accept (:func:`resume_changes`) and an unreadable :data:`STATE`. Nothing is loaded yet.
+    accept (:func:`resume_changes`), an unreadable :data:`STATE`, and other settings for a
+    checkpoint whose state records no ``data_position`` (an older recipe's: the run could not
+    find its place in the data, and a guess is never made). Nothing is loaded yet.
     """
     root = Path(folder)
     manifest, problem = _read_manifest(root)
@@ -404,11 +404,28 @@ def read_checkpoint(folder: str | os.PathLike, signature: dict[str, Any], *, res
         state = json.loads((root / STATE).read_text())
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"cannot resume from {str(root)!r}: {STATE} is unreadable ({exc})") from None
+    if "data_position" in state:
+        from hf_sched.finetune.data_position import DataPosition
+
+        try:
+            DataPosition.from_dict(state["data_position"])
+        except ValueError as exc:
+            raise CheckpointError(f"cannot resume from {str(root)!r}: {STATE} is invalid ({exc})") from None
+    if changes and "data_position" not in state:
+        raise CheckpointError(
+            f"cannot resume from {str(root)!r} with other settings ({', '.join(changes)}): it records no examples "
+            "seen (an older recipe wrote it), so this run cannot find its place in the data; resume it with its own "
+            "settings (--lr_scheduler_resume strict) or start a fresh run"
+        )
     return state, changes
 
 
+class _ModeRefused(CheckpointError):
+    """The scheduler refused the resume in the chosen mode (its message, not a damaged file)."""
+
+
 @contextmanager
-def _scheduler_mode(schedulers: Iterable[Any], resume: str, at_step: int | None) -> Iterator[None]:
+def _scheduler_mode(folder: Path, schedulers: Iterable[Any], resume: str, at_step: int | None) -> Iterator[None]:
     """Make ``accelerator.load_state``'s plain ``scheduler.load_state_dict(state)`` load in mode ``resume``.
 
     Accelerate passes no arguments, so the mode and the new step are bound to the scheduler's
@@ -424,7 +441,8 @@ def _scheduler_mode(schedulers: Iterable[Any], resume: str, at_step: int | None)
             try:
                 _original(state, resume=resume, at_step=at_step)
             except ValueError as exc:
-                raise _ModeRefused(f"--lr_scheduler_resume {resume}: {exc}") from None
+                raise _ModeRefused(f"cannot resume from {str(folder)!r} with --lr_scheduler_resume {resume}: "
+                                   f"{' '.join(str(exc).split())}") from None
 
         inner.load_state_dict = functools.update_wrapper(load, original)
         bound.append(inner)
@@ -433,10 +451,6 @@ def _scheduler_mode(schedulers: Iterable[Any], resume: str, at_step: int | None)
     finally:
         for inner in bound:
             del inner.load_state_dict
-
-
-class _ModeRefused(CheckpointError):
-    """The scheduler refused the resume in the chosen mode (its message, not a damaged file)."""
 
 
 def restore_checkpoint(accelerator: Any, folder: str | os.PathLike, *, resume: str = "strict",
@@ -455,7 +469,7 @@ def restore_checkpoint(accelerator: Any, folder: str | os.PathLike, *, resume: s
         raise CheckpointError(f"cannot resume from {str(root)!r}: {problem}")
     _check_loadable(root, manifest, accelerator.process_index, exact=resume == "strict")
     try:
-        with _scheduler_mode(schedulers if resume != "strict" else (), resume, at_step):
+        with _scheduler_mode(root, schedulers if resume != "strict" else (), resume, at_step):
             accelerator.load_state(str(root))  # model, optimizer, scheduler, sampler and RNG states
     except CheckpointError:
         raise
