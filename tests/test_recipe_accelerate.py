@@ -600,6 +600,31 @@ def test_two_process_sigkill_and_resume_equals_the_uninterrupted_two_process_run
 
 
 @pytest.mark.slow
+def test_killed_inside_a_two_process_step_resumes_one_step_earlier_and_says_so(reference_run, tiny_model, tmp_path):
+    """SIGKILLed on 1 process after step 4 with a checkpoint at step 3 (96 examples seen): on 2 processes (64
+    examples per step) that lies inside step 2, so the run continues from step 1 and trains 32 examples again."""
+    output_dir = tmp_path / "odd"
+    args = ["--model", str(tiny_model), "--batch_size", "16", *RUN_ARGS, "--checkpointing_steps", "3",
+            "--output_dir", str(output_dir)]
+    _kill_after(one_process(*args, "--stall_after_step", "4"), output_dir, "step_3", 4)
+    result = run(two_processes(*args, "--resume_from_checkpoint", "latest", "--lr_scheduler_resume", "rescale"))
+    check_ok(result)
+    note = ("notice: the checkpoint's 96 examples seen lie inside an optimizer step of this run (64 examples per "
+            "step): it continues from 64 examples seen (step 1), so 32 examples are trained on again")
+    assert note in result.stdout
+    metrics, log = read_metrics(output_dir), read_lr_log(output_dir)
+    assert [(e["step"], e["examples"]) for e in log] == [(1, 32), (2, 64), (3, 96), (2, 128), (3, 192), (4, 250),
+                                                         (5, 314), (6, 378)]
+    resume = metrics["resume"]
+    assert (resume["checkpoint_step"], resume["step"], resume["examples_seen"], resume["resumed_at_examples"]) == (
+        3, 1, 96, 64)
+    assert resume["notes"] == [note.removeprefix("notice: ")]
+    assert resume["lr_after"] == pytest.approx(resume["lr_before"], rel=1e-12)  # rescale: no jump
+    assert log[3]["lr"] == pytest.approx(resume["lr_after"], rel=1e-12)
+    assert metrics["final_lr"] == pytest.approx(PEAK_LR * reference_schedule().final_value(), abs=1e-18)
+
+
+@pytest.mark.slow
 def test_epoch_checkpoints_resume_at_the_next_epoch(reference_run, tiny_model, tmp_path):
     reference_dir, _ = reference_run
     args = ["--model", str(tiny_model), "--batch_size", "16", *RUN_ARGS]
