@@ -512,7 +512,8 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
         plot_lr_curve(output_dir / "lr_curve.png", lr_log[logged_before:] if resumed and resumed["changes"] else lr_log,
                       schedule, max(lr_scheduler.scheduler.base_lrs),
                       f"{args.lr_scheduler_type}: {total} optimizer steps, {schedule.num_warmup_steps} warmup, "
-                      f"{n} process{'es' if n > 1 else ''}")
+                      f"{n} process{'es' if n > 1 else ''}" + (f"\nresumed at its step {resumed['step']} "
+                      f"({mode}, from checkpoint step {resumed['checkpoint_step']})" if resumed else ""))
         if used_lr is not None:
             say(f"last optimizer step (step {len(lr_log)}) trained at LR {used_lr:.3g}"
                 + (" -- LR 0: this run did not train, see the warning above" if used_lr == 0 else ""))
