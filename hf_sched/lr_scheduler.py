@@ -42,7 +42,7 @@ from .checks import check_int, check_kwargs, check_lr
 from .compose import Join, Product
 from .group_steps import WHOLE, GroupStepCounter
 from .handover import set_group_lr
-from .horizon import with_horizon
+from .horizon import check_decay_request, with_horizon
 from .metric_schedulers import metric_scheduler
 from .registry import build_resolved, check_schedule_kwargs, get_info
 from .resume_modes import Checkpointed, Planned, describe_spec_change, plan_resume, resolve_mode
@@ -62,7 +62,7 @@ _OWNER_ATTR = "_hf_sched_scheduler"
 _PROBING = "probing"  # the first step looked whole; the second tells whether a group is stepped in parts
 # what a pickled ScheduledLR holds (the hooks, the stepping protocol and the fast path are re-derived)
 _PICKLED = ("optimizer", "_schedules", "base_lrs", "interval", "resume_mode", "examples_per_step", "_examples_ref",
-            "_weight_decays", "resume_note", "resume_hint", "_count", "_last_step", "_step_count",
+            "_weight_decays", "decay_from_here", "resume_note", "resume_hint", "_count", "_last_step", "_step_count",
             "_calls_without_steps")
 
 
@@ -124,8 +124,9 @@ class ScheduledLR(LRScheduler):
     ``resume``: what :meth:`load_state_dict` does with a checkpoint whose schedule differs, one
     of :data:`hf_sched.resume_modes.RESUME_MODES` (default from ``strict``: ``True`` refuses,
     ``False`` is ``"checkpoint"``); ``examples_per_step``: the global batch in examples (for
-    ``"rescale"``; ``None``: unknown); ``last_epoch=k >= 0`` starts after ``k`` steps. A second
-    ``ScheduledLR`` on an optimizer detaches the first.
+    ``"rescale"``; ``None``: unknown); ``decay_from_here``: on resume, start the checkpoint's
+    decay at its step (:func:`hf_sched.horizon.decay_from_here`); ``last_epoch=k >= 0`` starts
+    after ``k`` steps. A second ``ScheduledLR`` on an optimizer detaches the first.
 
     >>> import torch
     >>> from hf_sched.schedules import Linear
@@ -142,7 +143,11 @@ class ScheduledLR(LRScheduler):
     resume_note: str | None = None
     #: how a user of the owning tool types a mode, for the strict refusal
     resume_hint: str = 'resume="{mode}" (--lr_scheduler_resume {mode})'
+    #: print :attr:`resume_note` on rank 0 when a resume makes one (an owner that says it itself turns this off)
+    announce_resume: bool = True
     examples_per_step: int | None
+    #: steps or a ratio of what is left: the checkpoint's stable phase decays from the resumed step
+    decay_from_here: Any
     _examples_ref: tuple[int, int] | None
     _weight_decays: tuple[float | None, ...]
     _by_calls: bool
@@ -157,7 +162,7 @@ class ScheduledLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, schedule: Schedule | Sequence[Schedule], *, interval: str = "step",
                  strict: bool | None = None, resume: str | None = None, examples_per_step: int | None = None,
-                 last_epoch: int = -1) -> None:
+                 decay_from_here: Any = None, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
         groups = optimizer.param_groups
@@ -190,6 +195,9 @@ class ScheduledLR(LRScheduler):
         self._by_calls = interval == "epoch"
         self.resume_mode = mode
         self.examples_per_step = examples_per_step
+        if decay_from_here is not None:
+            check_decay_request(decay_from_here)  # refused here, not at the resume
+        self.decay_from_here = decay_from_here
         self._examples_ref = None
         self._weight_decays = _weight_decays(groups)
         for i, group in enumerate(groups):
@@ -272,6 +280,11 @@ class ScheduledLR(LRScheduler):
     @strict.setter
     def strict(self, value: bool) -> None:
         self.resume_mode = resolve_mode(value, None)
+
+    @property
+    def planned_weight_decays(self) -> tuple[float | None, ...]:
+        """Each group's weight decay as this run built it (what ``replan`` writes; strict compares)."""
+        return self._weight_decays
 
     @property
     def examples_seen(self) -> int | None:
@@ -498,7 +511,8 @@ class ScheduledLR(LRScheduler):
         ckpt = Checkpointed(step, tuple(specs), tuple(bases), schedule_from_dict,
                             None if decays is None else tuple(None if d is None else float(d) for d in decays),
                             None if seen is None else int(seen))
-        run = Planned(self.schedules, tuple(self.base_lrs), self._weight_decays, self.examples_per_step)
+        run = Planned(self.schedules, tuple(self.base_lrs), self._weight_decays, self.examples_per_step,
+                      self.decay_from_here)
         plan = plan_resume(mode, ckpt, run, at_step=at_step, how=self.resume_hint)
         _check_largest_lrs(plan.base_lrs, plan.schedules)
         # everything checked: apply
@@ -520,7 +534,7 @@ class ScheduledLR(LRScheduler):
         self._last_step = plan.step
         self._examples_ref = None if seen is None else (plan.step, int(seen))
         self.resume_note = plan.note
-        if plan.note is not None and _is_main_process():
+        if plan.note is not None and self.announce_resume and _is_main_process():
             print(f"hf_sched: {plan.note}", file=sys.stderr)
 
     def __repr__(self) -> str:
@@ -535,7 +549,7 @@ def get_scheduler(
     max_steps: int | None = None, num_processes: int | None = None, split_batches: bool | None = None,
     dataloader_prepared: bool | None = None, steps_per_epoch: int | None = None, accelerator: Any = None,
     interval: str = "step", strict: bool | None = None, resume: str | None = None, horizon: int | None = None,
-    examples_per_step: int | None = None, **kwargs: Any,
+    examples_per_step: int | None = None, decay_from_here: Any = None, **kwargs: Any,
 ) -> Any:
     """Build a scheduler from any registry name: a drop-in for ``transformers.get_scheduler``.
 
@@ -548,6 +562,8 @@ def get_scheduler(
     ``strict=False`` for ``"checkpoint"``; :mod:`hf_sched.resume_modes`); ``examples_per_step``
     (the global batch) is read from ``dataloader`` when not given. ``horizon``: the schedule's
     own total when it is not the run's length (e.g. a short debug run on the full run's curve).
+    ``decay_from_here`` (steps, a ratio of what is left, ``"20%"``): on resume, the checkpoint's
+    stable phase decays from its step (:func:`hf_sched.horizon.decay_from_here`).
 
     >>> import torch
     >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
@@ -600,7 +616,8 @@ def get_scheduler(
         examples_per_step = batch_examples(dataloader, gradient_accumulation_steps=gradient_accumulation_steps,
                                            num_processes=num_processes, split_batches=split_batches,
                                            accelerator=accelerator)
-    return ScheduledLR(optimizer, schedule, interval=interval, resume=mode, examples_per_step=examples_per_step)
+    return ScheduledLR(optimizer, schedule, interval=interval, resume=mode, examples_per_step=examples_per_step,
+                       decay_from_here=decay_from_here)
 
 
 def _warmup_request(num_warmup_steps: Any, warmup: Any) -> Any:

@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 
 from .checks import check_int
 from .compose import _parts
+from .horizon import decay_from_here
 from .schedule import SCALAR, Schedule
 from .warmup import UNBOUNDED_STEPS
 
@@ -269,6 +270,8 @@ class Planned:
     base_lrs: tuple[float, ...]
     weight_decays: tuple[float | None, ...] | None = None
     examples_per_step: int | None = None
+    #: start the checkpoint's decay at the resumed step (:func:`hf_sched.horizon.decay_from_here`)
+    decay_from_here: Any = None
 
 
 def schedule_changes(ckpt: Checkpointed, run: Planned) -> str | None:
@@ -305,6 +308,8 @@ def plan_resume(mode: str, ckpt: Checkpointed, run: Planned, *, at_step: int | N
     'LR 0.6 -> 0.4 at step 40'
     """
     mode = check_resume_mode(mode)
+    if run.decay_from_here is not None:
+        return _plan_decay(mode, ckpt, run)
     what = schedule_changes(ckpt, run)
     if mode == "strict" and what is not None:
         again = "" if not any(d.get("kind") == Rescaled.kind for d in ckpt.specs) else (
@@ -318,9 +323,10 @@ def plan_resume(mode: str, ckpt: Checkpointed, run: Planned, *, at_step: int | N
             old_lr = ckpt.base_lrs[0] * ckpt.schedules()[0](ckpt.step)
         except ValueError:
             pass  # an old spec this version cannot rebuild: the jump's start is unknown
-        new_lr = run.base_lrs[0] * run.schedules[0](ckpt.step)
-        note = lr_jump_line(old_lr, new_lr, ckpt.step)
-        if len(run.schedules) > 1:
+        jumps = {(b * f(ckpt.step)) / (ckpt.base_lrs[i] or 1.0) for i, (b, f) in enumerate(zip(run.base_lrs,
+                                                                                             run.schedules))}
+        note = lr_jump_line(old_lr, run.base_lrs[0] * run.schedules[0](ckpt.step), ckpt.step)
+        if len(jumps) > 1:  # the groups do not all move alike: the line is group 0's
             note += f" (param group 0 of {len(run.schedules)})"
         return ResumePlan(run.schedules, run.base_lrs, run.weight_decays, ckpt.step, note)
     if what is None and mode != "rescale":
@@ -337,9 +343,12 @@ def plan_resume(mode: str, ckpt: Checkpointed, run: Planned, *, at_step: int | N
     s0 = min(ckpt.step, t_old)
     warped = tuple(rescaled(o, from_step=min(s0, o.num_training_steps), at_step=s1,
                             num_training_steps=n.num_training_steps) for o, n in zip(old, run.schedules))
-    where = f"{ckpt.examples_seen} examples seen" if ckpt.examples_seen is not None and at_step is None and \
-        run.examples_per_step is not None else "the same fraction of the steps" if at_step is None else \
-        f"step {at_step} (the caller's)"
+    if at_step is not None:
+        where = "where the caller resumes"
+    elif ckpt.examples_seen is not None and run.examples_per_step is not None:
+        where = f"{ckpt.examples_seen} examples seen"
+    else:
+        where = "the same fraction of the steps"
     note = (f"resume='rescale': the checkpoint's schedule (step {ckpt.step} of {t_old}) continues over this run's "
             f"{t_new} steps from step {s1} ({where}); LR {ckpt.base_lrs[0] * old[0](ckpt.step):.3g} stays continuous")
     if all(w is o for w, o in zip(warped, old)):
@@ -350,3 +359,28 @@ def plan_resume(mode: str, ckpt: Checkpointed, run: Planned, *, at_step: int | N
         note += (f"; the peak LR stays the checkpoint's {list(ckpt.base_lrs)} (this run's {list(run.base_lrs)} "
                  "applies only with resume='replan')")
     return ResumePlan(warped, ckpt.base_lrs, ckpt.weight_decays, s1, note)
+
+
+def _plan_decay(mode: str, ckpt: Checkpointed, run: Planned) -> ResumePlan:
+    """:func:`plan_resume` with ``decay_from_here``: the checkpoint's schedule and peak, decaying from its step."""
+    request = run.decay_from_here
+    if mode in ("rescale", "replan"):
+        raise ValueError(f"decay_from_here={request!r} continues the checkpoint's schedule, which resume={mode!r} "
+                         "replaces: give one of them (decay_from_here goes with resume='strict' or 'checkpoint')")
+    old = ckpt.schedules()
+    decayed = tuple(decay_from_here(o, step=ckpt.step, request=request, run_total=n.num_training_steps)
+                    for o, n in zip(old, run.schedules))
+    d = decayed[0]
+    if all(new is o for new, o in zip(decayed, old)):
+        note = (f"decay_from_here={request!r}: the checkpoint's schedule is decaying already (since step "
+                f"{d.num_warmup_steps + (d.num_stable_steps or 0)}); its decay goes on")
+    else:
+        note = (f"decay_from_here={request!r}: the checkpoint's {old[0].kind} schedule decays from step {ckpt.step} "
+                f"over {d.num_decay_steps} steps (to step {d.num_training_steps}): LR "
+                f"{ckpt.base_lrs[0] * d(ckpt.step):.3g} -> {ckpt.base_lrs[0] * d.final_value():.3g}")
+    if run.base_lrs != ckpt.base_lrs:
+        note += (f"; the peak LR stays the checkpoint's {list(ckpt.base_lrs)} (this run's {list(run.base_lrs)} "
+                 "applies only with resume='replan')")
+    if all(d == decayed[0] for d in decayed):
+        decayed = (decayed[0],) * len(decayed)
+    return ResumePlan(decayed, ckpt.base_lrs, ckpt.weight_decays, ckpt.step, note)

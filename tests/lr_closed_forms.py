@@ -19,6 +19,15 @@ def warmupcosine(total: int, warmup: int, num_cycles: float = 0.5):
     return f
 
 
+def warmuplinear(total: int, warmup: int):
+    def f(s: int) -> float:
+        if s < warmup:
+            return s / warmup
+        return max(0.0, 1.0 - (s - warmup) / max(1, total - warmup))
+
+    return f
+
+
 def hard_restarts(total: int, warmup: int, num_cycles: float = 1.0):
     def f(s: int) -> float:
         if s < warmup:

@@ -100,8 +100,38 @@ def test_a_changed_batch_size_is_refused_in_lightnings_terms(tmp_path, uninterru
     msg = str(err.value)
     assert msg.startswith(f"cannot resume: the LR schedule of this run differs from the one in ckpt_path={str(ckpt)!r}")
     assert "num_training_steps: 24 -> 12" in msg and "trainer.estimated_stepping_batches" in msg
-    assert "pass strict_resume=False to lr_scheduler_config() in configure_optimizers" in msg
-    assert "continue with the checkpoint's schedule" in msg
+    assert 'resume="rescale" in lr_scheduler_config() (' in msg and 'resume="checkpoint" in lr_scheduler_config()' in msg
+    assert "the checkpoint's schedule and peak LR from its step" in msg
+
+
+def test_rescale_on_twice_the_batch_follows_the_old_curve_at_the_same_examples_seen(tmp_path, uninterrupted, capsys):
+    """Batch 4 -> 8 at the end of epoch 0 (step 12 of 24): Lightning trains epoch 1 in 6 steps; the scheduler
+    resumes at step 6 of 12 (the same fraction) and each LR is the old curve's at the same examples seen."""
+    out, _ = uninterrupted
+    model = lr_run.Regressor("warmupcosine", resume="rescale")
+    trainer = fit(tmp_path, model, batch_size=8, ckpt_path=str(out / "epoch=0-step=12.ckpt"))
+    sched = trainer.lr_scheduler_configs[0].scheduler
+    f = cf.warmupcosine(24, 3)
+    assert [s for s, _ in model.lrs] == list(range(13, 19))  # Lightning's own step count goes on from 12
+    assert [lr for _, lr in model.lrs] == pytest.approx([PEAK * f(2 * s) for s in range(6, 12)], rel=1e-12, abs=1e-18)
+    assert sched.optimizer_step == 12 and sched.get_last_lr()[0] == pytest.approx(0.0, abs=1e-18)
+    assert "hf_sched: resume='rescale': the checkpoint's schedule (step 12 of 24) continues over this run's 12 " \
+           "steps from step 6 (the same fraction of the steps)" in capsys.readouterr().err
+
+
+def test_replan_and_an_unknown_mode_in_lightnings_words(tmp_path, uninterrupted, capsys):
+    out, _ = uninterrupted
+    model = lr_run.Regressor("warmuplinear", resume="replan")
+    fit(tmp_path, model, ckpt_path=str(out / "epoch=0-step=12.ckpt"))
+    old, new = cf.warmupcosine(24, 3), cf.warmuplinear(24, 3)
+    assert f"hf_sched: LR {PEAK * old(12):.3g} -> {PEAK * new(12):.3g} at step 12" in capsys.readouterr().err
+    assert [lr for _, lr in model.lrs] == pytest.approx([PEAK * new(k) for k in range(12, 24)], rel=1e-12, abs=1e-18)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    trainer = lr_run.make_trainer(str(tmp_path / "bad"))
+    with pytest.raises(ValueError, match=r"^resume='again' is not a resume mode; allowed: 'strict': "):
+        lr_scheduler_config(trainer, opt, resume="again")
+    with pytest.raises(ValueError, match=r"^strict_resume=True and resume='rescale' contradict each other"):
+        lr_scheduler_config(trainer, opt, strict_resume=True, resume="rescale")
 
 
 def test_strict_resume_false_continues_with_the_checkpoints_schedule(tmp_path, uninterrupted, caplog):

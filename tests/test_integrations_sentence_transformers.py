@@ -154,7 +154,7 @@ def test_a_changed_batch_size_is_refused_with_the_trainer_flag(tmp_path, model_d
     assert msg.startswith("cannot resume: the LR schedule of this run differs from the one in")
     assert "num_training_steps: 12 -> 6" in msg
     assert "per_device_train_batch_size" in msg
-    assert "--lr_scheduler_strict_resume false" in msg and "continue with the checkpoint's schedule" in msg
+    assert "--lr_scheduler_resume checkpoint (the checkpoint's schedule" in msg and "--lr_scheduler_resume rescale" in msg
 
 
 def test_stock_arguments_refuse_the_name_ours_take_it():
@@ -251,7 +251,7 @@ def test_fit_resume_with_a_changed_batch_size_is_refused_in_fits_words(tmp_path,
                           show_progress_bar=False)
     msg = str(err.value)
     assert "num_training_steps: 12 -> 6" in msg and f"checkpoint_path={str(ckpt)!r}" in msg
-    assert "pass strict_resume=False to fit_with_schedule()" in msg
+    assert 'resume="rescale" in fit_with_schedule() (' in msg and 'resume="checkpoint" in fit_with_schedule()' in msg
     assert "_get_scheduler" not in vars(model)
     # opted out: the checkpoint's schedule continues (T = 12), with one warning in fit's words
     with caplog.at_level("WARNING", logger="hf_sched"):
@@ -263,3 +263,37 @@ def test_fit_resume_with_a_changed_batch_size_is_refused_in_fits_words(tmp_path,
     said = [r.getMessage() for r in caplog.records if "resuming anyway" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith("resuming anyway (strict_resume=False): the LR schedule of this run")
     assert said[0].endswith("continuing with the checkpoint's schedule from step 12")
+
+
+def test_fit_rescale_and_replan_on_resume_use_the_same_mode_names(tmp_path, model_dir, capsys):
+    """A 12-step fit (batch 4) stopped at step 6, resumed with batch 8 over 3 epochs (18 steps): rescale warps the
+    checkpoint's curve from fit's step 6 to end at its final value; replan takes this run's; a typo is refused."""
+    import shutil
+
+    ckpt = tmp_path / "ckpt"
+    model = make_model(model_dir)
+    fit_with_schedule(model, [(loader(), losses.MultipleNegativesRankingLoss(model))], scheduler="warmupcosine",
+                      epochs=1, checkpoint_path=str(ckpt), checkpoint_save_steps=6, show_progress_bar=False)
+    shutil.rmtree(ckpt / "checkpoint-12")  # the run stopped after step 6
+    f_old = cf.warmupcosine(12, 2)
+
+    def resumed(mode):
+        model, where = make_model(model_dir), tmp_path / mode
+        shutil.copytree(ckpt, where)
+        return fit_with_schedule(model, [(loader(8), losses.MultipleNegativesRankingLoss(model))],
+                                 scheduler="warmupcosine", epochs=3, checkpoint_path=str(where),
+                                 checkpoint_save_steps=100, resume_from_checkpoint=True, show_progress_bar=False,
+                                 resume=mode)
+
+    sched = resumed("rescale")
+    warped = sched.schedules[0]
+    assert (warped.kind, warped.num_training_steps, warped.resumed_from, warped.resumed_at) == ("rescaled", 18, 6, 6)
+    assert [warped(s) for s in (6, 12, 18)] == pytest.approx([f_old(6), f_old(9), 0.0], abs=1e-15)
+    assert sched.optimizer_step == 18 and sched.get_last_lr()[0] == pytest.approx(0.0, abs=1e-18)
+    assert "continues over this run's 18 steps from step 6 (where the caller resumes)" in capsys.readouterr().err
+
+    sched = resumed("replan")
+    f_new = cf.warmupcosine(18, 2)
+    assert sched.resume_note == f"LR {2e-5 * f_old(6):.3g} -> {2e-5 * f_new(6):.3g} at step 6"
+    with pytest.raises(ValueError, match=r"^resume='rescal' is not a resume mode; allowed: "):
+        fit_with_schedule(make_model(model_dir), [], resume="rescal")

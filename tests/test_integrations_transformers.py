@@ -174,7 +174,7 @@ def test_seq2seq_a_changed_batch_size_is_refused_with_the_flag(tmp_path, uninter
         trainer.train(resume_from_checkpoint=str(out / "checkpoint-6"))
     msg = str(err.value)
     assert msg.startswith("cannot resume: the LR schedule of this run differs from the one in")
-    assert "num_training_steps: 12 -> 6" in msg and "--lr_scheduler_strict_resume false" in msg
+    assert "num_training_steps: 12 -> 6" in msg and "--lr_scheduler_resume rescale" in msg
 
 
 # ---------------------------------------------------------------------------- an example-style script

@@ -133,7 +133,7 @@ def test_sft_a_changed_batch_size_is_refused_with_the_config_flag(tmp_path, toke
     msg = str(err.value)
     assert msg.startswith("cannot resume: the LR schedule of this run differs from the one in")
     assert "num_training_steps: 12 -> 6" in msg and "per_device_train_batch_size" in msg
-    assert "--lr_scheduler_strict_resume false" in msg
+    assert "--lr_scheduler_resume rescale" in msg
 
 
 def test_sft_config_parses_our_flags_and_refuses_bad_ones():

@@ -33,7 +33,10 @@ def test_an_old_checkpoint_resumes_with_the_old_lrs(record):
         warnings.filterwarnings("error", message=".*differs from the checkpoint")  # strict: nothing differs
         sched = build(record, opt)
         sched.load_state_dict(record["state"])
-    assert sched.state_dict() == record["state"]  # the spec format is today's too
+    state = sched.state_dict()
+    # the spec format is today's too; the records of issue 23 (examples seen, weight decays) came later
+    assert set(state) - set(record["state"]) <= {"examples_seen", "examples_per_step", "weight_decays"}
+    assert {k: v for k, v in state.items() if k in record["state"]} == record["state"]
     got = []
     for _ in record["lrs"]:
         got.append([float(g["lr"]) for g in opt.param_groups])

@@ -245,7 +245,7 @@ def test_rescale_at_the_callers_step():
     sched = _sched(opt, processes=2)
     sched.load_state_dict(state, resume="rescale", at_step=12)  # a Trainer keeps its global_step
     f, s0 = sched.schedules[0], 12
-    assert sched.optimizer_step == 12 and "from step 12 (step 12 (the caller's))" in sched.resume_note
+    assert sched.optimizer_step == 12 and "from step 12 (where the caller resumes)" in sched.resume_note
     assert f(12) == old.schedules[0](12) and f(16) == old.schedules[0].final_value()
     assert f(14) == pytest.approx(old.schedules[0](s0 + 2 * (32 - 12) / 4), abs=1e-15)
 
@@ -347,16 +347,3 @@ def test_a_new_peak_is_refused_by_strict_applied_by_replan_and_never_silent(caps
                                "resume='replan')",
                     "replan": "LR 0.00812 -> 0.0244 at step 12"}[mode]
         assert expected in said, mode  # never silent
-
-
-# --------------------------------------------------------------------------- horizon
-
-
-def test_horizon_is_the_schedules_total_and_a_shorter_one_is_refused():
-    _, opt = _model_and_opt()
-    sched = get_scheduler("warmupcosine", opt, max_steps=100, horizon=10_000)
-    assert (sched.schedules[0].num_training_steps, sched.schedules[0].num_warmup_steps) == (10_000, 1000)
-    with pytest.raises(ValueError, match=r"^horizon=50 is shorter than the run's 100 optimizer steps"):
-        get_scheduler("warmupcosine", opt, max_steps=100, horizon=50)
-    with pytest.raises(TypeError, match=r"^horizon must be an integer, got '1e4'"):
-        get_scheduler("warmupcosine", opt, max_steps=100, horizon="1e4")

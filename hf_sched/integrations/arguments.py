@@ -20,7 +20,13 @@ Fields it adds or redeclares (everything else is the base class's):
                                 ``ceil(r * T)``; unset (``None``) = use ``warmup``/``warmup_ratio``
 ``warmup_ratio``                ``ceil(r * T)`` steps, default ``0.1`` (gone from transformers 5.x)
 ``warmup``                      one request of any kind: ``"auto"``, ``"10%"``, ``"0.06"``, ``"100"``
-``lr_scheduler_strict_resume``  ``False``: resume a changed run with the checkpoint's schedule
+``lr_scheduler_resume``         what a resume whose schedule changed does: ``strict`` (refuse, the
+                                default), ``checkpoint``, ``rescale`` or ``replan``
+                                (:mod:`hf_sched.resume_modes`)
+``lr_scheduler_strict_resume``  ``False``: the older spelling of ``--lr_scheduler_resume checkpoint``
+``lr_scheduler_horizon``        the schedule's own total when the run stops earlier (``max_steps``)
+``lr_scheduler_decay_from_here``  on resume, start the checkpoint's decay at its step: steps, a
+                                ratio of what is left or ``"20%"`` (WSD, constant)
 ``save_lr_curve``               write ``lr_curve.png`` to ``output_dir`` at the end of training
 ``layer_decay``                 layer-wise LR decay ``d`` in ``(0, 1]`` for the optimizer's groups
 ==============================  ==================================================================
@@ -53,12 +59,14 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ..checks import check_kwargs
 from ..deepspeed_config import check_trainer_deepspeed  # hf_sched issue 24 hook
+from ..horizon import check_decay_request, with_horizon
 from ..registry import available_schedules, check_schedule_kwargs, get_info
+from ..resume_modes import resolve_mode
 from ..schedule_free import check_schedule_free_arguments  # hf_sched issue 24 hook
 from ..warmup import DEFAULT_WARMUP_RATIO, epochs_to_steps, is_epoch_request, resolve_warmup
 from .scheduler_name import SchedulerName, transformers_names
 
-__all__ = ["SchedArgumentsMixin", "parse_scheduler_kwargs", "STRICT_RESUME_FLAG"]
+__all__ = ["SchedArgumentsMixin", "parse_scheduler_kwargs", "RESUME_FLAG", "STRICT_RESUME_FLAG"]
 
 # Total steps used to check schedule arguments before the real total is known.
 _PROBE_TOTAL = 1_000_000
@@ -66,6 +74,8 @@ _PROBE_TOTAL = 1_000_000
 # arguments that fit none of them are wrong for any run.
 _PROBE_TOTALS = [_PROBE_TOTAL, 10**4, 1000, 100, 10, 2]
 STRICT_RESUME_FLAG = "--lr_scheduler_strict_resume false (lr_scheduler_strict_resume=False)"
+#: how a Trainer user types a resume mode
+RESUME_FLAG = "--lr_scheduler_resume {mode}"
 
 
 def _names_help() -> str:
@@ -155,9 +165,16 @@ class SchedArgumentsMixin:
     * ``warmup`` (``str``, default ``None``): ``"auto"`` (``2 / (1 - beta2)`` steps for
       Adam-family optimizers), ``"10%"``, ``"0.06"`` (ratio) or ``"100"`` (steps). Wins
       over ``warmup_ratio``; not with ``warmup_steps``.
-    * ``lr_scheduler_strict_resume`` (``bool``, default ``True``): refuse to resume from a
-      checkpoint whose schedule (total or warmup steps, name, arguments) differs; with
-      ``False``, warn and continue with the checkpoint's schedule from its step.
+    * ``lr_scheduler_resume`` (``str``, default ``"strict"``): what a resume from a checkpoint
+      whose schedule (total or warmup steps, name, arguments), peak LR or weight decay differs
+      does: ``strict`` refuses, ``checkpoint`` continues the checkpoint's schedule from its
+      step, ``rescale`` the checkpoint's plan over this run's steps (from the Trainer's
+      ``global_step``), ``replan`` this run's schedule, peak and weight decay (the LR jump is
+      printed). ``lr_scheduler_strict_resume`` (``bool``) is the older spelling of
+      ``strict``/``checkpoint``; after construction both fields agree.
+    * ``lr_scheduler_horizon`` (``int``): the schedule's total when the run is shorter.
+    * ``lr_scheduler_decay_from_here`` (``str``): on resume, decay from the resumed step
+      (:func:`hf_sched.horizon.decay_from_here`).
     * ``save_lr_curve`` (``bool``, default ``True``): the trainer adds an
       :class:`~hf_sched.integrations.lr_curve.LRCurveCallback`.
     * ``layer_decay`` (``float`` in ``(0, 1]``, default ``None``): encoder layer ``i`` of
@@ -205,11 +222,36 @@ class SchedArgumentsMixin:
             "--warmup_steps."
         },
     )
-    lr_scheduler_strict_resume: bool = field(
-        default=True,
+    lr_scheduler_resume: Optional[str] = field(
+        default=None,
         metadata={
-            "help": "Refuse to resume from a checkpoint whose LR schedule (total/warmup steps, name, arguments) "
-            "differs from this run's. False: warn and continue with the checkpoint's schedule from its step."
+            "help": "What a resume does when the LR schedule, peak LR or weight decay differ from the checkpoint's: "
+            "strict (refuse; the default), checkpoint (the checkpoint's schedule and peak from its step), rescale "
+            "(the checkpoint's plan over this run's steps, at the same fraction of training: other hardware or "
+            "batch size), replan (this run's schedule, peak LR and weight decay from the checkpoint's step; the LR "
+            "jump is printed)."
+        },
+    )
+    lr_scheduler_strict_resume: Optional[bool] = field(
+        default=None,
+        metadata={
+            "help": "The older spelling of --lr_scheduler_resume: true = strict (the default), false = checkpoint "
+            "(warn and continue with the checkpoint's schedule from its step)."
+        },
+    )
+    lr_scheduler_horizon: Optional[int] = field(
+        default=None,
+        metadata={
+            "help": "The schedule's own total in optimizer steps when the run is shorter (a debug run of "
+            "--max_steps 100 on a 10000-step curve): max_steps stops training, the schedule keeps this total."
+        },
+    )
+    lr_scheduler_decay_from_here: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "On resume from a checkpoint in a stable phase (warmup_stable_decay, constantlr, "
+            "warmupconstant), start the decay at the resumed step: over N steps ('2000'), a ratio of the steps "
+            "left ('0.2') or a percentage ('20%%')."
         },
     )
     save_lr_curve: bool = field(
@@ -238,6 +280,7 @@ class SchedArgumentsMixin:
         _check_mixin_first(cls, SchedArgumentsMixin, TrainingArguments)
 
     def __post_init__(self) -> None:
+        self._check_resume_fields()
         self.lr_scheduler_type = SchedulerName.parse(self.lr_scheduler_type)
         self.lr_scheduler_kwargs = parse_scheduler_kwargs(self.lr_scheduler_kwargs)
         info = get_info(self.lr_scheduler_type)
@@ -273,6 +316,20 @@ class SchedArgumentsMixin:
         self._probe_schedule(info)
 
     # -- validation -------------------------------------------------------------------
+
+    def _check_resume_fields(self) -> None:
+        """One resume mode from ``lr_scheduler_resume`` / ``lr_scheduler_strict_resume``; horizon and decay checked."""
+        mode = resolve_mode(self.lr_scheduler_strict_resume, self.lr_scheduler_resume,
+                            strict_name="lr_scheduler_strict_resume", resume_name="lr_scheduler_resume")
+        # both stored consistently, so the arguments rebuild from to_dict(): strict/checkpoint have a bool spelling
+        self.lr_scheduler_resume = mode
+        self.lr_scheduler_strict_resume = {"strict": True, "checkpoint": False}.get(mode)
+        if self.lr_scheduler_horizon is not None:
+            max_steps = getattr(self, "max_steps", -1)
+            self.lr_scheduler_horizon = with_horizon(self.lr_scheduler_horizon, max_steps if max_steps > 0 else None,
+                                                     name="lr_scheduler_horizon")
+        if self.lr_scheduler_decay_from_here is not None:
+            check_decay_request(self.lr_scheduler_decay_from_here, name="lr_scheduler_decay_from_here")
 
     def _check_warmup_fields(self, info: Any) -> None:
         self.warmup_steps = _check_warmup_steps(self.warmup_steps)

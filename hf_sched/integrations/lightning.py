@@ -22,9 +22,12 @@ on one device or many (each DDP process has its own optimizer and takes the same
 
 Resume with ``trainer.fit(model, ckpt_path=...)`` is exact: Lightning saves and restores the
 scheduler's state. A checkpoint whose schedule differs (a changed batch size,
-``max_epochs``, devices, ...) is refused with a message that names the ``ckpt_path`` and
-``strict_resume=False``; with ``strict_resume=False`` the checkpoint's schedule continues
-from its step (the one meaning of non-strict resume in hf_sched).
+``max_epochs``, devices, peak LR, ...) follows ``resume=`` (:mod:`hf_sched.resume_modes`):
+``"strict"`` refuses with a message that names the ``ckpt_path`` and the other modes;
+``"checkpoint"`` (or the older ``strict_resume=False``) continues the checkpoint's schedule
+from its step; ``"rescale"`` continues the checkpoint's plan over this run's steps at the same
+fraction of training (the scheduler counts its own steps, so it ends at the final value on the
+last step Lightning takes); ``"replan"`` takes this run's schedule and peak LR from the step.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
+from ..resume_modes import resolve_mode
 from .resume import hinted_scheduler
 
 __all__ = ["lr_scheduler_config"]
@@ -63,8 +67,10 @@ def lr_scheduler_config(
     warmup: Any = None,
     num_training_steps: Optional[int] = None,
     scheduler_kwargs: Optional[dict[str, Any]] = None,
-    strict_resume: bool = True,
+    strict_resume: Optional[bool] = None,
     frequency: int = 1,
+    resume: Optional[str] = None,
+    decay_from_here: Any = None,
 ) -> dict[str, Any]:
     """Lightning's ``lr_scheduler`` config for the hf_sched schedule ``name``.
 
@@ -77,10 +83,14 @@ def lr_scheduler_config(
             ``"auto"``; ``None`` = 10% of the steps for schedules with a warmup phase.
         num_training_steps: the total; default ``trainer.estimated_stepping_batches``.
         scheduler_kwargs: the schedule's arguments, e.g. ``{"num_cycles": 2}``.
-        strict_resume: refuse to resume from a checkpoint whose schedule differs;
-            ``False``: warn and continue with the checkpoint's schedule.
+        strict_resume: the older spelling of ``resume``: ``True`` is ``"strict"``, ``False``
+            is ``"checkpoint"`` (warn and continue with the checkpoint's schedule).
         frequency: Lightning's ``frequency`` key (the scheduler counts optimizer steps
             itself, so this changes nothing but how often ``step()`` is called).
+        resume: what resuming from a checkpoint whose schedule differs does: ``"strict"``
+            (refuse, the default), ``"checkpoint"``, ``"rescale"`` or ``"replan"``.
+        decay_from_here: on resume, start the checkpoint's decay at its step (steps, a ratio
+            of what is left or ``"20%"``; :func:`hf_sched.horizon.decay_from_here`).
 
     Returns:
         ``{"scheduler": <ScheduledLR>, "interval": "step", "frequency": frequency}``.
@@ -96,8 +106,9 @@ def lr_scheduler_config(
     ('step', 50, 0.0)
     """
     lightning_trainer = _the_trainer(trainer)
-    if not isinstance(strict_resume, bool):
+    if strict_resume is not None and not isinstance(strict_resume, bool):
         raise TypeError(f"strict_resume must be True or False, got {strict_resume!r}")
+    mode = resolve_mode(strict_resume, resume, strict_name="strict_resume")
     if isinstance(frequency, bool) or not isinstance(frequency, int) or frequency < 1:
         raise ValueError(f"frequency={frequency!r} is invalid: it must be an int >= 1")
     if num_training_steps is None:
@@ -122,10 +133,11 @@ def lr_scheduler_config(
         num_training_steps=total,
         warmup=warmup,
         scheduler_kwargs=scheduler_kwargs,
-        strict=strict_resume,
-        opt_out="pass strict_resume=False to lr_scheduler_config() in configure_optimizers",
+        resume=mode,
+        how='resume="{mode}" in lr_scheduler_config()',
         total=_LIGHTNING_TOTAL,
-        flag="strict_resume=False",
+        flag=f"resume={mode!r}" if strict_resume is None else "strict_resume=False",
         where=where,
+        decay_from_here=decay_from_here,
     )
     return {"scheduler": sched, "interval": "step", "frequency": frequency}

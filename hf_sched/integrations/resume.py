@@ -1,24 +1,29 @@
 """Resuming a run whose schedule changed: one rule and one wording for every tool.
 
 A checkpoint holds the schedule it was trained with (``ScheduledLR.state_dict()``: the
-step and each param group's schedule spec). When a run resumes from it with a schedule
-that differs (a changed batch size, number of epochs or ``max_steps``, processes, data,
-warmup, name or argument), the tools hf_sched plugs into do the same thing:
+step, each param group's schedule spec, its peak LRs, and the examples seen). When a run
+resumes from it with a schedule that differs (a changed batch size, number of epochs or
+``max_steps``, processes, data, warmup, name or argument, peak LR or weight decay), the
+tools hf_sched plugs into follow the resume mode (:mod:`hf_sched.resume_modes`), named the
+same everywhere and typed the tool's way (``--lr_scheduler_resume rescale``,
+``resume="rescale"``):
 
 * **strict** (the default): refuse with ``ValueError``. The message says what changed
   (``num_training_steps: 12 -> 6``), where the total comes from in *that* tool, and the
-  exact flag or argument *of that tool* that opts out.
-* **not strict** (that flag): warn and continue **with the checkpoint's schedule** from
-  the checkpoint's step, as ``ScheduledLR(strict=False)`` does. The LR curve stays the one
-  the checkpoint was trained on; the run's length is the tool's (the Trainer still stops at
-  its own ``max_steps``; past the schedule's end the LR holds its final value).
+  other modes as a user of *that tool* types them.
+* **checkpoint** (the older ``strict=False`` flags): warn and continue **with the
+  checkpoint's schedule** from the checkpoint's step. The run's length is the tool's (the
+  Trainer still stops at its own ``max_steps``; past the schedule's end the LR holds its
+  final value).
+* **rescale** / **replan**: :class:`~hf_sched.lr_scheduler.ScheduledLR`'s plans; the line
+  they print says what happened to the LR.
 
 >>> old = {"kind": "cosine", "num_training_steps": 12, "num_warmup_steps": 2}
 >>> new = {"kind": "cosine", "num_training_steps": 6, "num_warmup_steps": 1}
 >>> schedule_change([old], [new])
 'num_training_steps: 12 -> 6, num_warmup_steps: 2 -> 1'
 >>> resume_refusal("checkpoint-6", schedule_change([old], [new]), total="T comes from max_steps",
-...                opt_out="pass strict=False")[:60]
+...                how="--lr_scheduler_resume {mode}")[:60]
 'cannot resume: the LR schedule of this run differs from the '
 """
 
@@ -29,11 +34,12 @@ import warnings
 from typing import Any, Callable, Optional, Sequence
 
 from ..lr_scheduler import ScheduledLR, describe_spec_change
-from ..resume_modes import resolve_mode
+from ..resume_modes import other_modes, resolve_mode
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["schedule_change", "resume_refusal", "resume_warning", "HintedScheduledLR", "hinted_scheduler"]
+__all__ = ["schedule_change", "resume_changes", "resume_refusal", "resume_warning", "HintedScheduledLR",
+           "hinted_scheduler"]
 
 
 def schedule_change(theirs: Sequence[dict[str, Any]], mine: Sequence[dict[str, Any]]) -> Optional[str]:
@@ -51,17 +57,47 @@ def schedule_change(theirs: Sequence[dict[str, Any]], mine: Sequence[dict[str, A
     return "; ".join(f"group {i}: {c}" for i, c in changes)
 
 
-def resume_refusal(where: str, what: str, *, total: str, opt_out: str) -> str:
-    """The one refusal message: what changed, where the total comes from, the tool's opt-out."""
+def _values_change(label: str, old: Sequence[Any], new: Sequence[Any]) -> Optional[str]:
+    """``"label: a -> b"`` (one value when every group agrees, else the lists), or ``None``."""
+    if list(old) == list(new):
+        return None
+    if len(set(old)) == 1 and len(set(new)) == 1:
+        return f"{label}: {old[0]!r} -> {new[0]!r}"
+    return f"{label}: {list(old)!r} -> {list(new)!r}"
+
+
+def resume_changes(state: dict[str, Any], sched: ScheduledLR) -> Optional[str]:
+    """Everything a checkpoint's scheduler ``state`` and this run's ``sched`` disagree on, or ``None``:
+    the schedule specs (:func:`schedule_change`), the peak LRs and the recorded weight decays.
+
+    >>> import torch
+    >>> from hf_sched import get_scheduler
+    >>> old = get_scheduler("cosine", torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3),
+    ...                     num_training_steps=12).state_dict()
+    >>> new = get_scheduler("cosine", torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=2e-3,
+    ...                     weight_decay=0.1), num_training_steps=12)
+    >>> resume_changes(old, new)
+    'peak LR: 0.001 -> 0.002; weight decay: 0.01 -> 0.1'
+    """
+    parts = [schedule_change(state.get("schedules", []), [s.to_dict() for s in sched.schedules]),
+             _values_change("peak LR", [float(b) for b in state.get("base_lrs", sched.base_lrs)], sched.base_lrs)]
+    old_decays, new_decays = state.get("weight_decays"), sched.planned_weight_decays
+    if old_decays is not None and None not in old_decays and None not in new_decays:
+        parts.append(_values_change("weight decay", [float(d) for d in old_decays], new_decays))
+    return "; ".join(p for p in parts if p) or None
+
+
+def resume_refusal(where: str, what: str, *, total: str, how: str) -> str:
+    """The one refusal message: what changed, where the total comes from, the other modes as ``how`` types them."""
     return (
         f"cannot resume: the LR schedule of this run differs from the one in {where} (checkpoint -> now): {what}. "
         f"{total}; one of them changed. Resuming would silently stretch or cut the schedule. Resume with the same "
-        f"settings, or {opt_out} to continue with the checkpoint's schedule"
+        f"settings, or choose a resume mode: {other_modes('strict', how)}"
     )
 
 
 def resume_warning(where: str, what: str, *, flag: str, step: int) -> str:
-    """The one warning when the opt-out is set."""
+    """The one warning of the checkpoint mode."""
     return (
         f"resuming anyway ({flag}): the LR schedule of this run differs from the one in {where} "
         f"(checkpoint -> now): {what}; continuing with the checkpoint's schedule from step {step}"
@@ -69,18 +105,21 @@ def resume_warning(where: str, what: str, *, flag: str, step: int) -> str:
 
 
 class HintedScheduledLR(ScheduledLR):
-    """A :class:`~hf_sched.lr_scheduler.ScheduledLR` whose resume refusal names the tool's opt-out.
+    """A :class:`~hf_sched.lr_scheduler.ScheduledLR` whose resume messages are in the tool's words.
 
-    Only :meth:`load_state_dict` differs: a changed schedule is refused with
-    :func:`resume_refusal` (``where()`` names the checkpoint, ``total`` says where this
-    tool's total comes from, ``opt_out`` is the tool's flag), or, with ``strict=False``,
-    warned about with :func:`resume_warning` and continued with the checkpoint's schedule.
+    Only :meth:`load_state_dict` differs: in the strict mode a changed schedule is refused with
+    :func:`resume_refusal` (``where()`` names the checkpoint, ``total`` says where this tool's
+    total comes from, ``how`` formats a mode as this tool's user types it); in the checkpoint
+    mode it is warned about with :func:`resume_warning` (``flag`` names the setting).
+    ``at_step(state)`` is the step a rescaled run resumes at when the tool's loop resumes its
+    own step count there (a Trainer: the checkpoint's step); ``None``: as a plain loop (examples
+    seen, else the fraction of steps).
 
     >>> import torch
     >>> from hf_sched.schedules import Linear
     >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     >>> s = HintedScheduledLR(opt, Linear(num_training_steps=4, num_warmup_steps=0),
-    ...                       opt_out="pass strict_resume=False", total="T from max_steps")
+    ...                       how='resume="{mode}"', total="T from max_steps")
     >>> s.load_state_dict(s.state_dict()); s.get_last_lr()
     [0.1]
     """
@@ -90,41 +129,43 @@ class HintedScheduledLR(ScheduledLR):
         optimizer: Any,
         schedule: Any,
         *,
-        opt_out: str,
+        how: str,
         total: str,
         flag: str = "strict=False",
         where: Optional[Callable[[], str]] = None,
+        at_step: Optional[Callable[[dict[str, Any]], Optional[int]]] = None,
         **kwargs: Any,
     ) -> None:
-        self.resume_opt_out = opt_out
+        self.resume_hint = how
         self.resume_total = total
         self.resume_flag = flag
         self._resume_where = where
+        self._resume_at_step = at_step
         super().__init__(optimizer, schedule, **kwargs)
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
-        state["_resume_where"] = None  # a closure over the tool's trainer: not pickled ("the checkpoint")
+        # closures over the tool's trainer: not pickled ("the checkpoint"; a plain loop's step)
+        state["_resume_where"] = state["_resume_at_step"] = None
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: Optional[bool] = None, *,
                         resume: Optional[str] = None, at_step: Optional[int] = None) -> None:
         mode = self.resume_mode if strict is None and resume is None else resolve_mode(strict, resume)
-        strict = mode == "strict"
-        specs = state_dict.get("schedules") if isinstance(state_dict, dict) else None
-        what = None
-        if isinstance(specs, list):
-            what = schedule_change(specs, [s.to_dict() for s in self.schedules])
+        self._validate_state(state_dict)
+        what = None if self.decay_from_here is not None else resume_changes(state_dict, self)
         if what is not None and not what.startswith("param groups"):
             where = self._resume_where() if self._resume_where is not None else "the checkpoint"
-            if strict:
+            if mode == "strict":
                 total = f"{self.resume_total} (now T={self.schedules[0].num_training_steps})"
-                raise ValueError(resume_refusal(where, what, total=total, opt_out=self.resume_opt_out))
+                raise ValueError(resume_refusal(where, what, total=total, how=self.resume_hint))
             if mode == "checkpoint":
                 msg = resume_warning(where, what, flag=self.resume_flag, step=int(state_dict.get("step", 0)))
                 # Logged as well: transformers' Trainer swallows UserWarnings raised while it loads a scheduler.
                 warnings.warn(msg, UserWarning, stacklevel=2)
                 logger.warning(msg)
+        if at_step is None and mode == "rescale" and self._resume_at_step is not None:
+            at_step = self._resume_at_step(state_dict)
         with warnings.catch_warnings():
             # ScheduledLR's own warning: said above, in this tool's words
             warnings.filterwarnings("ignore", message="the schedule differs from the checkpoint's", category=UserWarning)
@@ -138,23 +179,26 @@ def hinted_scheduler(
     num_training_steps: int,
     warmup: Any = None,
     scheduler_kwargs: Optional[dict[str, Any]] = None,
-    strict: bool = True,
-    opt_out: str,
+    resume: str = "strict",
+    how: str,
     total: str,
     flag: str,
     where: Optional[Callable[[], str]] = None,
+    at_step: Optional[Callable[[dict[str, Any]], Optional[int]]] = None,
     param: str = "name",
+    **options: Any,
 ) -> HintedScheduledLR:
     """Build the named schedule over ``num_training_steps`` as a :class:`HintedScheduledLR`.
 
     ``lr_g(s) = base_lr_g * f(s)``, ``f`` the schedule ``name`` with warmup ``warmup`` (any
     request :func:`hf_sched.warmup.resolve_warmup` takes; ``None`` = 10% for schedules with
     a warmup phase). Metric-driven names are refused (they need the tool's metric hook).
-    ``param`` is the name of the caller's argument, used in error messages.
+    ``param`` is the name of the caller's argument, used in error messages; ``options`` go to
+    the scheduler (``examples_per_step``, ``decay_from_here``).
 
     >>> import torch
     >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    >>> s = hinted_scheduler("warmupcosine", opt, num_training_steps=20, opt_out="pass strict_resume=False",
+    >>> s = hinted_scheduler("warmupcosine", opt, num_training_steps=20, how='resume="{mode}"',
     ...                      total="T from max_steps", flag="strict_resume=False")
     >>> s.schedules[0].num_warmup_steps, s.get_last_lr()
     (2, [0.0])
@@ -178,4 +222,5 @@ def hinted_scheduler(
         scheduler_specific_kwargs=dict(scheduler_kwargs or {}),
     )
     schedule = plain.schedules[0] if all(s is plain.schedules[0] for s in plain.schedules) else list(plain.schedules)
-    return HintedScheduledLR(optimizer, schedule, strict=strict, opt_out=opt_out, total=total, flag=flag, where=where)
+    return HintedScheduledLR(optimizer, schedule, resume=resume, how=how, total=total, flag=flag, where=where,
+                             at_step=at_step, **options)

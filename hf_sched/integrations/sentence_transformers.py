@@ -27,6 +27,7 @@ from typing import Any, Iterable, Optional
 
 from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 
+from ..resume_modes import resolve_mode
 from .arguments import SchedArgumentsMixin
 from .resume import HintedScheduledLR, hinted_scheduler
 from .trainer_mixin import SchedTrainerMixin
@@ -73,7 +74,8 @@ def fit_with_schedule(
     scheduler: str = "warmuplinear",
     warmup_steps: Any = None,
     scheduler_kwargs: Optional[dict[str, Any]] = None,
-    strict_resume: bool = True,
+    strict_resume: Optional[bool] = None,
+    resume: Optional[str] = None,
     **fit_kwargs: Any,
 ) -> HintedScheduledLR:
     """Run ``model.fit(train_objectives, **fit_kwargs)`` with any hf_sched schedule; return it.
@@ -89,8 +91,11 @@ def fit_with_schedule(
     when given. ``lr(s) = base_lr * f(s)`` after ``s`` optimizer steps.
 
     With ``checkpoint_path=..., resume_from_checkpoint=True`` (fit's own arguments) a
-    checkpoint whose schedule differs is refused, unless ``strict_resume=False``: then
-    the checkpoint's schedule continues from its step.
+    checkpoint whose schedule differs follows ``resume=`` (:mod:`hf_sched.resume_modes`):
+    ``"strict"`` (the default) refuses, ``"checkpoint"`` (or the older ``strict_resume=False``)
+    continues the checkpoint's schedule from its step, ``"rescale"`` the checkpoint's plan over
+    this run's steps (from the step fit's Trainer resumes at), ``"replan"`` this run's schedule
+    and peak.
 
     For this one call the model gets an instance attribute ``_get_scheduler`` (the hook
     ``fit`` calls); it is removed before this function returns or raises, so the model
@@ -113,8 +118,9 @@ def fit_with_schedule(
         )
     if "_get_scheduler" in vars(model):
         raise RuntimeError("fit_with_schedule is already running on this model (its _get_scheduler is replaced)")
-    if not isinstance(strict_resume, bool):
+    if strict_resume is not None and not isinstance(strict_resume, bool):
         raise TypeError(f"strict_resume must be True or False, got {strict_resume!r}")
+    mode = resolve_mode(strict_resume, resume, strict_name="strict_resume")
     from ..registry import check_schedule_kwargs, get_info
 
     try:
@@ -145,10 +151,12 @@ def fit_with_schedule(
             num_training_steps=total,
             warmup=request,
             scheduler_kwargs=kwargs,
-            strict=strict_resume,
-            opt_out="pass strict_resume=False to fit_with_schedule()",
+            resume=mode,
+            how='resume="{mode}" in fit_with_schedule()',
             total=_FIT_TOTAL,
-            flag="strict_resume=False",
+            flag=f"resume={mode!r}" if strict_resume is None else "strict_resume=False",
+            # fit's Trainer resumes its global_step at the checkpoint's step and runs to its own total
+            at_step=lambda state: int(state["step"]),
             where=lambda: f"the latest checkpoint in checkpoint_path={checkpoint_path!r}",
             param="scheduler",
         )

@@ -10,9 +10,15 @@ TRL's ``SFTTrainer``, ``DPOTrainer``, ...). Paired with arguments built with
   ``k`` (1-based, as logged), ``f`` the named schedule over ``T`` steps with the resolved
   warmup. The Trainer steps its scheduler once per optimizer step in any world size;
 * builds layer-wise param groups when ``args.layer_decay`` is set;
-* refuses a resume whose schedule differs from the checkpoint's, naming
-  ``--lr_scheduler_strict_resume false``; with that flag it warns and continues with the
-  checkpoint's schedule (:mod:`hf_sched.integrations.resume`);
+* resumes a run whose schedule, peak LR or weight decay changed as ``--lr_scheduler_resume``
+  says (:mod:`hf_sched.resume_modes`): ``strict`` refuses naming the change and the other
+  modes; ``checkpoint`` warns and continues with the checkpoint's schedule; ``rescale``
+  continues the checkpoint's plan over this run's steps from the Trainer's ``global_step``;
+  ``replan`` takes this run's schedule, peak LR and weight decay from there. When the global
+  batch changed, the resume line also says where the Trainer's data resumes (it skips
+  ``global_step`` batches of the new size) (:mod:`hf_sched.integrations.resume`);
+* keeps a schedule total of its own with ``--lr_scheduler_horizon`` and starts a decay at
+  the resumed step with ``--lr_scheduler_decay_from_here``;
 * writes the resolved warmup steps into the model card and adds an
   :class:`~hf_sched.integrations.lr_curve.LRCurveCallback` (``args.save_lr_curve``).
 
@@ -35,21 +41,26 @@ Any trainer, in two short classes::
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import inspect
 import os
+import sys
 import warnings
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 from transformers.utils import logging as hf_logging
 
 from ..budget import has_len
+from ..horizon import with_horizon
 from ..lr_scheduler import ScheduledLR, get_scheduler
 from ..registry import get_info
 from ..schedule_free import averaged_weights, trainer_schedule_free_name  # hf_sched issue 24 hook
-from .arguments import STRICT_RESUME_FLAG, SchedArgumentsMixin, _check_mixin_first, parse_scheduler_kwargs
+from .arguments import RESUME_FLAG, SchedArgumentsMixin, _check_mixin_first, parse_scheduler_kwargs
 from .lr_curve import LRCurveCallback
-from .resume import resume_refusal, resume_warning, schedule_change
+from .resume import resume_changes, resume_refusal, resume_warning
 
 __all__ = ["SchedTrainerMixin"]
 
@@ -153,15 +164,15 @@ class SchedTrainerMixin(_TrainerBase):
 
     # -- scheduler --------------------------------------------------------------------
 
-    def _schedule_request(self, num_training_steps: int) -> tuple[str, Any, dict[str, Any], bool]:
-        """(name, warmup request, schedule kwargs, strict) from the arguments."""
+    def _schedule_request(self, num_training_steps: int) -> tuple[str, Any, dict[str, Any], str]:
+        """(name, warmup request, schedule kwargs, resume mode) from the arguments."""
         args = self.args
         if isinstance(args, SchedArgumentsMixin):
             return (
                 args.lr_scheduler_type.value,
                 args.schedule_warmup_request(),
                 dict(args.lr_scheduler_kwargs or {}),
-                bool(args.lr_scheduler_strict_resume),
+                str(args.lr_scheduler_resume),
             )
         # Stock TrainingArguments: transformers' meaning of every field.
         name = getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)
@@ -170,7 +181,12 @@ class SchedTrainerMixin(_TrainerBase):
         kwargs = args.lr_scheduler_kwargs
         if isinstance(kwargs, str):
             kwargs = parse_scheduler_kwargs(kwargs)
-        return name, request, dict(kwargs or {}), True
+        return name, request, dict(kwargs or {}), "strict"
+
+    def _global_batch(self) -> int:
+        """Examples per optimizer step: per-device batch x devices x processes x accumulation."""
+        args = self.args
+        return int(args.train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size))
 
     def set_initial_training_values(self, args: Any, dataloader: Any, *rest: Any, **kw: Any) -> Any:
         """transformers' own budget, with its optimizer steps per epoch kept for warmup in epochs."""
@@ -192,19 +208,23 @@ class SchedTrainerMixin(_TrainerBase):
                 raise ValueError(
                     "create_scheduler needs an optimizer: call create_optimizer() first or pass optimizer="
                 )
-            name, request, kwargs, strict = self._schedule_request(num_training_steps)
+            name, request, kwargs, mode = self._schedule_request(num_training_steps)
             name = trainer_schedule_free_name(name, optimizer)  # hf_sched issue 24 hook: default 'linear' -> constant
+            horizon = getattr(self.args, "lr_scheduler_horizon", None)
             self.lr_scheduler = get_scheduler(
                 name,
                 optimizer,
                 num_warmup_steps=request,
-                num_training_steps=num_training_steps,
+                num_training_steps=with_horizon(horizon, num_training_steps, name="lr_scheduler_horizon"),
                 scheduler_specific_kwargs=kwargs,
                 steps_per_epoch=getattr(self, "_hf_sched_steps_per_epoch", None),
-                strict=strict,
+                resume=mode,
+                examples_per_step=self._global_batch(),
+                decay_from_here=getattr(self.args, "lr_scheduler_decay_from_here", None),
             )
             self._created_lr_scheduler = True
             if isinstance(self.lr_scheduler, ScheduledLR):
+                self.lr_scheduler.resume_hint = RESUME_FLAG
                 s = self.lr_scheduler.schedules[0]
                 logger.info(
                     f"hf_sched: {name} over {s.num_training_steps} optimizer steps, {s.num_warmup_steps} warmup steps"
@@ -251,23 +271,27 @@ class SchedTrainerMixin(_TrainerBase):
 
     def _load_optimizer_and_scheduler(self, checkpoint: Optional[str]) -> None:
         sched = self.lr_scheduler
-        if checkpoint is None or not isinstance(sched, ScheduledLR) or not self._check_resume_schedule(checkpoint, sched):
+        state = None
+        if checkpoint is not None and isinstance(sched, ScheduledLR):
+            state = self._checkpoint_schedule(checkpoint)
+        if state is None or checkpoint is None or not isinstance(sched, ScheduledLR):
             super()._load_optimizer_and_scheduler(checkpoint)
             return
-        # Opted out of the strict check (and warned): load the checkpoint's schedule as well.
-        strict, sched.strict = sched.strict, False
-        try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=_SCHEDULED_LR_WARNING, category=UserWarning)
-                super()._load_optimizer_and_scheduler(checkpoint)
-        finally:
-            sched.strict = strict
+        self._check_resume_schedule(checkpoint, sched, state)  # a refusal comes before anything is loaded
+        with _loading_at(sched, self.state.global_step):
+            super()._load_optimizer_and_scheduler(checkpoint)
+        line = sched.resume_note
+        data = _data_position(state, sched, self.state.global_step)
+        if line is not None and self.is_world_process_zero():
+            print(f"hf_sched: {line}{data}", file=sys.stderr)
+        elif data and self.is_world_process_zero():
+            print(f"hf_sched: resuming from {checkpoint} with another global batch{data}", file=sys.stderr)
 
-    def _check_resume_schedule(self, checkpoint: str, sched: ScheduledLR) -> bool:
-        """Compare the checkpoint's schedule with this run's; True if they differ (and allowed)."""
+    def _checkpoint_schedule(self, checkpoint: str) -> Optional[dict[str, Any]]:
+        """The checkpoint's scheduler state (``None`` without one); another scheduler's is refused."""
         path = os.path.join(checkpoint, _SCHEDULER_FILE)
         if not os.path.isfile(path):
-            return False
+            return None
         state = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or "schedules" not in state or "format" not in state:
             keys = sorted(state) if isinstance(state, dict) else type(state).__name__
@@ -275,29 +299,53 @@ class SchedTrainerMixin(_TrainerBase):
                 f"cannot resume the LR schedule from {path}: it was written by another scheduler (state keys {keys}), "
                 "not by hf_sched's ScheduledLR. Resume it with the Trainer that wrote it, or start a new run"
             )
-        theirs = state["schedules"]
-        mine = [s.to_dict() for s in sched.schedules]
+        return state
+
+    def _check_resume_schedule(self, checkpoint: str, sched: ScheduledLR, state: dict[str, Any]) -> None:
+        """Compare the checkpoint's schedule, peak LRs and weight decays with this run's: refuse (strict) or warn
+        (checkpoint) in the Trainer's words; rescale and replan say what they did after loading."""
+        theirs, mine = state["schedules"], sched.schedules
         if len(theirs) != len(mine):
             raise ValueError(
                 f"cannot resume from {checkpoint}: its scheduler has {len(theirs)} param groups, this run's optimizer "
                 f"has {len(mine)}"
             )
-        old_lrs = [float(b) for b in state.get("base_lrs", [])]
-        if old_lrs and old_lrs != [float(b) for b in sched.base_lrs]:
-            logger.warning(
-                f"the peak learning rates differ from the checkpoint's ({old_lrs} -> {list(sched.base_lrs)}); "
-                "the checkpoint's are used, as its optimizer state holds them"
-            )
-        what = schedule_change(theirs, mine)
-        if what is None:
-            return False
-        if sched.strict:
+        what = resume_changes(state, sched)
+        if what is None or sched.decay_from_here is not None:
+            return
+        if sched.resume_mode == "strict":
             total = f"{_TRAINER_TOTAL} (now T={sched.schedules[0].num_training_steps})"
-            opt_out = f"pass {STRICT_RESUME_FLAG}"
+            how = RESUME_FLAG
             if not isinstance(self.args, SchedArgumentsMixin):
-                opt_out = "use hf_sched's SchedTrainingArguments with lr_scheduler_strict_resume=False"
-            raise ValueError(resume_refusal(checkpoint, what, total=total, opt_out=opt_out))
-        msg = resume_warning(checkpoint, what, flag="lr_scheduler_strict_resume=False", step=int(state.get("step", 0)))
-        warnings.warn(msg, UserWarning, stacklevel=4)
-        logger.warning(f"hf_sched: {msg}")
-        return True
+                how = "SchedTrainingArguments(lr_scheduler_resume='{mode}')"
+            raise ValueError(resume_refusal(checkpoint, what, total=total, how=how))
+        if sched.resume_mode == "checkpoint":
+            msg = resume_warning(checkpoint, what, flag="lr_scheduler_resume=checkpoint", step=int(state.get("step", 0)))
+            msg += _data_position(state, sched, self.state.global_step)
+            warnings.warn(msg, UserWarning, stacklevel=4)
+            logger.warning(f"hf_sched: {msg}")
+
+
+def _data_position(state: dict[str, Any], sched: ScheduledLR, global_step: int) -> str:
+    """What the Trainer does with the data when the global batch changed (``""`` when it did not, or unknown)."""
+    old, new = state.get("examples_per_step"), sched.examples_per_step
+    if old is None or new is None or old == new:
+        return ""
+    seen = state.get("examples_seen")
+    had = f"; the checkpoint's run had seen {seen}" if seen is not None else ""
+    return (f"; the global batch changed ({old} -> {new} examples per step): the Trainer resumes its data at step "
+            f"{global_step}, skipping {global_step} batches of the new size ({global_step * new} examples{had})")
+
+
+@contextlib.contextmanager
+def _loading_at(sched: ScheduledLR, global_step: int) -> Iterator[None]:
+    """While the Trainer loads the scheduler: rescale from its ``global_step``, quietly (the mixin says it)."""
+    vars(sched)["load_state_dict"] = functools.partial(type(sched).load_state_dict, sched, at_step=global_step)
+    sched.announce_resume = False
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_SCHEDULED_LR_WARNING, category=UserWarning)
+            yield
+    finally:
+        del vars(sched)["load_state_dict"]
+        del sched.announce_resume

@@ -30,13 +30,15 @@ class Regressor(L.LightningModule):
     """``Linear(4, 1)`` on fixed random data; ``lrs`` holds ``(step, lr)`` of each optimizer step."""
 
     def __init__(self, name: str = "warmupcosine", *, scheduler_kwargs: Optional[dict] = None,
-                 strict_resume: bool = True, default_interval: bool = False) -> None:
+                 strict_resume: Optional[bool] = None, default_interval: bool = False,
+                 resume: Optional[str] = None) -> None:
         super().__init__()
         torch.manual_seed(0)
         self.layer = torch.nn.Linear(4, 1)
         self.name = name
         self.scheduler_kwargs = scheduler_kwargs
         self.strict_resume = strict_resume
+        self.resume = resume
         self.default_interval = default_interval
         self.lrs: list[tuple[int, float]] = []
 
@@ -54,7 +56,7 @@ class Regressor(L.LightningModule):
             total = self.trainer.estimated_stepping_batches
             return [optimizer], [get_scheduler(self.name, optimizer, num_training_steps=total)]
         config = lr_scheduler_config(self, optimizer, self.name, scheduler_kwargs=self.scheduler_kwargs,
-                                     strict_resume=self.strict_resume)
+                                     strict_resume=self.strict_resume, resume=self.resume)
         return {"optimizer": optimizer, "lr_scheduler": config}
 
 
