@@ -676,6 +676,21 @@ def _recipe_resume_cases(tmp: Path) -> list[Case]:
             AcceleratorState._reset_state(reset_partial_state=True)
             GradientState._reset_state()
 
+    def trainer_strict() -> str:  # the Trainer recipe in this process: 2 steps saved, resumed for 4 (strict)
+        from hf_sched.finetune.model import save_tiny_bert
+
+        tiny, output_dir = tmp / "resume-tiny-bert", tmp / "trainer-resume"
+        if not tiny.exists():
+            save_tiny_bert(tiny, seed=0)
+        argv = ["--model", str(tiny), "--max_train_samples", "48", "--max_eval_samples", "16", "--max_length", "16",
+                "--per_device_train_batch_size", "8", "--save_strategy", "steps", "--save_steps", "2", "--use_cpu",
+                "--report_to", "none", "--disable_tqdm", "true", "--save_model", "false", "--output_dir",
+                str(output_dir)]
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            trainer_recipe().main([*argv, "--max_steps", "2"])
+        return _exit_line(lambda: trainer_recipe().main([*argv, "--max_steps", "4", "--resume_from_checkpoint",
+                                                         str(output_dir / "checkpoint-2")]))
+
     step_4 = "`--resume_from_checkpoint <tmp>/run/step_4"
     return [
         Case(area, "`finetune_accelerate.py --lr_scheduler_resume sideways`",
@@ -690,6 +705,8 @@ def _recipe_resume_cases(tmp: Path) -> list[Case]:
              "(no examples seen recorded)", resumed("older", max_steps=12)),
         Case(area, f"{step_4} --lr_scheduler_resume rescale --max_steps 3`, whose step at the checkpoint's examples "
              "seen is 3: nothing left to rescale", nothing_left),
+        Case(area, "`finetune_trainer.py --max_steps 4 --resume_from_checkpoint <tmp>/trainer-resume/checkpoint-2` "
+             "of a `--max_steps 2` run (strict, the default)", trainer_strict),
     ]
 
 
