@@ -406,7 +406,7 @@ def test_a_new_peak_lr_on_resume_is_refused_by_strict_and_applied_by_replan(refe
     schedule = reference_schedule()
     before, after = PEAK_LR * schedule(4), 1e-4 * schedule(4)
     jump = f"LR {before:.3g} -> {after:.3g} at step 4"
-    assert f"hf_sched: {jump} (param group 0 of 2)" in result.stderr  # the scheduler's line
+    assert f"hf_sched: {jump}" in result.stderr  # the scheduler's line
     assert f"; this run continues at its step 4 of 12 (128 examples seen), {jump}" in result.stdout  # the run log
     log = read_lr_log(output_dir)
     assert log[:4] == read_lr_log(reference_dir)[:4]
@@ -419,7 +419,7 @@ def test_a_new_peak_lr_on_resume_is_refused_by_strict_and_applied_by_replan(refe
     assert resume["lr_before"] == pytest.approx(before, rel=1e-12)
     assert resume["lr_after"] == pytest.approx(after, rel=1e-12)
     assert resume["changes"] == ["learning_rate: 5e-05 -> 0.0001"]
-    assert resume["scheduler_note"] == f"{jump} (param group 0 of 2)"
+    assert resume["scheduler_note"].startswith(jump)
 
 
 def test_no_group_by_length_draws_other_batches(reference_run, tiny_model, tmp_path):
