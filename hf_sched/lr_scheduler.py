@@ -142,7 +142,7 @@ class ScheduledLR(LRScheduler):
     #: the line the last resume printed (rescale, replan), else None
     resume_note: str | None = None
     #: how a user of the owning tool types a mode, for the strict refusal
-    resume_hint: str = 'resume="{mode}" (--lr_scheduler_resume {mode})'
+    resume_hint: str = 'resume="{mode}" / --lr_scheduler_resume {mode}'
     #: print :attr:`resume_note` on rank 0 when a resume makes one (an owner that says it itself turns this off)
     announce_resume: bool = True
     examples_per_step: int | None
@@ -428,7 +428,13 @@ class ScheduledLR(LRScheduler):
         return {k: getattr(self, k) for k in _PICKLED}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        if "strict" in state:  # pickled before the resume modes: its bool is the mode
+            state["resume_mode"] = resolve_mode(state.pop("strict"), None)
         self.__dict__.update(state)
+        for key, default in (("examples_per_step", None), ("_examples_ref", None), ("decay_from_here", None)):
+            self.__dict__.setdefault(key, default)
+        self.__dict__.setdefault("_weight_decays", _weight_decays(self.optimizer.param_groups))
         self._by_calls, self._handles = self.interval == "epoch", []
         self.schedules = state["_schedules"]
         self._forget_protocol()
@@ -592,18 +598,19 @@ def get_scheduler(
         steps_per_epoch=steps_per_epoch, accelerator=accelerator,
     )
     spec_kwargs = kwargs_in_steps(spec_kwargs, spe)
+    total = with_horizon(horizon, total)
     # another part schedules the LR: a schedule-free optimizer warms up itself
     # (schedule_free.py); plateau/greedy are a warmup then the metric-driven part (metric_schedulers.py)
     if is_schedule_free(optimizer) or info.adaptive:
         if is_epoch_request(request):
             request = epochs_to_steps(request, spe, name="warmup")
         handover = schedule_free_scheduler if is_schedule_free(optimizer) else metric_scheduler
-        if mode not in ("strict", "checkpoint"):
+        if mode not in ("strict", "checkpoint") or decay_from_here is not None:
             what = "a schedule-free optimizer" if is_schedule_free(optimizer) else f"the metric-driven {info.name!r}"
-            raise ValueError(f"resume={mode!r} is not available with {what} (it keeps no schedule to rescale or "
-                             "replan); use resume='strict' or resume='checkpoint'")
+            asked = f"resume={mode!r}" if decay_from_here is None else f"decay_from_here={decay_from_here!r}"
+            raise ValueError(f"{asked} is not available with {what} (it keeps no schedule to rescale, replan or "
+                             "decay); use resume='strict' or resume='checkpoint'")
         return handover(info.name, optimizer, request, total, spec_kwargs, strict=mode == "strict")
-    total = with_horizon(horizon, total)
     # 2. the warmup, resolved here and nowhere else
     w = schedule_warmup(info.name, info.has_warmup, request, total, optimizer, steps_per_epoch=spe, ignore=True)
     if total is None:

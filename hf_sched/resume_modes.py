@@ -53,7 +53,7 @@ RESUME_MODES = ("strict", "checkpoint", "rescale", "replan")
 #: One line per mode, as the refusals and the docs say it.
 MODE_HELP = {
     "strict": "refuse a checkpoint whose schedule, peak LR or weight decay differs (the default)",
-    "checkpoint": "the checkpoint's schedule and peak LR from its step (strict=False)",
+    "checkpoint": "the checkpoint's schedule and peak LR from its step, as strict=False",
     "rescale": "the checkpoint's plan over this run's budget, at the same fraction of training (in examples seen "
                "where known): other hardware, batch size, processes, accumulation",
     "replan": "this run's schedule, peak LR and weight decay from the checkpoint's step; the LR jump is printed",
@@ -103,7 +103,7 @@ def other_modes(current: str, how: str = 'resume="{mode}"') -> str:
     """The other modes in the words a user types (``how`` formats a mode), with one line each.
 
     >>> print(other_modes("strict", "--lr_scheduler_resume {mode}").split(";")[0])
-    --lr_scheduler_resume checkpoint (the checkpoint's schedule and peak LR from its step (strict=False))
+    --lr_scheduler_resume checkpoint (the checkpoint's schedule and peak LR from its step, as strict=False)
     """
     return "; ".join(f"{how.format(mode=m)} ({MODE_HELP[m]})" for m in RESUME_MODES if m not in (current, "strict"))
 
@@ -350,11 +350,17 @@ def plan_resume(mode: str, ckpt: Checkpointed, run: Planned, *, at_step: int | N
     else:
         where = "the same fraction of the steps"
     note = (f"resume='rescale': the checkpoint's schedule (step {ckpt.step} of {t_old}) continues over this run's "
-            f"{t_new} steps from step {s1} ({where}); LR {ckpt.base_lrs[0] * old[0](ckpt.step):.3g} stays continuous")
+            f"{t_new} steps from step {s1} ({where}); LR {ckpt.base_lrs[0] * old[0](ckpt.step):.3g} stays continuous "
+            f"and ends at {ckpt.base_lrs[0] * old[0].final_value():.3g} on step {t_new}")
     if all(w is o for w, o in zip(warped, old)):
         if what is None:
             return ResumePlan(old, ckpt.base_lrs, ckpt.weight_decays, s1)
         note = f"resume='rescale': the budget is unchanged; the checkpoint's schedule continues from step {s1}"
+    budget = ("num_training_steps", "num_warmup_steps")
+    shape = describe_spec_change({k: v for k, v in ckpt.specs[0].items() if k not in budget},
+                                 {k: v for k, v in run.schedules[0].to_dict().items() if k not in budget})
+    if shape != "nothing" and ckpt.specs[0].get("kind") != Rescaled.kind:
+        note += f"; the checkpoint's shape is kept (checkpoint -> this run: {shape}; applied only by resume='replan')"
     if run.base_lrs != ckpt.base_lrs:
         note += (f"; the peak LR stays the checkpoint's {list(ckpt.base_lrs)} (this run's {list(run.base_lrs)} "
                  "applies only with resume='replan')")

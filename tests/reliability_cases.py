@@ -998,12 +998,165 @@ def _lr_cases() -> list[Case]:
     ]
 
 
+# --------------------------------------------------------------------------- runs that change (issue 23)
+
+
+def printed(call: Callable[[], Any]) -> str:
+    """The ``hf_sched: ...`` line ``call()`` prints on stderr (it must not raise or warn)."""
+    err = io.StringIO()
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(err):
+        warnings.simplefilter("always")
+        call()
+    if caught:
+        raise AssertionError(f"unexpected warnings: {[str(w.message) for w in caught]}")
+    lines = [line for line in err.getvalue().splitlines() if line.startswith("hf_sched: ")]
+    if len(lines) != 1:
+        raise NoError(f"expected one hf_sched line on stderr, got {err.getvalue()!r}")
+    return lines[0]
+
+
+def _stopped_state(name: str = "warmupcosine", stop: int = 12, **kw: Any) -> dict[str, Any]:
+    """The scheduler state of a plain loop (batch 4 of 64 examples, 2 epochs: 32 steps) after ``stop`` steps."""
+    import torch
+
+    from hf_sched import get_scheduler
+
+    opt = _optimizer()
+    if "num_training_steps" in kw or "max_steps" in kw or name == "constantlr":
+        sched = get_scheduler(name, opt, **kw)
+    else:
+        sched = get_scheduler(name, opt, dataloader=torch.utils.data.DataLoader(range(64), batch_size=4),
+                              num_epochs=2, **kw)
+    for _ in range(stop):
+        opt.step()
+    return sched.state_dict()
+
+
+def _resumed(mode: str | None, state: dict[str, Any] | None = None, processes: int = 2, peak: float = 1e-3,
+             name: str = "warmupcosine", **kw: Any) -> Callable[[], Any]:
+    """Load ``state`` (default: 12 of 32 steps on one process) into a run on ``processes``."""
+    def run() -> Any:
+        import torch
+
+        from hf_sched import get_scheduler
+
+        opt = _optimizer()
+        opt.param_groups[0]["lr"] = peak
+        loader = torch.utils.data.DataLoader(range(64), batch_size=4)
+        if "num_training_steps" not in kw and "max_steps" not in kw:
+            kw.update(dataloader=loader, num_epochs=2, num_processes=processes)
+        sched = get_scheduler(name, opt, resume=mode, **kw)
+        sched.load_state_dict(_stopped_state() if state is None else state)
+        return sched
+
+    return run
+
+
+def _trainer_rescale_line(tmp: Path) -> str:
+    """A SchedTrainer run (per-device batch 4) resumed from step 6 with batch 8 and --lr_scheduler_resume rescale."""
+    spec = importlib.util.spec_from_file_location("trainer_ddp_reliability_doc", ROOT / "tests" / "scripts" /
+                                                  "trainer_ddp.py")
+    ddp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ddp)
+    import torch
+    from transformers import PrinterCallback, ProgressCallback
+
+    from hf_sched.integrations.transformers import SchedTrainer, SchedTrainingArguments
+
+    g = torch.Generator().manual_seed(1)
+    data = [{"input_ids": torch.randint(1, ddp.VOCAB, (8,), generator=g), "labels": i % 2} for i in range(48)]
+
+    def trainer(out: str, **kw: Any) -> Any:
+        kw = {"per_device_train_batch_size": 4, **kw}
+        args = SchedTrainingArguments(output_dir=out, num_train_epochs=2, report_to=[], use_cpu=True,
+                                      save_lr_curve=False, disable_tqdm=True, lr_scheduler_type="warmupcosine", **kw)
+        t = SchedTrainer(model=ddp.make_model(), args=args, train_dataset=data)
+        t.remove_callback(PrinterCallback)
+        t.remove_callback(ProgressCallback)
+        return t
+
+    first = str(tmp / "trainer-resume" / "first")
+    trainer(first, save_strategy="steps", save_steps=6, max_steps=6, lr_scheduler_horizon=24).train()
+    again = trainer(str(tmp / "trainer-resume" / "again"), per_device_train_batch_size=8, lr_scheduler_resume="rescale",
+                    save_strategy="no")
+    return printed(lambda: again.train(resume_from_checkpoint=f"{first}/checkpoint-6"))
+
+
+def _resume_mode_cases(tmp: Path) -> list[Case]:
+    """Issue 23: every resume mode (what it says) and every refusal, in the library and the Trainer."""
+    from hf_sched import get_scheduler
+
+    area = "Runs that change: resume modes, horizon, decay from here (a plain loop of 32 steps on 1 process, " \
+           "stopped at step 12, unless said)"
+    no_record = _stopped_state()
+    del no_record["examples_seen"]
+    wsd = dict(name="wsd", num_training_steps=100, num_warmup_steps=10)
+
+    def trainer_parse(*argv: str) -> str:
+        from transformers import HfArgumentParser
+
+        from hf_sched.integrations.transformers import SchedTrainingArguments
+
+        parser = HfArgumentParser(SchedTrainingArguments)
+        return raised(lambda: parser.parse_args_into_dataclasses([*argv, "--output_dir", str(tmp / "parse"),
+                                                                  "--report_to", "none"]))
+
+    return [
+        Case(area, "`get_scheduler(..., resume='rescaled')`",
+             lambda: raised(lambda: get_scheduler("warmupcosine", _optimizer(), num_training_steps=10,
+                                                  resume="rescaled"))),
+        Case(area, "`get_scheduler(..., strict=False, resume='replan')`",
+             lambda: raised(lambda: get_scheduler("warmupcosine", _optimizer(), num_training_steps=10, strict=False,
+                                                  resume="replan"))),
+        Case(area, "`sched.load_state_dict(state)` on 2 processes (strict, the default)",
+             lambda: raised(_resumed(None))),
+        Case(area, "`resume='checkpoint'` on 2 processes", lambda: warned(_resumed("checkpoint"))),
+        Case(area, "`resume='rescale'` on 2 processes", lambda: printed(_resumed("rescale"))),
+        Case(area, "`resume='replan'` on 2 processes with peak LR 2e-3", lambda: printed(_resumed("replan", peak=2e-3))),
+        Case(area, "`resume='rescale'` with an old checkpoint (no `examples_seen`)",
+             lambda: raised(_resumed("rescale", no_record))),
+        Case(area, "`resume='rescale'` of a checkpoint at step 30 into a 16-step run, `at_step=17`",
+             lambda: raised(lambda: get_scheduler("warmupcosine", _optimizer(), num_training_steps=16,
+                                                  resume="rescale").load_state_dict(_stopped_state(stop=30),
+                                                                                    at_step=17))),
+        Case(area, "`resume='rescale'` of a `constantlr` run (no total)",
+             lambda: raised(_resumed("rescale", _stopped_state("constantlr"), name="constantlr",
+                                     num_warmup_steps=0, num_training_steps=None))),
+        Case(area, "`get_scheduler('warmupcosine', opt, max_steps=100, horizon=50)`",
+             lambda: raised(lambda: get_scheduler("warmupcosine", _optimizer(), max_steps=100, horizon=50))),
+        Case(area, "`decay_from_here=20` resuming a WSD run of 100 steps at step 40",
+             lambda: printed(_resumed(None, _stopped_state(stop=40, **wsd), decay_from_here=20, **wsd))),
+        Case(area, "`decay_from_here=20` resuming a `warmupcosine` run", lambda: raised(_resumed(None, decay_from_here=20))),
+        Case(area, "`decay_from_here=20` resuming a WSD run at step 5 (warmup 10)",
+             lambda: raised(_resumed(None, _stopped_state(stop=5, **wsd), decay_from_here=20, **wsd))),
+        Case(area, "`decay_from_here=61` resuming a WSD run of 100 steps at step 40",
+             lambda: raised(_resumed(None, _stopped_state(stop=40, **wsd), decay_from_here=61, **wsd))),
+        Case(area, "`decay_from_here=0.5` resuming a `constantlr` run without a total",
+             lambda: raised(_resumed(None, _stopped_state("constantlr"), name="constantlr", num_training_steps=None,
+                                     decay_from_here=0.5))),
+        Case(area, "`decay_from_here=20, resume='rescale'` resuming a WSD run",
+             lambda: raised(_resumed("rescale", _stopped_state(stop=40, **wsd), decay_from_here=20, **wsd))),
+        Case(area, "`get_scheduler('wsd', opt, num_training_steps=100, decay_from_here='soon')`",
+             lambda: raised(lambda: get_scheduler("wsd", _optimizer(), num_training_steps=100,
+                                                  decay_from_here="soon"))),
+        Case(area, "Trainer `--lr_scheduler_resume rescaled`", lambda: trainer_parse("--lr_scheduler_resume", "rescaled")),
+        Case(area, "Trainer `--lr_scheduler_resume rescale --lr_scheduler_strict_resume true`",
+             lambda: trainer_parse("--lr_scheduler_resume", "rescale", "--lr_scheduler_strict_resume", "true")),
+        Case(area, "Trainer `--max_steps 100 --lr_scheduler_horizon 50`",
+             lambda: trainer_parse("--max_steps", "100", "--lr_scheduler_horizon", "50")),
+        Case(area, "Trainer `--lr_scheduler_decay_from_here soon`",
+             lambda: trainer_parse("--lr_scheduler_decay_from_here", "soon")),
+        Case(area, "SchedTrainer (batch 4, 24 steps) stopped at step 6, resumed with "
+                   "`--per_device_train_batch_size 8 --lr_scheduler_resume rescale`", lambda: _trainer_rescale_line(tmp)),
+    ]
+
+
 # --------------------------------------------------------------------------- all of them
 
 
 def build_cases(tmp: Path) -> list[Case]:
     """Every case, in the order of the document; files they need go under ``tmp``."""
-    return [*_library_cases(), *_lr_cases(), *_cli_cases(), *_recipe_argument_cases(), *_data_cases(tmp),
+    return [*_library_cases(), *_lr_cases(), *_resume_mode_cases(tmp), *_cli_cases(), *_recipe_argument_cases(), *_data_cases(tmp),
             *_checkpoint_cases(tmp), *_lock_cases(tmp), *_other_scheduler_cases(), *_trainer_cases(tmp),
             *_run_cases(tmp), *_recipe_resume_cases(tmp)]
 

@@ -153,3 +153,12 @@ def test_a_bad_decay_request_is_refused_where_it_is_given(bad):
 def test_decay_from_here_is_pure():
     d = decay_from_here(Constant(1000, 10), step=600, request="10%", run_total=1000)
     assert (d.num_training_steps, d.num_decay_steps, d(600), d(640)) == (640, 40, 1.0, 0.0)
+
+
+def test_a_metric_driven_schedule_has_no_decay_from_here_or_rescale():
+    _, opt = _model_and_opt()
+    with pytest.raises(ValueError, match=r"^decay_from_here=20 is not available with the metric-driven "
+                                         r"'reduce_lr_on_plateau' \(it keeps no schedule to rescale, replan or decay\)"):
+        get_scheduler("reduce_lr_on_plateau", opt, decay_from_here=20)
+    with pytest.raises(ValueError, match=r"^resume='rescale' is not available with the metric-driven"):
+        get_scheduler("reduce_lr_on_plateau", opt, resume="rescale")

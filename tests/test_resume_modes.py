@@ -128,6 +128,20 @@ def test_state_records_examples_seen_and_the_global_batch():
     assert "examples_seen" not in bare.state_dict() and bare.examples_per_step is None
 
 
+def test_a_scheduler_pickled_before_the_modes_unpickles_with_its_strict_as_the_mode():
+    _, opt = _model_and_opt()
+    sched = get_scheduler("warmupcosine", opt, num_training_steps=10, strict=False)
+    state = sched.__getstate__()
+    old = {k: v for k, v in state.items() if k not in ("resume_mode", "examples_per_step", "_examples_ref",
+                                                       "_weight_decays", "decay_from_here", "resume_note",
+                                                       "resume_hint")}
+    old["strict"] = False
+    revived = ScheduledLR.__new__(ScheduledLR)
+    revived.__setstate__(old)
+    assert (revived.resume_mode, revived.strict, revived.examples_seen) == ("checkpoint", False, None)
+    assert revived.state_dict()["weight_decays"] == [0.01]
+
+
 def test_old_states_without_the_new_records_load_in_strict_checkpoint_and_replan():
     opt_state, state, _ = _checkpoint()
     for key in ("examples_seen", "examples_per_step", "weight_decays"):
@@ -151,8 +165,8 @@ def test_strict_refuses_each_change_naming_it_and_the_three_other_modes():
         sched.load_state_dict(state)
     msg = str(err.value)
     for part in ("num_training_steps: 32 -> 16", "num_warmup_steps: 4 -> 2", "peak LR (base_lrs): 0.01 -> 0.02",
-                 "weight decay: 0.01 -> 0.1", 'resume="checkpoint" (--lr_scheduler_resume checkpoint)',
-                 'resume="rescale" (--lr_scheduler_resume rescale)', 'resume="replan" (--lr_scheduler_resume replan)'):
+                 "weight decay: 0.01 -> 0.1", 'resume="checkpoint" / --lr_scheduler_resume checkpoint (',
+                 'resume="rescale" / --lr_scheduler_resume rescale (', 'resume="replan" / --lr_scheduler_resume replan ('):
         assert part in msg, part
     assert "\n" not in msg
     assert sched.optimizer_step == 0 and sched.base_lrs == [2e-2]  # a refused state changes nothing
@@ -237,6 +251,15 @@ def test_the_rescaled_runs_own_checkpoint_resumes_exactly():
     # strict says how this checkpoint resumes
     with pytest.raises(ValueError, match=r"kind: rescaled -> cosine.*resume=\"rescale\""):
         _sched(_model_and_opt()[1], processes=2).load_state_dict(state2)
+
+
+def test_rescale_says_that_this_runs_other_shape_is_not_applied():
+    _, state, old = _checkpoint(processes=1)
+    sched = _sched(_model_and_opt()[1], processes=2, name="warmuplinear", resume="rescale")
+    sched.load_state_dict(state)
+    assert sched.schedules[0].schedules[0] == old.schedules[0]  # the checkpoint's cosine, warped
+    assert sched.resume_note.endswith("; the checkpoint's shape is kept (checkpoint -> this run: kind: cosine -> "
+                                      "linear, num_cycles: 0.5 -> <unset>; applied only by resume='replan')")
 
 
 def test_rescale_at_the_callers_step():
