@@ -66,8 +66,16 @@ if __package__ in (None, ""):  # run as a script from a checkout: make hf_sched 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from hf_sched.finetune.arguments import BUDGET_KEYS, PLAN_KEYS, PROG, parse_args
-from hf_sched.finetune.checkpoint import (CheckpointError, checkpoint_folders, checkpoint_lr, choose_checkpoint,
-                                         read_checkpoint, restore_checkpoint, save_checkpoint, verify_checkpoint)
+from hf_sched.finetune.checkpoint import (
+    CheckpointError,
+    checkpoint_folders,
+    checkpoint_lr,
+    choose_checkpoint,
+    read_checkpoint,
+    restore_checkpoint,
+    save_checkpoint,
+    verify_checkpoint,
+)
 from hf_sched.finetune.process_group import end_process_group
 from hf_sched.finetune.run_faults import describe_write_fault, resume_command
 from hf_sched.finetune.run_lock import RunLock, RunLockError
@@ -153,7 +161,7 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
     from hf_sched.divergence import DivergenceError, DivergenceGuard, gradient_norm
     from hf_sched.finetune.arguments import schedule_problem
     from hf_sched.finetune.data import load_text_classification, tokenize_splits
-    from hf_sched.finetune.data_position import DataPosition, ResumePlace, order_change, position_after, resume_place
+    from hf_sched.finetune.data_position import DataPosition, ResumePlace, place_resumed_run, position_after
     from hf_sched.finetune.input_checks import check_mixed_precision, check_planned_steps
     from hf_sched.finetune.length_grouping import LengthGroupedSampler, TokenCount
     from hf_sched.finetune.lr_curve import plot_lr_curve
@@ -309,16 +317,9 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
                                              plan_keys=PLAN_KEYS)
         except CheckpointError as exc:
             fail(exc)
-        if "data_position" in state:
-            saved = DataPosition.from_dict(state["data_position"])
-            place = resume_place(saved.examples_seen, epoch_examples=epoch_examples, examples_per_micro_batch=micro_examples,
-                                 gradient_accumulation_steps=args.gradient_accumulation_steps, steps_per_epoch=epoch_steps)
-            notes = [note for note in (place.note, order_change(saved, epoch_examples, order)) if note]
-        else:  # an older recipe's checkpoint, of the same settings (read_checkpoint made sure): its steps are this run's
-            steps = state["completed_steps"]
-            place = ResumePlace(steps // epoch_steps, steps % epoch_steps * args.gradient_accumulation_steps, steps,
-                                steps * global_batch, None)
-            notes = []
+        place, notes = place_resumed_run(state, epoch_examples=epoch_examples, examples_per_micro_batch=micro_examples,
+                                         gradient_accumulation_steps=args.gradient_accumulation_steps,
+                                         steps_per_epoch=epoch_steps, order=order)
         if changes:
             say(f"resuming with other settings (--lr_scheduler_resume {mode}): {', '.join(changes)}")
         for note in notes:

@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DataPosition", "ResumePlace", "position_after", "resume_place", "order_change"]
+__all__ = ["DataPosition", "ResumePlace", "position_after", "resume_place", "order_change", "place_resumed_run"]
 
 
 def _count(name: str, value: Any, minimum: int) -> int:
@@ -126,8 +126,9 @@ def resume_place(examples_seen: int, *, epoch_examples: int, examples_per_micro_
         ...                      gradient_accumulation_steps=2, steps_per_epoch=4)
         >>> place.step, place.skip, place.examples_seen
         (2, 4, 128)
-        >>> print(place.note)
-        the checkpoint's 160 examples seen lie inside an optimizer step of this run (64 examples per step): it continues from 128 examples seen (step 2), so 32 examples are trained on again
+        >>> print(place.note)  # doctest: +NORMALIZE_WHITESPACE
+        the checkpoint's 160 examples seen lie inside an optimizer step of this run (64 examples per step):
+        it continues from 128 examples seen (step 2), so 32 examples are trained on again
     """
     _count("examples_seen", examples_seen, 0)
     _count("epoch_examples", epoch_examples, 1)
@@ -155,8 +156,9 @@ def order_change(saved: DataPosition, epoch_examples: int, order: dict[str, Any]
 
     Example:
         >>> saved = DataPosition(0, 128, 250, {"group_by_length": True, "batch_size": 16})
-        >>> print(order_change(saved, 250, {"group_by_length": True, "batch_size": 8}))
-        the epochs' order differs from the checkpoint's (batch_size: 16 -> 8), so from here this run's batches hold other examples than the interrupted run's would have
+        >>> print(order_change(saved, 250, {"group_by_length": True, "batch_size": 8}))  # doctest: +NORMALIZE_WHITESPACE
+        the epochs' order differs from the checkpoint's (batch_size: 16 -> 8), so from here this run's
+        batches hold other examples than the interrupted run's would have
         >>> order_change(saved, 250, {"group_by_length": True, "batch_size": 16}) is None
         True
     """
@@ -168,3 +170,31 @@ def order_change(saved: DataPosition, epoch_examples: int, order: dict[str, Any]
         return None
     return (f"the epochs' order differs from the checkpoint's ({', '.join(changes)}), so from here this run's "
             "batches hold other examples than the interrupted run's would have")
+
+
+def place_resumed_run(state: dict[str, Any], *, epoch_examples: int, examples_per_micro_batch: int,
+                      gradient_accumulation_steps: int, steps_per_epoch: int,
+                      order: dict[str, Any]) -> tuple[ResumePlace, list[str]]:
+    """Where a run with these batches continues a checkpoint's recipe state, and the notices to print.
+
+    A state with a ``data_position`` is placed by its examples seen (:func:`resume_place`; the
+    notices: a place inside one of this run's steps, an epoch order of its own). One without
+    (an older recipe's, resumed with the same settings) is placed by its optimizer steps.
+
+    Example:
+        >>> state = {"completed_steps": 4, "data_position": {"epoch": 0, "examples": 128, "epoch_examples": 250}}
+        >>> place, notes = place_resumed_run(state, epoch_examples=250, examples_per_micro_batch=32,
+        ...                                  gradient_accumulation_steps=2, steps_per_epoch=4, order={})
+        >>> place.step, place.skip, notes
+        (2, 4, [])
+    """
+    if "data_position" not in state:
+        steps = state["completed_steps"]
+        skip = steps % steps_per_epoch * gradient_accumulation_steps
+        return ResumePlace(steps // steps_per_epoch, skip, steps,
+                           steps * examples_per_micro_batch * gradient_accumulation_steps, None), []
+    saved = DataPosition.from_dict(state["data_position"])
+    place = resume_place(saved.examples_seen, epoch_examples=epoch_examples,
+                         examples_per_micro_batch=examples_per_micro_batch,
+                         gradient_accumulation_steps=gradient_accumulation_steps, steps_per_epoch=steps_per_epoch)
+    return place, [note for note in (place.note, order_change(saved, epoch_examples, order)) if note]
