@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from hf_sched.finetune.data_position import DataPosition, order_change, position_after, resume_place
+from hf_sched.finetune.data_position import DataPosition, order_change, place_resumed_run, position_after, resume_place
 
 N = 250
 GROUPED_16 = {"group_by_length": True, "batch_size": 16}
@@ -65,6 +65,22 @@ def test_order_changes_are_named():
     assert "(examples per epoch: 250 -> 500)" in order_change(saved, 500, GROUPED_16)
     random_order = DataPosition(0, 128, N, {"group_by_length": False})
     assert order_change(random_order, N, {"group_by_length": False}) is None  # a random order ignores the batch
+
+
+def test_a_resumed_run_is_placed_by_examples_seen_or_an_older_checkpoints_steps():
+    geometry = {"epoch_examples": N, "examples_per_micro_batch": 32, "gradient_accumulation_steps": 2,
+                "steps_per_epoch": 4}
+    # step 5 of the one-process run (160 examples), grouped by 16: inside a two-process step, and another order
+    saved = {"completed_steps": 5, "data_position": position_after(0, 10, examples_per_micro_batch=16, epoch_examples=N,
+                                                                    order=GROUPED_16).to_dict()}
+    place, notes = place_resumed_run(saved, order={"group_by_length": True, "batch_size": 8}, **geometry)
+    assert (place.epoch, place.skip, place.step, place.examples_seen) == (0, 4, 2, 128)
+    assert [note.split(" (")[0] for note in notes] == [
+        "the checkpoint's 160 examples seen lie inside an optimizer step of this run", "the epochs' order differs "
+        "from the checkpoint's"]
+    # an older recipe's state (no data position; resumed with its own settings): its steps are this run's
+    place, notes = place_resumed_run({"completed_steps": 6}, order=GROUPED_16, **geometry)
+    assert (place.epoch, place.skip, place.step, place.examples_seen, notes) == (1, 4, 6, 378, [])
 
 
 @pytest.mark.parametrize("call, message", [

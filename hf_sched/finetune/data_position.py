@@ -190,9 +190,10 @@ def place_resumed_run(state: dict[str, Any], *, epoch_examples: int, examples_pe
     """
     if "data_position" not in state:
         steps = state["completed_steps"]
-        skip = steps % steps_per_epoch * gradient_accumulation_steps
-        return ResumePlace(steps // steps_per_epoch, skip, steps,
-                           steps * examples_per_micro_batch * gradient_accumulation_steps, None), []
+        epoch, skip = steps // steps_per_epoch, steps % steps_per_epoch * gradient_accumulation_steps
+        here = position_after(epoch, skip, examples_per_micro_batch=examples_per_micro_batch,
+                              epoch_examples=epoch_examples)
+        return ResumePlace(epoch, skip, steps, here.examples_seen, None), []
     saved = DataPosition.from_dict(state["data_position"])
     place = resume_place(saved.examples_seen, epoch_examples=epoch_examples,
                          examples_per_micro_batch=examples_per_micro_batch,
