@@ -516,7 +516,7 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
                       f"{n} process{'es' if n > 1 else ''}" + (f"\nresumed at its step {resumed['step']} "
                       f"({mode}, from checkpoint step {resumed['checkpoint_step']})" if resumed else ""))
         if used_lr is not None:
-            say(f"last optimizer step (step {len(lr_log)}) trained at LR {used_lr:.3g}"
+            say(f"last optimizer step (step {lr_log[-1]['step']}) trained at LR {used_lr:.3g}"
                 + (" -- LR 0: this run did not train, see the warning above" if used_lr == 0 else ""))
         if metrics["padded_token_fraction"] is not None:
             say(f"training batches: {metrics['padded_token_fraction']:.1%} of their tokens were padding "
