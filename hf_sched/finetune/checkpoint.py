@@ -31,13 +31,15 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import shutil
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 __all__ = [
     "MANIFEST",
@@ -51,8 +53,12 @@ __all__ = [
     "checkpoint_folders",
     "choose_checkpoint",
     "signature_changes",
+    "resume_changes",
     "save_checkpoint",
+    "read_checkpoint",
+    "restore_checkpoint",
     "load_checkpoint",
+    "checkpoint_lr",
 ]
 
 MANIFEST = "manifest.json"
@@ -254,6 +260,57 @@ def signature_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[st
     return [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
 
 
+def resume_changes(folder: str | os.PathLike, saved: dict[str, Any], current: dict[str, Any], *,
+                   resume: str = "strict", budget_keys: Iterable[str] = (), plan_keys: Iterable[str] = ()) -> list[str]:
+    """The setting changes a resume in mode ``resume`` accepts (``"key: saved -> now"``); refuses the rest.
+
+    * ``strict``: no change at all; the refusal lists the changes and the other modes.
+    * ``checkpoint`` / ``rescale``: a change of ``budget_keys`` (processes, batch, accumulation,
+      epochs, dataset length); a change of ``plan_keys`` (peak LR, weight decay, schedule) is
+      applied only by ``replan``, so it is refused, never ignored.
+    * ``replan``: ``budget_keys`` and ``plan_keys``.
+    * any other key (model, data, seed...) never changes on resume.
+
+    Raises:
+        CheckpointError: one line naming the folder, the changes and what to do.
+
+    Example:
+        >>> resume_changes("step_4", {"batch_size": 16}, {"batch_size": 8}, resume="rescale",
+        ...                budget_keys=["batch_size"])
+        ['batch_size: 16 -> 8']
+    """
+    from hf_sched.resume_modes import other_modes
+
+    where = f"cannot resume from {str(folder)!r}"
+    changes = signature_changes(saved, current)
+    if not changes:
+        return []
+    if resume == "strict":
+        raise CheckpointError(
+            f"{where}: it was written with other settings ({', '.join(changes)}), so the run would not continue the "
+            "same curve; resume with the checkpoint's settings, choose how the run continues: "
+            f"{other_modes('strict', '--lr_scheduler_resume {mode}')}; or start a fresh run (--overwrite_output_dir "
+            "or another --output_dir)"
+        )
+    budget, plan = set(budget_keys), set(plan_keys)
+    keys = [k for k in list(current) + [k for k in saved if k not in current] if saved.get(k) != current.get(k)]
+    fixed = [c for k, c in zip(keys, changes) if k not in budget | plan]
+    if fixed:
+        raise CheckpointError(
+            f"{where}: it was written with another {', '.join(fixed)}, which no --lr_scheduler_resume mode changes "
+            "(only the processes, batches, epochs, dataset length and, with replan, the schedule, peak LR and weight "
+            "decay may differ); resume with the checkpoint's value or start a fresh run"
+        )
+    replanned = [c for k, c in zip(keys, changes) if k in plan]
+    if replanned and resume != "replan":
+        raise CheckpointError(
+            f"{where} with --lr_scheduler_resume {resume}: {', '.join(replanned)} is a new plan, which only "
+            "--lr_scheduler_resume replan applies (it prints the LR jump); resume with the checkpoint's value or "
+            "with --lr_scheduler_resume replan"
+        )
+    return changes
+
+
 def save_checkpoint(accelerator: Any, output_dir: str | os.PathLike, name: str, state: dict[str, Any],
                     signature: dict[str, Any]) -> Path:
     """``accelerator.save_state`` + :data:`STATE` + the manifest, into ``output_dir/name``, atomically.
@@ -298,17 +355,18 @@ def _describe_load_error(exc: BaseException, relative: str) -> str:
     return f"{name}: {text[:300]}"
 
 
-def _check_loadable(root: Path, manifest: dict[str, Any], process_index: int) -> None:
+def _check_loadable(root: Path, manifest: dict[str, Any], process_index: int, exact: bool = True) -> None:
     """Open every file the way it will be loaded, so a failure names the file.
 
     Accelerate skips an unreadable RNG file with an info log (the run would then continue
-    inexactly), so this process's ``random_states_<rank>.pkl`` must exist.
+    inexactly), so this process's ``random_states_<rank>.pkl`` must exist when the resume is
+    ``exact`` (a run resumed on more processes than wrote the checkpoint has none for the new ones).
     """
     import torch
     from safetensors import safe_open
 
     rng = f"random_states_{process_index}.pkl"
-    if not (root / rng).is_file():
+    if exact and not (root / rng).is_file():
         raise CheckpointError(f"cannot resume from {str(root)!r}: {rng} is missing, so the random state of process "
                               f"{process_index} could not be restored and the run would not continue exactly")
     for relative in manifest["files"]:
@@ -327,12 +385,81 @@ def _check_loadable(root: Path, manifest: dict[str, Any], process_index: int) ->
             ) from None
 
 
-def load_checkpoint(accelerator: Any, folder: str | os.PathLike, signature: dict[str, Any]) -> dict[str, Any]:
-    """Resume ``accelerator``'s objects from a whole checkpoint; return the recipe's state.
+def read_checkpoint(folder: str | os.PathLike, signature: dict[str, Any], *, resume: str = "strict",
+                    budget_keys: Iterable[str] = (), plan_keys: Iterable[str] = ()) -> tuple[dict[str, Any], list[str]]:
+    """The recipe's state of a whole checkpoint and the setting changes ``resume`` accepts.
 
-    Refuses (``CheckpointError``) a checkpoint written with other settings (listing each
-    change) and one whose files do not load (the file is named when the error says which).
-    Call :func:`choose_checkpoint` first: it checks that the files are the ones written.
+    Refuses (``CheckpointError``) a manifest that does not read, settings the mode does not
+    accept (:func:`resume_changes`), an unreadable :data:`STATE`, and other settings for a
+    checkpoint whose state records no ``data_position`` (an older recipe's: the run could not
+    find its place in the data, and a guess is never made). Nothing is loaded yet.
+    """
+    root = Path(folder)
+    manifest, problem = _read_manifest(root)
+    if manifest is None:
+        raise CheckpointError(f"cannot resume from {str(root)!r}: {problem}")
+    changes = resume_changes(root, manifest.get("signature", {}), signature, resume=resume,
+                             budget_keys=budget_keys, plan_keys=plan_keys)
+    try:
+        state = json.loads((root / STATE).read_text())
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot resume from {str(root)!r}: {STATE} is unreadable ({exc})") from None
+    if "data_position" in state:
+        from hf_sched.finetune.data_position import DataPosition
+
+        try:
+            DataPosition.from_dict(state["data_position"])
+        except ValueError as exc:
+            raise CheckpointError(f"cannot resume from {str(root)!r}: {STATE} is invalid ({exc})") from None
+    if changes and "data_position" not in state:
+        raise CheckpointError(
+            f"cannot resume from {str(root)!r} with other settings ({', '.join(changes)}): it records no examples "
+            "seen (an older recipe wrote it), so this run cannot find its place in the data; resume it with its own "
+            "settings (--lr_scheduler_resume strict) or start a fresh run"
+        )
+    return state, changes
+
+
+class _ModeRefused(CheckpointError):
+    """The scheduler refused the resume in the chosen mode (its message, not a damaged file)."""
+
+
+@contextmanager
+def _scheduler_mode(folder: Path, schedulers: Iterable[Any], resume: str, at_step: int | None) -> Iterator[None]:
+    """Make ``accelerator.load_state``'s plain ``scheduler.load_state_dict(state)`` load in mode ``resume``.
+
+    Accelerate passes no arguments, so the mode and the new step are bound to the scheduler's
+    ``load_state_dict`` for the duration (an instance attribute, removed after). What the mode
+    refuses (``ValueError``) becomes a ``CheckpointError`` with its own message, not "corrupt".
+    """
+    bound = []
+    for wrapper in schedulers:
+        inner = getattr(wrapper, "scheduler", wrapper)  # accelerate's AcceleratedScheduler wraps ours
+        original = inner.load_state_dict
+
+        def load(state: dict[str, Any], _original: Callable[..., None] = original) -> None:
+            try:
+                _original(state, resume=resume, at_step=at_step)
+            except ValueError as exc:
+                raise _ModeRefused(f"cannot resume from {str(folder)!r} with --lr_scheduler_resume {resume}: "
+                                   f"{' '.join(str(exc).split())}") from None
+
+        inner.load_state_dict = functools.update_wrapper(load, original)
+        bound.append(inner)
+    try:
+        yield
+    finally:
+        for inner in bound:
+            del inner.load_state_dict
+
+
+def restore_checkpoint(accelerator: Any, folder: str | os.PathLike, *, resume: str = "strict",
+                       at_step: int | None = None, schedulers: Iterable[Any] = ()) -> None:
+    """``accelerator.load_state`` from a whole checkpoint, the ``schedulers`` loaded in mode ``resume``.
+
+    ``at_step``: this run's optimizer step at the checkpoint's examples seen (rescale, replan).
+    A resume in another mode than strict may run on more processes than wrote the checkpoint:
+    the new ones have no random state to restore (they keep the seeded one).
     """
     import pickle
 
@@ -340,24 +467,44 @@ def load_checkpoint(accelerator: Any, folder: str | os.PathLike, signature: dict
     manifest, problem = _read_manifest(root)
     if manifest is None:
         raise CheckpointError(f"cannot resume from {str(root)!r}: {problem}")
-    changes = signature_changes(manifest.get("signature", {}), signature)
-    if changes:
-        raise CheckpointError(
-            f"cannot resume from {str(root)!r}: it was written with other settings ({', '.join(changes)}), so the "
-            "run would not continue the same curve; resume with the checkpoint's settings, or start a fresh run "
-            "(--overwrite_output_dir or another --output_dir)"
-        )
+    _check_loadable(root, manifest, accelerator.process_index, exact=resume == "strict")
     try:
-        state = json.loads((root / STATE).read_text())
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot resume from {str(root)!r}: {STATE} is unreadable ({exc})") from None
-    _check_loadable(root, manifest, accelerator.process_index)
-    try:
-        accelerator.load_state(str(root))  # model, optimizer, scheduler, sampler and RNG states
+        with _scheduler_mode(root, schedulers if resume != "strict" else (), resume, at_step):
+            accelerator.load_state(str(root))  # model, optimizer, scheduler, sampler and RNG states
+    except CheckpointError:
+        raise
     except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, KeyError, IndexError, OSError) as exc:
         named = next((f for f in manifest["files"] if f in str(exc)), None)
         where = f"{named} is corrupt" if named else "one of its files is corrupt"
         raise CheckpointError(
             f"cannot resume from {str(root)!r}: {where} ({_describe_load_error(exc, named or '')})"
         ) from None
+
+
+def load_checkpoint(accelerator: Any, folder: str | os.PathLike, signature: dict[str, Any]) -> dict[str, Any]:
+    """Resume ``accelerator``'s objects from a whole checkpoint of the same settings; return the recipe's state.
+
+    Refuses (``CheckpointError``) a checkpoint written with other settings (listing each
+    change and the ``--lr_scheduler_resume`` modes) and one whose files do not load (the file
+    is named when the error says which). Call :func:`choose_checkpoint` first: it checks that
+    the files are the ones written. :func:`read_checkpoint` + :func:`restore_checkpoint` do the
+    same in two steps, for a resume in another mode.
+    """
+    state, _ = read_checkpoint(folder, signature)
+    restore_checkpoint(accelerator, folder)
     return state
+
+
+def checkpoint_lr(folder: str | os.PathLike) -> float:
+    """The LR the checkpoint's run would have used at its next optimizer step.
+
+    ``max_i base_lr_i * f_i(step)`` of the ``ScheduledLR`` state in ``scheduler.bin``, the largest
+    over the param groups (as the recipe logs its LR): the "before" of a resumed run's LR jump.
+    """
+    import torch
+
+    from hf_sched.schedules import schedule_from_dict
+
+    state = torch.load(Path(folder) / "scheduler.bin", map_location="cpu", weights_only=True)
+    return max(float(base) * float(schedule_from_dict(spec)(int(state["step"])))
+               for base, spec in zip(state["base_lrs"], state["schedules"]))
