@@ -160,6 +160,7 @@ class ScheduledLR(LRScheduler):
     _count: int
     _last_step: int
     _protocol: str | None
+    _plain: bool  # the protocol is WHOLE and there is no clock: the hook only counts one more step
     _group_counter: GroupStepCounter | None
     _probe: tuple[int, ...] | None
     _one: tuple[int, int, Any, Any] | None  # the fast path of _apply, from the schedules setter
@@ -273,6 +274,7 @@ class ScheduledLR(LRScheduler):
             self._group_counter = GroupStepCounter(self._built_groups, start=self._count)
         elif self._protocol is _PROBING:
             self._protocol = WHOLE
+            self._plain = self._clock is None
             if group_steps.tensor_ids(groups) != self._probe:
                 warnings.warn(group_steps.PARTS_WARNING.format(group="0"), RuntimeWarning, stacklevel=3)
             self._probe = None
@@ -351,6 +353,7 @@ class ScheduledLR(LRScheduler):
     def _forget_protocol(self) -> None:
         """Judge the stepping protocol again at the next step (the count was set from outside)."""
         self._protocol = self._group_counter = self._probe = None
+        self._plain = False
 
     def _apply(self, optimizer: Any = None, args: Any = None, kwargs: Any = None, step: int | None = None,
                stepped: list[tuple[dict[str, Any], int, int]] | None = None) -> None:
@@ -359,7 +362,9 @@ class ScheduledLR(LRScheduler):
         The one write path: the post-step hook (``step`` None: one more than the count), or a set step.
         """
         if step is None:  # the hook: the optimizer took a step
-            if self._clock is not None:  # a clock in tokens/samples: what this step consumed
+            if self._plain:  # whole steps, counted one by one: every step after the first two
+                step = self._count + 1
+            elif self._clock is not None:  # a clock in tokens/samples: what this step consumed
                 step = self._clock.tick(self._count)
             elif self._protocol is not WHOLE and self._group_step(optimizer.param_groups):
                 return
