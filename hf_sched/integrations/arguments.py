@@ -65,12 +65,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ..checks import check_kwargs
-from ..deepspeed_config import check_trainer_deepspeed  # hf_sched issue 24 hook
+from ..deepspeed_config import check_trainer_deepspeed
 from ..horizon import check_decay_request, with_horizon
 from ..lr_rules import check_loraplus_ratio, parse_lr_mapping
 from ..registry import available_schedules, check_schedule_kwargs, get_info
 from ..resume_modes import resolve_mode
-from ..schedule_free import check_schedule_free_arguments  # hf_sched issue 24 hook
+from ..schedule_free import check_schedule_free_arguments
 from ..warmup import DEFAULT_WARMUP_RATIO, epochs_to_steps, is_epoch_request, resolve_warmup
 from .scheduler_name import SchedulerName, transformers_names
 
@@ -278,7 +278,7 @@ class SchedArgumentsMixin:
         default=True,
         metadata={"help": "Save the LR curve used (from the log history) as lr_curve.png in output_dir."},
     )
-    deepspeed_scheduler: bool = field(  # hf_sched issue 24 hook: hf_sched/deepspeed_config.py
+    deepspeed_scheduler: bool = field(  # hf_sched/deepspeed_config.py
         default=False,
         metadata={
             "help": "Let the DeepSpeed config's \"scheduler\" block schedule the LR (lr_scheduler_type is then unused). "
@@ -325,7 +325,7 @@ class SchedArgumentsMixin:
         except ValueError as exc:
             raise ValueError(f"lr_scheduler_kwargs={self.lr_scheduler_kwargs!r} is invalid: {exc}") from None
         self._check_warmup_fields(info)
-        check_trainer_deepspeed(self)  # hf_sched issue 24 hook: DeepSpeed's scheduler/optimizer blocks
+        check_trainer_deepspeed(self)  # DeepSpeed's scheduler/optimizer blocks
         check_schedule_free_arguments(getattr(self, "optim", None), self.lr_scheduler_type)  # schedule_free.py
         if self.layer_decay is not None:
             d = self.layer_decay
@@ -446,7 +446,7 @@ class SchedArgumentsMixin:
                 f"warmup_ratio={self.warmup_ratio!r} is ignored: {which}={getattr(self, which)!r} is set and wins",
                 stacklevel=4,
             )
-        if not info.has_warmup and not info.adaptive:  # hf_sched issue 24 hook: metric-driven names take a warmup
+        if not info.has_warmup and not info.adaptive:  # metric-driven names take a warmup
             asked = (self.warmup_steps or 0) > 0 or self.warmup_ratio not in (0.0, DEFAULT_WARMUP_RATIO)
             if self.warmup is not None:
                 text = str(self.warmup).strip().lower()
@@ -495,7 +495,7 @@ class SchedArgumentsMixin:
                         info.name,
                         probe,
                         num_warmup_steps=warmup,
-                        num_training_steps=total,  # hf_sched issue 24 hook: metric-driven names too
+                        num_training_steps=total,  # metric-driven names too
                         scheduler_specific_kwargs=self.lr_scheduler_kwargs,
                     )
                 return  # fits a run of this length: the real total decides in create_scheduler
@@ -521,7 +521,7 @@ class SchedArgumentsMixin:
         0
         """
         info = get_info(self.lr_scheduler_type)
-        if info.adaptive:  # hf_sched issue 24 hook: an explicit warmup prefix, none by default
+        if info.adaptive:  # an explicit warmup prefix, none by default
             ratio = None if self.warmup_ratio == DEFAULT_WARMUP_RATIO else self.warmup_ratio
             return next((r for r in (self.warmup_steps, self.warmup, ratio) if r is not None), None)
         if not info.has_warmup:

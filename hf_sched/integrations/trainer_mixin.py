@@ -58,7 +58,7 @@ from ..budget import has_len
 from ..horizon import with_horizon
 from ..lr_scheduler import ScheduledLR, get_scheduler
 from ..registry import get_info
-from ..schedule_free import averaged_weights, trainer_schedule_free_name  # hf_sched issue 24 hook
+from ..schedule_free import averaged_weights, trainer_schedule_free_name
 from .arguments import RESUME_FLAG, SchedArgumentsMixin, _check_mixin_first, parse_scheduler_kwargs
 from .lr_curve import LRCurveCallback
 from .resume import resume_changes, resume_refusal, resume_warning
@@ -222,7 +222,7 @@ class SchedTrainerMixin(_TrainerBase):
                     "create_scheduler needs an optimizer: call create_optimizer() first or pass optimizer="
                 )
             name, request, kwargs, mode = self._schedule_request(num_training_steps)
-            name = trainer_schedule_free_name(name, optimizer)  # hf_sched issue 24 hook: default 'linear' -> constant
+            name = trainer_schedule_free_name(name, optimizer)  # default 'linear' -> constant
             horizon = getattr(self.args, "lr_scheduler_horizon", None)
             self.lr_scheduler = get_scheduler(
                 name,
@@ -258,7 +258,7 @@ class SchedTrainerMixin(_TrainerBase):
         sched = self.lr_scheduler
         if isinstance(sched, ScheduledLR):
             shown: Any = sched.schedules[0].num_warmup_steps
-        elif hasattr(sched, "num_warmup_steps"):  # hf_sched issue 24 hook: schedule-free / metric-driven
+        elif hasattr(sched, "num_warmup_steps"):  # schedule-free / metric-driven
             shown = sched.num_warmup_steps
         elif saved is not None:
             shown = saved
@@ -270,7 +270,7 @@ class SchedTrainerMixin(_TrainerBase):
         finally:
             self.args.warmup_steps = saved
 
-    # -- saving: a schedule-free optimizer's averaged weights (hf_sched issue 24 hook: schedule_free.py) --
+    # -- saving: a schedule-free optimizer's averaged weights (schedule_free.py) --
 
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
         with averaged_weights(self.optimizer):
