@@ -170,7 +170,8 @@ class Rescaled(Schedule):
         return inner._eval(x, xp)
 
 
-def rescaled(old: Schedule, *, from_step: int, at_step: int, num_training_steps: int) -> Schedule:
+def rescaled(old: Schedule, *, from_step: int, at_step: int, num_training_steps: int,
+             how: str = "resume='{mode}'") -> Schedule:
     """``old`` (checkpointed at ``from_step``) continued from ``at_step`` to end at ``num_training_steps``.
 
     The identity warp (same step, same total) gives ``old`` itself, so a rescaled run's own
@@ -184,18 +185,18 @@ def rescaled(old: Schedule, *, from_step: int, at_step: int, num_training_steps:
         which = "the checkpoint's" if old.num_training_steps >= UNBOUNDED_STEPS else "this run's"
         raise ValueError(f"resume='rescale' needs a schedule with a total: {which} {old.kind!r} schedule runs without "
                          "one (num_training_steps unset), so there is no fraction of training to keep; use "
-                         "resume='replan' or resume='checkpoint'")
+                         f"{how.format(mode='replan')} or {how.format(mode='checkpoint')}")
     if at_step >= num_training_steps:
         raise ValueError(f"resume='rescale' has nothing left to train: the run resumes at step {at_step} but this "
                          f"run's total is num_training_steps={num_training_steps}; give the run more steps, or use "
-                         "resume='checkpoint' or resume='replan'")
+                         f"{how.format(mode='checkpoint')} or {how.format(mode='replan')}")
     if from_step == at_step and old.num_training_steps == num_training_steps:
         return old
     return Rescaled(num_training_steps, schedules=(old,), resumed_from=from_step, resumed_at=at_step)
 
 
 def rescale_step(step: int, *, examples_seen: int | None, examples_per_step: int | None, old_total: int,
-                 new_total: int, at_step: int | None = None) -> int:
+                 new_total: int, at_step: int | None = None, how: str = "resume='{mode}'") -> int:
     """The step ``s1`` a rescaled run resumes at.
 
     ``at_step`` when given; else ``floor(examples_seen / examples_per_step)`` when this run
@@ -214,7 +215,7 @@ def rescale_step(step: int, *, examples_seen: int | None, examples_per_step: int
             raise ValueError(f"resume='rescale' needs the examples the checkpoint's run had seen, and this checkpoint "
                              f"(step {step}) has no examples_seen record (written before hf_sched recorded it, or by a "
                              "loop that did not know its batch size); hf_sched will not guess where the run stands: "
-                             "use resume='replan' or resume='checkpoint'")
+                             f"use {how.format(mode='replan')} or {how.format(mode='checkpoint')}")
         return int(examples_seen // examples_per_step)
     return int(math.floor(step * new_total / old_total + 0.5))
 
@@ -339,10 +340,10 @@ def plan_resume(mode: str, ckpt: Checkpointed, run: Planned, *, at_step: int | N
     # rescale: the checkpoint's plan (shape, peak) over this run's totals
     t_old, t_new = old[0].num_training_steps, run.schedules[0].num_training_steps
     s1 = rescale_step(ckpt.step, examples_seen=ckpt.examples_seen, examples_per_step=run.examples_per_step,
-                      old_total=t_old, new_total=t_new, at_step=at_step)
+                      old_total=t_old, new_total=t_new, at_step=at_step, how=how)
     s0 = min(ckpt.step, t_old)
     warped = tuple(rescaled(o, from_step=min(s0, o.num_training_steps), at_step=s1,
-                            num_training_steps=n.num_training_steps) for o, n in zip(old, run.schedules))
+                            num_training_steps=n.num_training_steps, how=how) for o, n in zip(old, run.schedules))
     if at_step is not None:
         where = "where the caller resumes"
     elif ckpt.examples_seen is not None and run.examples_per_step is not None:

@@ -291,8 +291,9 @@ def test_rescale_refusals_one_line_each():
     del state["examples_seen"]
     sched = _sched(_model_and_opt()[1], processes=2, resume="rescale")
     with pytest.raises(ValueError, match=r"^resume='rescale' needs the examples the checkpoint's run had seen, and this "
-                                         r"checkpoint \(step 12\) has no examples_seen record .* use resume='replan' "
-                                         r"or resume='checkpoint'$"):
+                                         r"checkpoint \(step 12\) has no examples_seen record .* use resume=\"replan\" / "
+                                         r"--lr_scheduler_resume replan or resume=\"checkpoint\" / --lr_scheduler_resume "
+                                         r"checkpoint$"):
         sched.load_state_dict(state)
     assert sched.optimizer_step == 0
     # 2. nothing left: the run resumes at or past this run's total
