@@ -1053,7 +1053,9 @@ def _resumed(mode: str | None, state: dict[str, Any] | None = None, processes: i
 
 
 def _trainer_rescale_line(tmp: Path) -> str:
-    """A SchedTrainer run (per-device batch 4) resumed from step 6 with batch 8 and --lr_scheduler_resume rescale."""
+    """A SchedTrainer run (global batch 4) resumed from step 6 with accumulation 2 (global batch 8) and
+    --lr_scheduler_resume rescale (accumulation, not the per-device batch: transformers 4.x puts the checkpoint's
+    per-device batch back on resume, 5.x keeps the arguments')."""
     spec = importlib.util.spec_from_file_location("trainer_ddp_reliability_doc", ROOT / "tests" / "scripts" /
                                                   "trainer_ddp.py")
     ddp = importlib.util.module_from_spec(spec)
@@ -1077,7 +1079,7 @@ def _trainer_rescale_line(tmp: Path) -> str:
 
     first = str(tmp / "trainer-resume" / "first")
     trainer(first, save_strategy="steps", save_steps=6, max_steps=6, lr_scheduler_horizon=24).train()
-    again = trainer(str(tmp / "trainer-resume" / "again"), per_device_train_batch_size=8, lr_scheduler_resume="rescale",
+    again = trainer(str(tmp / "trainer-resume" / "again"), gradient_accumulation_steps=2, lr_scheduler_resume="rescale",
                     save_strategy="no")
     return printed(lambda: again.train(resume_from_checkpoint=f"{first}/checkpoint-6"))
 
@@ -1147,7 +1149,7 @@ def _resume_mode_cases(tmp: Path) -> list[Case]:
         Case(area, "Trainer `--lr_scheduler_decay_from_here soon`",
              lambda: trainer_parse("--lr_scheduler_decay_from_here", "soon")),
         Case(area, "SchedTrainer (batch 4, 24 steps) stopped at step 6, resumed with "
-                   "`--per_device_train_batch_size 8 --lr_scheduler_resume rescale`", lambda: _trainer_rescale_line(tmp)),
+                   "`--gradient_accumulation_steps 2 --lr_scheduler_resume rescale`", lambda: _trainer_rescale_line(tmp)),
     ]
 
 

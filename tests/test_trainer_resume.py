@@ -12,8 +12,7 @@ import pytest
 from hf_versions import RESTORES_BATCH_SIZE
 from test_trainer import PEAK, closed_form, logged, make_args, make_data, make_trainer, parse
 
-pytestmark = [pytest.mark.usefixtures("frozen_gc"),
-              pytest.mark.skipif(RESTORES_BATCH_SIZE, reason="transformers 4.x resumes with the checkpoint's batch")]
+pytestmark = pytest.mark.usefixtures("frozen_gc")
 
 TOTAL, CUT = 24, 6
 
@@ -32,6 +31,7 @@ def checkpoint(tmp_path_factory):
     return str(out / f"checkpoint-{CUT}")
 
 
+@pytest.mark.skipif(RESTORES_BATCH_SIZE, reason="transformers 4.x resumes with the checkpoint's per-device batch")
 def test_doubled_per_device_batch_with_rescale_keeps_the_lr_continuous_and_ends_at_the_final_value(
         tmp_path, checkpoint, capsys):
     trainer = _run(tmp_path, per_device_train_batch_size=8, lr_scheduler_resume="rescale")

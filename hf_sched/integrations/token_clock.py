@@ -19,9 +19,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from transformers import TrainerCallback
+import transformers
+from transformers import TrainerCallback, TrainingArguments
 
-__all__ = ["TokenClockCallback"]
+__all__ = ["TokenClockCallback", "counts_non_padding"]
+
+
+def counts_non_padding() -> bool:
+    """Whether this transformers counts real tokens apart (``include_num_input_tokens_seen="non_padding"``).
+
+    Older releases (4.x) have a bool field: any true value counts every token of the padded batches.
+
+    >>> isinstance(counts_non_padding(), bool)
+    True
+    """
+    field = TrainingArguments.__dataclass_fields__.get("include_num_input_tokens_seen")
+    return field is not None and "non_padding" in str(field.metadata.get("help", ""))
 
 
 class TokenClockCallback(TrainerCallback):
@@ -50,6 +63,11 @@ class TokenClockCallback(TrainerCallback):
             raise ValueError(f"include_num_input_tokens_seen={counting!r}: the Trainer counts no tokens, so a schedule in "
                              "tokens cannot know where it is; set include_num_input_tokens_seen='non_padding' (real "
                              "tokens) or 'all'")
+        if counting == "non_padding" and not counts_non_padding():
+            raise ValueError(f"include_num_input_tokens_seen='non_padding': transformers {transformers.__version__} has no "
+                             "such count (its field is a bool: any true value counts every token of the padded "
+                             "batches), so the schedule would run on padding; set include_num_input_tokens_seen=True "
+                             "and give the totals in padded tokens, or use a transformers that counts real tokens (5.x)")
         self._clocked(kwargs)
 
     def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -45,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import json
 import os
 import sys
 import warnings
@@ -291,14 +292,24 @@ class SchedTrainerMixin(_TrainerBase):
             super()._load_optimizer_and_scheduler(checkpoint)
             return
         self._check_resume_schedule(checkpoint, sched, state)  # a refusal comes before anything is loaded
-        with _loading_at(sched, self.state.global_step):
+        step = self._resumed_global_step(checkpoint)
+        with _loading_at(sched, step):
             super()._load_optimizer_and_scheduler(checkpoint)
         line = sched.resume_note
-        data = _data_position(state, sched, self.state.global_step)
+        data = _data_position(state, sched, step)
         if line is not None and self.is_world_process_zero():
             print(f"hf_sched: {line}{data}", file=sys.stderr)
         elif data and self.is_world_process_zero():
             print(f"hf_sched: resuming from {checkpoint} with another global batch{data}", file=sys.stderr)
+
+    def _resumed_global_step(self, checkpoint: str) -> int:
+        """The Trainer's ``global_step`` once resumed: the checkpoint's ``trainer_state.json`` (transformers 4.x
+        loads it only after the scheduler, so ``self.state`` still says 0 there)."""
+        try:
+            with open(os.path.join(checkpoint, "trainer_state.json"), encoding="utf-8") as f:
+                return int(json.load(f)["global_step"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return int(self.state.global_step)
 
     def _checkpoint_schedule(self, checkpoint: str) -> Optional[dict[str, Any]]:
         """The checkpoint's scheduler state (``None`` without one); another scheduler's is refused."""
@@ -334,7 +345,7 @@ class SchedTrainerMixin(_TrainerBase):
             raise ValueError(resume_refusal(checkpoint, what, total=total, how=how))
         if sched.resume_mode == "checkpoint":
             msg = resume_warning(checkpoint, what, flag="lr_scheduler_resume=checkpoint", step=int(state.get("step", 0)))
-            msg += _data_position(state, sched, self.state.global_step)
+            msg += _data_position(state, sched, self._resumed_global_step(checkpoint))
             warnings.warn(msg, UserWarning, stacklevel=4)
             logger.warning(f"hf_sched: {msg}")
 
