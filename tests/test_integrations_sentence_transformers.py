@@ -28,7 +28,14 @@ from hf_sched.integrations.sentence_transformers import (  # noqa: E402
     fit_with_schedule,
 )
 
-pytestmark = pytest.mark.usefixtures("frozen_gc")
+pytestmark = pytest.mark.usefixtures("frozen_gc", "in_tmp_dir")
+
+
+@pytest.fixture
+def in_tmp_dir(tmp_path, monkeypatch):
+    """Each test runs in its own directory: legacy ``fit`` without a checkpoint path writes its logs under
+    ``checkpoints/model`` in the working directory (sentence-transformers 5.0)."""
+    monkeypatch.chdir(tmp_path)
 
 PEAK = 1e-3
 N = 48
