@@ -69,6 +69,8 @@ _LAZY = {
     # torch
     "ScheduledLR": "lr_scheduler",
     "get_scheduler": "lr_scheduler",
+    # a resume refused as asked (resume modes: hf_sched.resume_modes)
+    "ResumeRefused": "checks",
     # several optimizers under one schedule (Muon + AdamW)
     "OptimizerSet": "optimizer_set",
     # optimizer param groups (no decay for norms/biases, layer-wise LR decay)

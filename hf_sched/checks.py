@@ -14,7 +14,17 @@ import numbers
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["check_choice", "check_float", "check_int", "check_kwargs", "check_lr"]
+__all__ = ["ResumeRefused", "check_choice", "check_float", "check_int", "check_kwargs", "check_lr"]
+
+
+class ResumeRefused(ValueError):
+    """A checkpoint this run will not resume from as asked (a changed schedule in ``strict``, nothing left to
+    rescale, a decay that cannot start): the message names what and the ways out. A ``ValueError``, so tools
+    catch it as one; the recipes turn it into one line and exit 2.
+
+    >>> issubclass(ResumeRefused, ValueError)
+    True
+    """
 
 
 def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:

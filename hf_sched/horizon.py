@@ -26,7 +26,7 @@ import numbers
 from fractions import Fraction
 from typing import Any
 
-from .checks import check_int
+from .checks import ResumeRefused, check_int
 from .compose import WarmupStableDecay
 from .decays import Constant
 from .schedule import Schedule
@@ -108,13 +108,13 @@ def decay_from_here(old: Schedule, *, step: int, request: Any, run_total: int | 
     elif type(old) is Constant:
         stable_end, fields = UNBOUNDED_STEPS, {"decay_type": "linear", "min_lr_ratio": 0.0}
     else:
-        raise ValueError(f"{name}={request!r} needs a schedule with a stable phase (warmup_stable_decay, constantlr, "
+        raise ResumeRefused(f"{name}={request!r} needs a schedule with a stable phase (warmup_stable_decay, constantlr, "
                          f"warmupconstant); the checkpoint's is {old.kind!r}, which has none: resume with "
                          "resume='replan' and the schedule you want instead")
     if isinstance(old, WarmupStableDecay) and step > stable_end:
         return old  # decaying already (a run resumed again after its decay began): its decay goes on
     if not w <= step <= stable_end:
-        raise ValueError(f"{name}={request!r} starts the decay at the resumed step {step}, but the checkpoint's "
+        raise ResumeRefused(f"{name}={request!r} starts the decay at the resumed step {step}, but the checkpoint's "
                          f"{old.kind!r} schedule is still in its warmup (steps 0-{w}): decay from here needs a step "
                          "in its stable phase")
     left = None if run_total is None or run_total >= UNBOUNDED_STEPS else run_total - step
@@ -124,7 +124,7 @@ def decay_from_here(old: Schedule, *, step: int, request: Any, run_total: int | 
                              "the decay in steps")
         wanted = max(1, math.ceil(wanted * left))
     if left is not None and wanted > left:
-        raise ValueError(f"{name}={request!r} is a decay of {wanted} steps, longer than the {left} steps left "
+        raise ResumeRefused(f"{name}={request!r} is a decay of {wanted} steps, longer than the {left} steps left "
                          f"(resumed at step {step} of {run_total}): give at most {left} steps or a ratio in (0, 1]")
     return WarmupStableDecay(step + wanted, w, old.warmup_start, old.warmup_shape, num_decay_steps=wanted,
                              num_stable_steps=step - w, **fields)

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .checks import check_int
+from .checks import ResumeRefused, check_int
 from .compose import _parts
 from .horizon import decay_from_here
 from .schedule import SCALAR, Schedule
@@ -183,11 +183,11 @@ def rescaled(old: Schedule, *, from_step: int, at_step: int, num_training_steps:
     """
     if old.num_training_steps >= UNBOUNDED_STEPS or num_training_steps >= UNBOUNDED_STEPS:
         which = "the checkpoint's" if old.num_training_steps >= UNBOUNDED_STEPS else "this run's"
-        raise ValueError(f"resume='rescale' needs a schedule with a total: {which} {old.kind!r} schedule runs without "
+        raise ResumeRefused(f"resume='rescale' needs a schedule with a total: {which} {old.kind!r} schedule runs without "
                          "one (num_training_steps unset), so there is no fraction of training to keep; use "
                          f"{how.format(mode='replan')} or {how.format(mode='checkpoint')}")
     if at_step >= num_training_steps:
-        raise ValueError(f"resume='rescale' has nothing left to train: the run resumes at step {at_step} but this "
+        raise ResumeRefused(f"resume='rescale' has nothing left to train: the run resumes at step {at_step} but this "
                          f"run's total is num_training_steps={num_training_steps}; give the run more steps, or use "
                          f"{how.format(mode='checkpoint')} or {how.format(mode='replan')}")
     if from_step == at_step and old.num_training_steps == num_training_steps:
@@ -212,7 +212,7 @@ def rescale_step(step: int, *, examples_seen: int | None, examples_per_step: int
         return check_int("at_step", at_step, minimum=0)
     if examples_per_step is not None:
         if examples_seen is None:
-            raise ValueError(f"resume='rescale' needs the examples the checkpoint's run had seen, and this checkpoint "
+            raise ResumeRefused(f"resume='rescale' needs the examples the checkpoint's run had seen, and this checkpoint "
                              f"(step {step}) has no examples_seen record (written before hf_sched recorded it, or by a "
                              "loop that did not know its batch size); hf_sched will not guess where the run stands: "
                              f"use {how.format(mode='replan')} or {how.format(mode='checkpoint')}")
@@ -315,7 +315,7 @@ def plan_resume(mode: str, ckpt: Checkpointed, run: Planned, *, at_step: int | N
     if mode == "strict" and what is not None:
         again = "" if not any(d.get("kind") == Rescaled.kind for d in ckpt.specs) else (
             f" (the checkpoint's run was itself rescaled: resume it with {how.format(mode='rescale')} again)")
-        raise ValueError(f"the schedule differs from the checkpoint's (checkpoint -> now): {what}. Resuming would "
+        raise ResumeRefused(f"the schedule differs from the checkpoint's (checkpoint -> now): {what}. Resuming would "
                          "silently change the LR curve; rebuild the same schedule (same steps, warmup, peak LR, batch "
                          f"size, epochs), or choose a resume mode: {other_modes('strict', how)}{again}")
     if mode == "replan":
@@ -372,7 +372,7 @@ def _plan_decay(mode: str, ckpt: Checkpointed, run: Planned) -> ResumePlan:
     """:func:`plan_resume` with ``decay_from_here``: the checkpoint's schedule and peak, decaying from its step."""
     request = run.decay_from_here
     if mode in ("rescale", "replan"):
-        raise ValueError(f"decay_from_here={request!r} continues the checkpoint's schedule, which resume={mode!r} "
+        raise ResumeRefused(f"decay_from_here={request!r} continues the checkpoint's schedule, which resume={mode!r} "
                          "replaces: give one of them (decay_from_here goes with resume='strict' or 'checkpoint')")
     old = ckpt.schedules()
     decayed = tuple(decay_from_here(o, step=ckpt.step, request=request, run_total=n.num_training_steps)

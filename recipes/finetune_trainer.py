@@ -46,6 +46,7 @@ if __package__ in (None, ""):  # run as a script from a checkout: make hf_sched 
 
 from transformers import DataCollatorWithPadding, HfArgumentParser, TrainerCallback, set_seed
 
+from hf_sched.checks import ResumeRefused
 from hf_sched.dash_values import accept_dash_values
 from hf_sched.divergence import DivergenceError
 from hf_sched.finetune import input_checks as checks
@@ -242,9 +243,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     except DivergenceError as exc:
         stop_diverged(trainer, exc)
-    except ValueError as exc:  # SchedTrainer's resume refusals (one wording, hf_sched/integrations/resume.py)
-        if training_args.resume_from_checkpoint is None or not str(exc).startswith("cannot resume"):
-            raise
+    except ResumeRefused as exc:  # a resume refused as asked (hf_sched.checks.ResumeRefused): one line, exit 2
         fail(exc)
     except KeyboardInterrupt:  # Ctrl-C: where it stopped, and the command that continues it
         last = last_checkpoint(trainer)

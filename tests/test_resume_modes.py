@@ -371,3 +371,25 @@ def test_a_new_peak_is_refused_by_strict_applied_by_replan_and_never_silent(caps
                                "resume='replan')",
                     "replan": "LR 0.00812 -> 0.0244 at step 12"}[mode]
         assert expected in said, mode  # never silent
+
+
+def test_every_resume_refusal_is_a_resume_refused_and_a_value_error():
+    """Tools catch one type for "will not resume as asked" (the Trainer recipe exits 2 on it), and it stays a
+    ValueError for callers that catch that."""
+    from hf_sched import ResumeRefused
+
+    def sched(total, **kw):
+        return get_scheduler("warmuplinear", torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0),
+                             num_training_steps=total, **kw)
+
+    state = sched(10).state_dict()
+    state["step"] = 8
+    refusals = [
+        lambda: sched(20).load_state_dict(state),                                  # strict: the total changed
+        lambda: sched(5, resume="rescale").load_state_dict(state, at_step=5),      # rescale: nothing left
+        lambda: sched(20, decay_from_here=4).load_state_dict(state),               # no stable phase to decay from
+    ]
+    for refuse in refusals:
+        with pytest.raises(ResumeRefused) as exc:
+            refuse()
+        assert isinstance(exc.value, ValueError) and "\n" not in str(exc.value)

@@ -33,6 +33,7 @@ import logging
 import warnings
 from typing import Any, Callable, Optional, Sequence
 
+from ..checks import ResumeRefused
 from ..lr_scheduler import ScheduledLR, describe_spec_change
 from ..resume_modes import other_modes, resolve_mode
 
@@ -158,7 +159,7 @@ class HintedScheduledLR(ScheduledLR):
             where = self._resume_where() if self._resume_where is not None else "the checkpoint"
             if mode == "strict":
                 total = f"{self.resume_total} (now T={self.schedules[0].num_training_steps})"
-                raise ValueError(resume_refusal(where, what, total=total, how=self.resume_hint))
+                raise ResumeRefused(resume_refusal(where, what, total=total, how=self.resume_hint))
             if mode == "checkpoint":
                 msg = resume_warning(where, what, flag=self.resume_flag, step=int(state_dict.get("step", 0)))
                 # Logged as well: transformers' Trainer swallows UserWarnings raised while it loads a scheduler.

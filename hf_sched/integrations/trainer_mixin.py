@@ -56,6 +56,7 @@ import torch
 from transformers.utils import logging as hf_logging
 
 from ..budget import has_len
+from ..checks import ResumeRefused
 from ..horizon import with_horizon
 from ..lr_scheduler import ScheduledLR, get_scheduler
 from ..registry import get_info
@@ -319,7 +320,7 @@ class SchedTrainerMixin(_TrainerBase):
         state = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or "schedules" not in state or "format" not in state:
             keys = sorted(state) if isinstance(state, dict) else type(state).__name__
-            raise ValueError(
+            raise ResumeRefused(
                 f"cannot resume the LR schedule from {path}: it was written by another scheduler (state keys {keys}), "
                 "not by hf_sched's ScheduledLR. Resume it with the Trainer that wrote it, or start a new run"
             )
@@ -330,7 +331,7 @@ class SchedTrainerMixin(_TrainerBase):
         (checkpoint) in the Trainer's words; rescale and replan say what they did after loading."""
         theirs, mine = state["schedules"], sched.schedules
         if len(theirs) != len(mine):
-            raise ValueError(
+            raise ResumeRefused(
                 f"cannot resume from {checkpoint}: its scheduler has {len(theirs)} param groups, this run's optimizer "
                 f"has {len(mine)}"
             )
@@ -342,7 +343,7 @@ class SchedTrainerMixin(_TrainerBase):
             how = RESUME_FLAG
             if not isinstance(self.args, SchedArgumentsMixin):
                 how = "SchedTrainingArguments(lr_scheduler_resume='{mode}')"
-            raise ValueError(resume_refusal(checkpoint, what, total=total, how=how))
+            raise ResumeRefused(resume_refusal(checkpoint, what, total=total, how=how))
         if sched.resume_mode == "checkpoint":
             msg = resume_warning(checkpoint, what, flag="lr_scheduler_resume=checkpoint", step=int(state.get("step", 0)))
             msg += _data_position(state, sched, self._resumed_global_step(checkpoint))
