@@ -11,6 +11,7 @@ from fractions import Fraction
 
 import pytest
 import torch
+from test_resume_modes import _steps
 
 from hf_sched import get_scheduler
 from hf_sched.horizon import check_decay_request, decay_from_here, with_horizon
@@ -21,17 +22,6 @@ def _model_and_opt(lr: float = 1e-3):
     torch.manual_seed(0)
     model = torch.nn.Linear(4, 1)
     return model, torch.optim.AdamW(model.parameters(), lr=lr)
-
-
-def _steps(model, opt, sched, n: int) -> list[float]:
-    lrs = []
-    for _ in range(n):
-        model(torch.randn(8, 4)).pow(2).mean().backward()
-        lrs.append(float(opt.param_groups[0]["lr"]))
-        opt.step()
-        opt.zero_grad()
-        sched.step()
-    return lrs
 
 
 def _stopped(name: str, stop: int, **kw):

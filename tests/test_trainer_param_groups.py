@@ -8,24 +8,19 @@ name) times the closed-form schedule.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
-from pathlib import Path
 
 import pytest
 import torch
 from optional import require
+from test_trainer import ddp_script
 from transformers import HfArgumentParser, PrinterCallback, ProgressCallback, TrainerCallback
 
 from hf_sched.integrations.transformers import SchedTrainer, SchedTrainingArguments
 
 peft = require("peft")
 
-REPO = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("trainer_ddp_script", REPO / "tests" / "scripts" / "trainer_ddp.py")
-ddp_script = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ddp_script)
 
 pytestmark = pytest.mark.usefixtures("frozen_gc")
 
