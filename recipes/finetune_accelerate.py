@@ -281,7 +281,8 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
     problem = schedule_problem(args.lr_scheduler_type, args.lr_scheduler_kwargs, num_training_steps=horizon,
                                warmup=warmup_steps, lr_init=args.learning_rate)
     if problem is not None:
-        fail(f"argument --lr_scheduler_kwargs: {problem} (this schedule has {horizon} optimizer steps)")
+        fail(f"argument --lr_scheduler_kwargs: {problem} (this run has {total} optimizer steps"
+             + (f", its schedule {horizon} (--lr_scheduler_horizon))" if horizon != total else ")"))
     try:
         lr_scheduler = get_scheduler(args.lr_scheduler_type, optimizer, num_warmup_steps=warmup_steps,
                                      num_training_steps=total, horizon=args.lr_scheduler_horizon,

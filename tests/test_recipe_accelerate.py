@@ -474,6 +474,18 @@ def test_resumed_in_the_stable_phase_with_decay_from_here_decays_from_there_to_z
     assert metrics["schedule"]["kind"] == "warmup_stable_decay" and metrics["schedule"]["num_training_steps"] == 12
     assert metrics["resume"]["scheduler_note"].startswith("decay_from_here='100%'")
 
+    # resumed again from a checkpoint of the decay: its decay goes on with the request given again (a strict
+    # resume without it would change the curve back: refused in one line)
+    again = tmp_path / "again"
+    checkpoint = str(again / "step_8")
+    again.mkdir()
+    shutil.copytree(output_dir / "step_8", checkpoint)
+    refused = run(one_process(*args, "--output_dir", str(again), "--resume_from_checkpoint", checkpoint))
+    assert refused.returncode == 2 and "the schedule differs from the checkpoint's" in error_line(refused.stderr)
+    check_ok(run(one_process(*args, "--output_dir", str(again), "--resume_from_checkpoint", checkpoint,
+                             "--lr_scheduler_decay_from_here", "100%")))
+    assert read_lr_log(again) == log
+
 
 
 def test_decay_from_here_on_a_schedule_with_no_stable_phase_exits_2_in_one_line(reference_run, tiny_model, tmp_path):

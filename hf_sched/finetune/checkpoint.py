@@ -458,7 +458,6 @@ def restore_checkpoint(accelerator: Any, folder: str | os.PathLike, *, resume: s
     """``accelerator.load_state`` from a whole checkpoint, the ``schedulers`` loaded in mode ``resume``.
 
     ``at_step``: this run's optimizer step at the checkpoint's examples seen (rescale, replan).
-    A scheduler with a ``decay_from_here`` request is loaded in mode ``resume`` also when strict.
     A resume in another mode than strict may run on more processes than wrote the checkpoint:
     the new ones have no random state to restore (they keep the seeded one).
     """
@@ -470,10 +469,7 @@ def restore_checkpoint(accelerator: Any, folder: str | os.PathLike, *, resume: s
         raise CheckpointError(f"cannot resume from {str(root)!r}: {problem}")
     _check_loadable(root, manifest, accelerator.process_index, exact=resume == "strict")
     try:
-        # strict loads the schedule as saved; a decay-from-here request changes it, so its refusals are said too
-        bound = [s for s in schedulers if resume != "strict"
-                 or getattr(getattr(s, "scheduler", s), "decay_from_here", None) is not None]
-        with _scheduler_mode(root, bound, resume, at_step):
+        with _scheduler_mode(root, schedulers, resume, at_step):  # a mode's refusal in one line, never "corrupt"
             accelerator.load_state(str(root))  # model, optimizer, scheduler, sampler and RNG states
     except CheckpointError:
         raise
