@@ -536,7 +536,9 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
         # after a resume with other settings the steps before it counted another budget's: this run's are plotted
         plot_lr_curve(output_dir / "lr_curve.png", lr_log[logged_before:] if resumed and resumed["changes"] else lr_log,
                       schedule, max(lr_scheduler.scheduler.base_lrs),
-                      f"{args.lr_scheduler_type}: {total} optimizer steps, {schedule.num_warmup_steps} warmup, "
+                      f"{args.lr_scheduler_type}: {total} optimizer steps"
+                      + (f" of a {horizon}-step horizon" if horizon != total else "")
+                      + f", {schedule.num_warmup_steps} warmup, "
                       f"{n} process{'es' if n > 1 else ''}" + (f"\nresumed at its step {resumed['step']} "
                       f"({mode}, from checkpoint step {resumed['checkpoint_step']})" if resumed else ""))
         if used_lr is not None:
