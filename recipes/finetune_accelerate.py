@@ -40,6 +40,9 @@ Written to ``--output_dir`` (one run at a time: a second run into it is refused)
   batches, epochs or dataset length (and, replan, another schedule or peak LR) at the same examples
   seen (``hf_sched/finetune/data_position.py``), the LR by the mode; ``metrics.json`` says how
   (``lr_scheduler_resume``, ``resume``: the steps, examples seen, changes and the LR before and after);
+  ``--lr_scheduler_horizon N`` builds the schedule over N steps when the run stops earlier, and
+  ``--lr_scheduler_decay_from_here`` starts a stable phase's decay at the resumed step
+  (``hf_sched/horizon.py``; both recorded in ``metrics.json``);
 * TensorBoard logs with ``--with_tracking``.
 
 The support code lives in ``hf_sched/finetune/``: ``arguments.py`` (the flags, checked before
