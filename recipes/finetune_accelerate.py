@@ -40,6 +40,9 @@ Written to ``--output_dir`` (one run at a time: a second run into it is refused)
   batches, epochs or dataset length (and, replan, another schedule or peak LR) at the same examples
   seen (``hf_sched/finetune/data_position.py``), the LR by the mode; ``metrics.json`` says how
   (``lr_scheduler_resume``, ``resume``: the steps, examples seen, changes and the LR before and after);
+  ``--lr_scheduler_horizon N`` builds the schedule over N steps when the run stops earlier, and
+  ``--lr_scheduler_decay_from_here`` starts a stable phase's decay at the resumed step
+  (``hf_sched/horizon.py``; both recorded in ``metrics.json``);
 * TensorBoard logs with ``--with_tracking``.
 
 The support code lives in ``hf_sched/finetune/``: ``arguments.py`` (the flags, checked before
@@ -87,7 +90,7 @@ SIGNATURE_KEYS = (  # the settings a resumed run shares with the interrupted one
     "model", "dataset", "dataset_config", "encoding", "text_columns", "label_column", "validation_split",
     "max_train_samples", "max_eval_samples", "max_length", "lr_scheduler_type", "warmup", "lr_scheduler_kwargs",
     "learning_rate", "weight_decay", "layer_decay", "lr_mapping", "lora_r", "loraplus_lr_ratio", "max_grad_norm", "optim", "num_epochs", "max_steps",
-    "batch_size", "gradient_accumulation_steps", "split_batches", "group_by_length", "seed",
+    "batch_size", "gradient_accumulation_steps", "split_batches", "group_by_length", "seed", "lr_scheduler_horizon",
 )
 
 
@@ -169,9 +172,11 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
     from hf_sched.finetune.model import load_model_and_tokenizer, with_lora
     from hf_sched.finetune.strict_json import dumps_strict
     from hf_sched.finetune.threads import use_available_cores
+    from hf_sched.horizon import with_horizon
     from hf_sched.optim import param_groups
     from hf_sched.registry import get_info
     from hf_sched.resume_modes import lr_jump_line
+    from hf_sched.warmup import resolve_warmup
 
     started = time.time()
     output_dir = Path(args.output_dir)
@@ -270,15 +275,24 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
     try:  # before anything is sized by it (the LR check below evaluates every step)
         check_planned_steps(total, f"--num_epochs {args.num_epochs:g}" if args.max_steps is None
                             else f"--max_steps {args.max_steps}")
+        # the schedule's own total (--lr_scheduler_horizon), the warmup resolved over it; else the run's
+        horizon = with_horizon(args.lr_scheduler_horizon, total, name="--lr_scheduler_horizon")
+        warmup_steps = budget.num_warmup_steps if horizon == total else resolve_warmup(
+            args.warmup if has_warmup else 0, horizon, optimizer, steps_per_epoch=budget.steps_per_epoch)
     except ValueError as exc:
         fail(exc)
-    problem = schedule_problem(args.lr_scheduler_type, args.lr_scheduler_kwargs, num_training_steps=total,
-                               warmup=budget.num_warmup_steps, lr_init=args.learning_rate)
+    problem = schedule_problem(args.lr_scheduler_type, args.lr_scheduler_kwargs, num_training_steps=horizon,
+                               warmup=warmup_steps, lr_init=args.learning_rate)
     if problem is not None:
-        fail(f"argument --lr_scheduler_kwargs: {problem} (this run has {total} optimizer steps)")
-    lr_scheduler = get_scheduler(args.lr_scheduler_type, optimizer, num_warmup_steps=budget.num_warmup_steps,
-                                 num_training_steps=total, scheduler_specific_kwargs=args.lr_scheduler_kwargs,
-                                 accelerator=accelerator)
+        fail(f"argument --lr_scheduler_kwargs: {problem} (this run has {total} optimizer steps"
+             + (f", its schedule {horizon} (--lr_scheduler_horizon))" if horizon != total else ")"))
+    try:
+        lr_scheduler = get_scheduler(args.lr_scheduler_type, optimizer, num_warmup_steps=warmup_steps,
+                                     num_training_steps=total, horizon=args.lr_scheduler_horizon,
+                                     scheduler_specific_kwargs=args.lr_scheduler_kwargs, accelerator=accelerator,
+                                     decay_from_here=args.lr_scheduler_decay_from_here if checkpoint else None)
+    except ValueError as exc:
+        fail(exc)
     schedule = lr_scheduler.schedules[0]
     batches = batches_per_process(len(train_dataloader), num_processes=n, split_batches=args.split_batches)
     epoch_steps = steps_per_epoch(batches, args.gradient_accumulation_steps)
@@ -289,7 +303,8 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
         f"micro-batches = {global_batch} examples per optimizer step, split_batches={args.split_batches}):\n  "
         + budget.explanation.replace("\n", "\n  ")
         + f"\ntotal optimizer steps: {total}, warmup steps: {schedule.num_warmup_steps} ({args.lr_scheduler_type}, "
-        f"peak LR {args.learning_rate:g}, LR of the last step {last_lr:.3g})\n"
+        + (f"over a horizon of {horizon} steps, " if horizon != total else "")
+        + f"peak LR {args.learning_rate:g}, LR of the last step {last_lr:.3g})\n"
         f"torch threads per process: {threads} ({accelerator.device.type}); training batches "
         + ("grouped by length (--no_group_by_length: random)" if args.group_by_length else "in random order"))
     if max(schedule.values(range(total))) == 0:
@@ -314,6 +329,9 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
     epoch_examples = data.train.num_rows
     completed_steps, lr_log, eval_history = 0, [], []
     place, resumed = ResumePlace(0, 0, 0, 0, None), None
+    if checkpoint is None and args.lr_scheduler_decay_from_here is not None:
+        say(f"notice: --lr_scheduler_decay_from_here {args.lr_scheduler_decay_from_here} ignored: no checkpoint to "
+            "resume from, so this run starts fresh on its own schedule")
     if checkpoint is not None:
         try:
             state, changes = read_checkpoint(checkpoint, signature, resume=mode, budget_keys=BUDGET_KEYS,
@@ -503,6 +521,8 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
             "examples_per_optimizer_step": global_batch, "mixed_precision": accelerator.mixed_precision,
             "distributed_type": str(accelerator.distributed_type),
             "lr_scheduler_type": args.lr_scheduler_type, "schedule": schedule.to_dict(),
+            "lr_scheduler_horizon": args.lr_scheduler_horizon,
+            "lr_scheduler_decay_from_here": args.lr_scheduler_decay_from_here if checkpoint is not None else None,
             # what the optimizer actually held (a resumed run's come from its checkpoint, which matched)
             "learning_rate": max(lr_scheduler.scheduler.base_lrs),
             "weight_decay": max(float(g["weight_decay"]) for g in optimizer.param_groups),
@@ -519,7 +539,9 @@ def fine_tune(args: Any, checkpoint: Path | None) -> dict[str, Any]:
         # after a resume with other settings the steps before it counted another budget's: this run's are plotted
         plot_lr_curve(output_dir / "lr_curve.png", lr_log[logged_before:] if resumed and resumed["changes"] else lr_log,
                       schedule, max(lr_scheduler.scheduler.base_lrs),
-                      f"{args.lr_scheduler_type}: {total} optimizer steps, {schedule.num_warmup_steps} warmup, "
+                      f"{args.lr_scheduler_type}: {total} optimizer steps"
+                      + (f" of a {horizon}-step horizon" if horizon != total else "")
+                      + f", {schedule.num_warmup_steps} warmup, "
                       f"{n} process{'es' if n > 1 else ''}" + (f"\nresumed at its step {resumed['step']} "
                       f"({mode}, from checkpoint step {resumed['checkpoint_step']})" if resumed else ""))
         if used_lr is not None:

@@ -41,3 +41,16 @@ def hard_restarts(total: int, warmup: int, num_cycles: float = 1.0):
 def default_warmup(total: int) -> int:
     """10% of the steps, rounded up (exact integer arithmetic)."""
     return -(-total // 10)
+
+
+def warmup_stable_linear_decay(warmup: int, decay_start: int, decay_steps: int):
+    """Linear warmup over ``warmup`` steps, 1 until ``decay_start``, then linear to 0 over ``decay_steps``."""
+
+    def f(s: int) -> float:
+        if s < warmup:
+            return s / warmup
+        if s < decay_start:
+            return 1.0
+        return max(0.0, 1.0 - (s - decay_start) / decay_steps)
+
+    return f

@@ -654,7 +654,11 @@ def _recipe_resume_cases(tmp: Path) -> list[Case]:
 
         return run
 
-    def nothing_left() -> str:  # the recipe's restore, into a run of 3 steps that stands at its step 3
+    def restored(mode: str, total: int, at_step: int | None = None, **scheduler: Any) -> Callable[[], str]:
+        """The recipe's restore of ``step_4`` (warmupcosine over 6 steps) into a run of ``total`` steps."""
+        return lambda: _restore_step_4(mode, total, at_step, scheduler)
+
+    def _restore_step_4(mode: str, total: int, at_step: int | None, scheduler_kwargs: dict[str, Any]) -> str:
         import torch
         from accelerate import Accelerator
         from accelerate.state import AcceleratorState, GradientState
@@ -668,9 +672,9 @@ def _recipe_resume_cases(tmp: Path) -> list[Case]:
             model = torch.nn.Linear(4, 2)
             optimizer = torch.optim.AdamW(model.parameters(), lr=SIGNATURE["learning_rate"],
                                           weight_decay=SIGNATURE["weight_decay"])
-            scheduler = get_scheduler("warmupcosine", optimizer, num_training_steps=3)
+            scheduler = get_scheduler("warmupcosine", optimizer, num_training_steps=total, **scheduler_kwargs)
             model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-            return recipe_refuses(lambda: restore_checkpoint(accelerator, folder, resume="rescale", at_step=3,
+            return recipe_refuses(lambda: restore_checkpoint(accelerator, folder, resume=mode, at_step=at_step,
                                                              schedulers=[scheduler]), (CheckpointError,))
         finally:
             AcceleratorState._reset_state(reset_partial_state=True)
@@ -704,7 +708,19 @@ def _recipe_resume_cases(tmp: Path) -> list[Case]:
         Case(area, f"{step_4} --lr_scheduler_resume rescale --max_steps 12` of a checkpoint an older recipe wrote "
              "(no examples seen recorded)", resumed("older", max_steps=12)),
         Case(area, f"{step_4} --lr_scheduler_resume rescale --max_steps 3`, whose step at the checkpoint's examples "
-             "seen is 3: nothing left to rescale", nothing_left),
+             "seen is 3: nothing left to rescale", restored("rescale", 3, at_step=3)),
+        Case(area, "`finetune_accelerate.py --max_steps 6 --lr_scheduler_horizon 3`",
+             lambda: recipe_args("--max_steps", "6", "--lr_scheduler_horizon", "3")),
+        Case(area, f"{step_4} --lr_scheduler_resume rescale --lr_scheduler_horizon 24` (the horizon is part of the "
+             "plan)", resumed("rescale", lr_scheduler_horizon=24)),
+        Case(area, "`finetune_accelerate.py --resume_from_checkpoint latest --lr_scheduler_decay_from_here 0`",
+             lambda: recipe_args("--resume_from_checkpoint", "latest", "--lr_scheduler_decay_from_here", "0")),
+        Case(area, "`finetune_accelerate.py --lr_scheduler_decay_from_here 20%` (a fresh run: no checkpoint)",
+             lambda: recipe_args("--lr_scheduler_decay_from_here", "20%")),
+        Case(area, f"{step_4} --lr_scheduler_decay_from_here 2` of a warmupcosine run (no stable phase)",
+             restored("strict", 6, decay_from_here="2")),
+        Case(area, f"{step_4} --lr_scheduler_resume replan --lr_scheduler_decay_from_here 2`",
+             restored("replan", 6, at_step=4, decay_from_here="2")),
         Case(area, "`finetune_trainer.py --max_steps 4 --resume_from_checkpoint <tmp>/trainer-resume/checkpoint-2` "
              "of a `--max_steps 2` run (strict, the default)", trainer_strict),
     ]

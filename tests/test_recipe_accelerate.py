@@ -423,6 +423,84 @@ def test_a_new_peak_lr_on_resume_is_refused_by_strict_and_applied_by_replan(refe
     assert resume["scheduler_note"].startswith(jump)
 
 
+def test_a_short_run_on_a_longer_horizon_logs_that_curves_first_steps(tiny_model, tmp_path):
+    import lr_closed_forms
+
+    output_dir = tmp_path / "horizon"
+    result = run(one_process("--model", str(tiny_model), "--batch_size", "16", *RUN_ARGS, "--max_steps", "6",
+                             "--lr_scheduler_horizon", "24", "--output_dir", str(output_dir)))
+    check_ok(result)
+    warmup = lr_closed_forms.default_warmup(24)  # 10% of the horizon's 24 steps (3), not of the run's 6 (1)
+    assert f"total optimizer steps: 6, warmup steps: {warmup} (warmupcosine, over a horizon of 24 steps" in result.stdout
+    f = lr_closed_forms.warmupcosine(24, warmup)
+    log = read_lr_log(output_dir)
+    assert [e["step"] for e in log] == list(range(1, 7))
+    for entry in log:
+        assert entry["lr"] == pytest.approx(PEAK_LR * f(entry["step"] - 1), rel=1e-12, abs=1e-18)
+    metrics = read_metrics(output_dir)
+    assert metrics["num_training_steps"] == 6 and metrics["schedule"]["num_training_steps"] == 24
+    assert metrics["lr_scheduler_horizon"] == 24 and metrics["args"]["lr_scheduler_horizon"] == 24
+    assert metrics["final_lr"] == pytest.approx(PEAK_LR * f(6), rel=1e-12)  # mid-curve: the 24-step curve goes on
+
+    # the horizon is part of the plan: another one on resume is refused by strict (and rescale), taken by replan
+    args = ["--model", str(tiny_model), "--batch_size", "16", *RUN_ARGS, "--max_steps", "6", "--output_dir",
+            str(output_dir), "--resume_from_checkpoint", str(output_dir / "step_4")]
+    for mode in ("strict", "rescale"):
+        refused = run(one_process(*args, "--lr_scheduler_horizon", "48", "--lr_scheduler_resume", mode))
+        assert refused.returncode == 2 and "lr_scheduler_horizon: 24 -> 48" in error_line(refused.stderr)
+
+
+def test_resumed_in_the_stable_phase_with_decay_from_here_decays_from_there_to_zero(tiny_model, tmp_path):
+    import lr_closed_forms
+
+    args = ["--model", str(tiny_model), "--batch_size", "16", *RUN_ARGS, "--max_steps", "12",
+            "--lr_scheduler_type", "warmupconstant"]
+    constant_dir, output_dir = tmp_path / "constant", tmp_path / "decayed"
+    check_ok(run(one_process(*args, "--output_dir", str(constant_dir))))
+    checkpoint = resumed_from_step_4(constant_dir, output_dir)
+    result = run(one_process(*args, "--output_dir", str(output_dir), "--resume_from_checkpoint", checkpoint,
+                             "--lr_scheduler_decay_from_here", "100%"))  # all 8 steps left
+    check_ok(result)
+    warmup = lr_closed_forms.default_warmup(12)
+    f = lr_closed_forms.warmup_stable_linear_decay(warmup, 4, 8)
+    log = read_lr_log(output_dir)
+    assert log[:4] == read_lr_log(constant_dir)[:4]
+    assert [e["step"] for e in log] == list(range(1, 13))
+    for entry in log:
+        assert entry["lr"] == pytest.approx(PEAK_LR * f(entry["step"] - 1), rel=1e-12, abs=1e-18)
+    assert log[4]["lr"] == PEAK_LR and log[-1]["lr"] == pytest.approx(PEAK_LR / 8, rel=1e-12)
+    metrics = read_metrics(output_dir)
+    assert metrics["final_lr"] == 0.0 and metrics["lr_scheduler_decay_from_here"] == "100%"
+    assert metrics["schedule"]["kind"] == "warmup_stable_decay" and metrics["schedule"]["num_training_steps"] == 12
+    assert metrics["resume"]["scheduler_note"].startswith("decay_from_here='100%'")
+
+    # resumed again from a checkpoint of the decay: its decay goes on with the request given again (a strict
+    # resume without it would change the curve back: refused in one line)
+    again = tmp_path / "again"
+    checkpoint = str(again / "step_8")
+    again.mkdir()
+    shutil.copytree(output_dir / "step_8", checkpoint)
+    refused = run(one_process(*args, "--output_dir", str(again), "--resume_from_checkpoint", checkpoint))
+    assert refused.returncode == 2 and "the schedule differs from the checkpoint's" in error_line(refused.stderr)
+    check_ok(run(one_process(*args, "--output_dir", str(again), "--resume_from_checkpoint", checkpoint,
+                             "--lr_scheduler_decay_from_here", "100%")))
+    assert read_lr_log(again) == log
+
+
+
+def test_decay_from_here_on_a_schedule_with_no_stable_phase_exits_2_in_one_line(reference_run, tiny_model, tmp_path):
+    reference_dir, _ = reference_run
+    output_dir = tmp_path / "cosine"
+    checkpoint = resumed_from_step_4(reference_dir, output_dir)
+    refused = run(one_process("--model", str(tiny_model), "--batch_size", "16", *RUN_ARGS, "--output_dir",
+                              str(output_dir), "--resume_from_checkpoint", checkpoint,
+                              "--lr_scheduler_decay_from_here", "2"))
+    assert refused.returncode == 2, refused.stderr
+    line = error_line(refused.stderr)
+    assert "decay_from_here='2' needs a schedule with a stable phase" in line and "'cosine'" in line
+    assert not (output_dir / "metrics.json").exists()
+
+
 def test_no_group_by_length_draws_other_batches(reference_run, tiny_model, tmp_path):
     reference_dir, _ = reference_run
     output_dir = tmp_path / "random"
@@ -482,6 +560,13 @@ BAD_ARGUMENTS = [
                  id="checkpointing-steps"),
     pytest.param(["--resume_from_checkpoint", "/no/such/checkpoint"], ["--resume_from_checkpoint",
                  "'/no/such/checkpoint'", "not a directory"], id="resume-path"),
+    pytest.param(["--max_steps", "100", "--lr_scheduler_horizon", "50"], ["--lr_scheduler_horizon=50",
+                 "shorter than the run's 100 optimizer steps", ">= 100"], id="horizon-short"),
+    pytest.param(["--lr_scheduler_horizon", "0"], ["--lr_scheduler_horizon", "got 0", ">= 1"], id="horizon-0"),
+    pytest.param(["--lr_scheduler_decay_from_here", "150%", "--resume_from_checkpoint", "latest"],
+                 ["--lr_scheduler_decay_from_here='150%'", "(0, 1]", "'20%'"], id="decay-ratio"),
+    pytest.param(["--lr_scheduler_decay_from_here", "20%"], ["--lr_scheduler_decay_from_here='20%'",
+                 "--resume_from_checkpoint"], id="decay-no-resume"),
 ]
 
 

@@ -38,7 +38,8 @@ OPTIMIZERS = ("adamw_torch_fused", "adamw_torch")  # --optim choices, the Traine
 BUDGET_KEYS = ("num_processes", "batch_size", "gradient_accumulation_steps", "split_batches", "num_epochs",
                "max_steps", "max_train_samples")
 # ... and these only with replan (a new plan, applied from the resumed step, the LR jump printed)
-PLAN_KEYS = ("lr_scheduler_type", "warmup", "lr_scheduler_kwargs", "learning_rate", "weight_decay", "layer_decay")
+PLAN_KEYS = ("lr_scheduler_type", "warmup", "lr_scheduler_kwargs", "learning_rate", "weight_decay", "layer_decay",
+             "lr_scheduler_horizon")
 # Stand-in run length for checking schedule arguments before the budget is known.
 _PROBE_STEPS = 10**9
 
@@ -226,6 +227,15 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    "strict refuses any change; checkpoint keeps the checkpoint's LR schedule from its step; rescale "
                    "continues the same plan over this run's budget at the same examples seen; replan applies this "
                    "run's schedule, peak LR and weight decay from here (and prints the LR jump)")
+    g.add_argument("--lr_scheduler_horizon", type=_int_at_least(1), default=None, metavar="N",
+                   help="build the schedule over N optimizer steps although the run stops earlier (a short run on a "
+                   "long run's curve; a warmup ratio is of N); N below the run's steps is refused. Part of the plan: "
+                   "changing it on resume needs --lr_scheduler_resume replan")
+    g.add_argument("--lr_scheduler_decay_from_here", default=None, metavar="STEPS|RATIO|PCT",
+                   help="on resume from a checkpoint in a stable phase (warmup_stable_decay before its decay, "
+                   "constantlr, warmupconstant), start the decay at the resumed step, over STEPS steps or a ratio "
+                   "of the steps left (0.2 or '20%%'); a resume-time request, so it may be added on any resume with "
+                   "--lr_scheduler_resume strict or checkpoint (give it again to resume a decaying run)")
     g.add_argument("--with_tracking", action="store_true",
                    help="log LR, loss and metrics to TensorBoard (Accelerate trackers) under --output_dir")
     g.add_argument("--mixed_precision", choices=["no", "fp16", "bf16", "fp8"], default=None,
@@ -296,6 +306,7 @@ def parse_args(argv: list[str] | None = None, prog: str = PROG) -> argparse.Name
         check_resume_path,
         check_text_columns,
     )
+    from hf_sched.horizon import check_decay_request, with_horizon
     from hf_sched.registry import canonical_name, check_schedule_kwargs, get_info
     from hf_sched.resume_modes import check_resume_mode
 
@@ -362,6 +373,13 @@ def parse_args(argv: list[str] | None = None, prog: str = PROG) -> argparse.Name
         check_auto_warmup_optimizer(args.warmup, args.optim)
         if args.max_steps is not None:
             check_planned_steps(args.max_steps, f"--max_steps {args.max_steps}")
+        if args.lr_scheduler_horizon is not None:  # the run's steps, when known before the data loads
+            with_horizon(args.lr_scheduler_horizon, args.max_steps, name="--lr_scheduler_horizon")
+        if args.lr_scheduler_decay_from_here is not None:
+            check_decay_request(args.lr_scheduler_decay_from_here, name="--lr_scheduler_decay_from_here")
+            if args.resume_from_checkpoint is None:
+                raise ValueError(f"--lr_scheduler_decay_from_here={args.lr_scheduler_decay_from_here!r} starts a "
+                                 "checkpoint's decay at its step: give --resume_from_checkpoint PATH|latest")
     except ValueError as exc:
         parser.error(str(exc))
     if args.stall_after_step is not None and args.stall_after_step < 1:

@@ -469,7 +469,7 @@ def restore_checkpoint(accelerator: Any, folder: str | os.PathLike, *, resume: s
         raise CheckpointError(f"cannot resume from {str(root)!r}: {problem}")
     _check_loadable(root, manifest, accelerator.process_index, exact=resume == "strict")
     try:
-        with _scheduler_mode(root, schedulers if resume != "strict" else (), resume, at_step):
+        with _scheduler_mode(root, schedulers, resume, at_step):  # a mode's refusal in one line, never "corrupt"
             accelerator.load_state(str(root))  # model, optimizer, scheduler, sampler and RNG states
     except CheckpointError:
         raise
