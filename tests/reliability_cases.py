@@ -420,7 +420,8 @@ def _trainer_cases(tmp: Path) -> list[Case]:
                 with contextlib.redirect_stderr(io.StringIO()):
                     load_text_classification(str(path))
             except (ValueError, ImportError, OSError) as exc:  # what the Trainer recipe catches, as it says it
-                return _exit_line(lambda: trainer_recipe().fail(exc))
+                error = exc
+                return _exit_line(lambda: trainer_recipe().fail(error))
             raise NoError("the data loaded")
 
         return run
