@@ -1175,9 +1175,9 @@ def _resume_mode_cases(tmp: Path) -> list[Case]:
 
 def build_cases(tmp: Path) -> list[Case]:
     """Every case, in the order of the document; files they need go under ``tmp``."""
-    return [*_library_cases(), *_lr_cases(), *_resume_mode_cases(tmp), *_cli_cases(), *_recipe_argument_cases(), *_data_cases(tmp),
-            *_checkpoint_cases(tmp), *_lock_cases(tmp), *_other_scheduler_cases(), *_trainer_cases(tmp),
-            *_run_cases(tmp), *_recipe_resume_cases(tmp)]
+    return [*_library_cases(), *_lr_cases(), *_resume_mode_cases(tmp), *_cli_cases(), *_recipe_argument_cases(),
+            *_data_cases(tmp), *_checkpoint_cases(tmp), *_lock_cases(tmp), *_other_scheduler_cases(),
+            *_trainer_cases(tmp), *_run_cases(tmp), *_recipe_resume_cases(tmp)]
 
 
 def run_cases(cases: Sequence[Case], tmp: Path) -> list[tuple[Case, str]]:
