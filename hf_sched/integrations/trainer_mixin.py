@@ -292,8 +292,8 @@ class SchedTrainerMixin(_TrainerBase):
         if state is None or checkpoint is None or not isinstance(sched, ScheduledLR):
             super()._load_optimizer_and_scheduler(checkpoint)
             return
-        self._check_resume_schedule(checkpoint, sched, state)  # a refusal comes before anything is loaded
         step = self._resumed_global_step(checkpoint)
+        self._check_resume_schedule(checkpoint, sched, state, step)  # a refusal comes before anything is loaded
         with _loading_at(sched, step):
             super()._load_optimizer_and_scheduler(checkpoint)
         line = sched.resume_note
@@ -326,7 +326,8 @@ class SchedTrainerMixin(_TrainerBase):
             )
         return state
 
-    def _check_resume_schedule(self, checkpoint: str, sched: ScheduledLR, state: dict[str, Any]) -> None:
+    def _check_resume_schedule(self, checkpoint: str, sched: ScheduledLR, state: dict[str, Any],
+                               global_step: int) -> None:
         """Compare the checkpoint's schedule, peak LRs and weight decays with this run's: refuse (strict) or warn
         (checkpoint) in the Trainer's words; rescale and replan say what they did after loading."""
         theirs, mine = state["schedules"], sched.schedules
@@ -346,7 +347,7 @@ class SchedTrainerMixin(_TrainerBase):
             raise ResumeRefused(resume_refusal(checkpoint, what, total=total, how=how))
         if sched.resume_mode == "checkpoint":
             msg = resume_warning(checkpoint, what, flag="lr_scheduler_resume=checkpoint", step=int(state.get("step", 0)))
-            msg += _data_position(state, sched, self._resumed_global_step(checkpoint))
+            msg += _data_position(state, sched, global_step)
             warnings.warn(msg, UserWarning, stacklevel=4)
             logger.warning(f"hf_sched: {msg}")
 
